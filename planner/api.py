@@ -1,0 +1,332 @@
+"""The Python API: what the CLI calls, and what a notebook calls the same way.
+
+    from planner import api
+    p = api.plan("deepseek-v3", "gb200-nvl72", tpot_ms=50)
+    print(p.metrics["usd_per_mtok_output"])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import units
+from .candidates import Layouts, enumerate_layouts, pinned_layout
+from .costmodel import Evaluation, evaluate as evaluate_arrays, max_feasible_batch
+from .errors import InfeasibleError, InputError
+from .plan import (
+    Plan,
+    aggregate_metrics,
+    assign_gpus,
+    bottleneck_name,
+    breakdown_dict,
+    inputs_dict,
+    layout_dict,
+    memory_dict,
+    option_metrics,
+    replica_entries,
+    violations,
+)
+from .solver import Problem, solve
+from .topology import Topology, build_topology
+from .workload import Workload, load_workload, with_overrides
+
+MAX_OPTIONS = 24  # layouts handed to the solver
+N_ALTERNATIVES = 5
+
+
+@dataclass(frozen=True)
+class Query:
+    """Everything a planning question needs besides the two files."""
+
+    isl: int | None = None
+    osl: int | None = None
+    kv_len: int | None = None
+    weight_dtype: str | None = None
+    kv_dtype: str | None = None
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    domains: int | None = None  # --nodes / --racks
+    price_per_gpu_hour: float | None = None
+    unavailable_gpus: tuple[int, ...] = ()
+
+
+def load(workload: str | Workload, topology: str | Topology, q: Query) -> tuple[Workload, Topology]:
+    w = workload if isinstance(workload, Workload) else load_workload(workload)
+    w = with_overrides(
+        w, isl=q.isl, osl=q.osl, kv_len=q.kv_len, weight_dtype=q.weight_dtype, kv_dtype=q.kv_dtype,
+        ttft_ms=q.ttft_ms, tpot_ms=q.tpot_ms,
+    )
+    if isinstance(topology, Topology):
+        topo = topology
+        if q.domains is not None or q.price_per_gpu_hour is not None or q.unavailable_gpus:
+            raise InputError("pass overrides when loading the topology by name, not with a Topology object")
+    else:
+        topo = build_topology(topology, q.domains, q.price_per_gpu_hour, list(q.unavailable_gpus))
+    return w, topo
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every candidate layout at its best (largest feasible) batch."""
+
+    layouts: Layouts
+    batch: np.ndarray
+    ev: Evaluation  # at max(batch, minimal batch)
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return self.batch > 0
+
+    def ranked(self) -> np.ndarray:
+        """Indices of feasible options, cheapest $/output token first (stable)."""
+        cost = np.where(self.feasible, self.ev.usd_per_mtok_all_in, np.inf)
+        order = np.lexsort((np.arange(len(cost)), -self.ev.output_tps / np.maximum(self.ev.gpus, 1), cost))
+        return order[np.isfinite(cost[order])]
+
+
+def options(w: Workload, topo: Topology, max_gpus: int | None = None) -> Options:
+    L = enumerate_layouts(w, topo, max_gpus)
+    if len(L) == 0:
+        raise InfeasibleError(
+            f"topology: no layout of {w.name} can be placed on {topo.n_available} available GPUs of {topo.name}"
+        )
+    b = max_feasible_batch(w, topo, L)
+    ev = evaluate_arrays(w, topo, L, np.maximum(b, L.dp))
+    return Options(L, b, ev)
+
+
+def _pick_for_solver(opts: Options) -> list[int]:
+    """The cheapest option of each placement shape (pieces x piece size), then the
+    cheapest overall, up to MAX_OPTIONS: shapes are what let a mix fill a domain."""
+    ranked = list(opts.ranked())
+    picked: list[int] = []
+    seen: set[tuple[int, int]] = set()
+    for i in ranked:
+        shape = (int(opts.layouts.chunks[i]), int(opts.layouts.chunk_gpus[i]))
+        if shape not in seen:
+            seen.add(shape)
+            picked.append(i)
+    for i in ranked:
+        if len(picked) >= MAX_OPTIONS:
+            break
+        if i not in picked:
+            picked.append(i)
+    return sorted(picked[:MAX_OPTIONS], key=ranked.index)
+
+
+def explain_infeasible(w: Workload, topo: Topology, opts: Options) -> str:
+    """One line: the binding constraint and by how much, with the nearest fix."""
+    ev, L = opts.ev, opts.layouts
+    gb, ms = units.GB, units.MS
+    mem = ev.memory_bytes
+    if not ev.fits_memory.any():
+        i = int(np.argmin(mem))
+        return (
+            f"memory: the leanest layout ({_fmt(L.row(i))}) needs {mem[i] / gb:.0f} GB per GPU "
+            f"(weights {ev.weights_bytes[i] / gb:.0f} GB) but {ev.capacity_bytes / gb:.0f} GB is usable: "
+            f"add pipeline stages or GPUs (--{topo.domain_unit}s)"
+        )
+    fits = ev.fits_memory
+    tpot = np.where(fits, ev.tpot_s, np.inf)
+    if not (fits & ev.meets_tpot).any():
+        i = int(np.argmin(tpot))
+        return (
+            f"tpot: the fastest layout that fits memory ({_fmt(L.row(i))}) needs {tpot[i] / ms:.1f} ms per token "
+            f"at its smallest batch, SLO {w.tpot_s / ms:.1f} ms: loosen --tpot-ms or use faster hardware"
+        )
+    ttft = np.where(fits & ev.meets_tpot, ev.ttft_s, np.inf)
+    i = int(np.argmin(ttft))
+    return (
+        f"ttft: the fastest layout within memory and TPOT ({_fmt(L.row(i))}) needs {ttft[i] / ms:.0f} ms to first token, "
+        f"SLO {w.ttft_s / ms:.0f} ms: loosen --ttft-ms, shorten --isl or add GPUs"
+    )
+
+
+def _fmt(row: dict[str, int]) -> str:
+    return f"tp={row['tp']} ep={row['ep']} pp={row['pp']} dp_attn={row['dp']}"
+
+
+def _binding(w: Workload, topo: Topology, L: Layouts, batch: int, cap: int = 1 << 17) -> list[str]:
+    """What stops this layout's batch from growing by one more step."""
+    dp = int(L.dp[0])
+    if batch + dp > cap:
+        return ["batch cap"]
+    nxt = evaluate_arrays(w, topo, L, np.array([batch + dp]))
+    out = []
+    if not nxt.fits_memory[0]:
+        out.append("memory")
+    if not nxt.meets_tpot[0]:
+        out.append("tpot")
+    if not nxt.meets_ttft[0]:
+        out.append("ttft")
+    return out
+
+
+def plan(
+    workload: str | Workload,
+    topology: str | Topology,
+    query: Query | None = None,
+    *,
+    objective: str = "cost",
+    demand_tps: float | None = None,
+    max_gpus: int | None = None,
+    time_limit_s: float = 10.0,
+) -> Plan:
+    """Best layouts, replica counts and GPU placement. Raises InfeasibleError (one
+    line naming the binding constraint) when nothing meets the limits."""
+    q = query or Query()
+    w, topo = load(workload, topology, q)
+    if demand_tps is not None:
+        if not demand_tps > 0:
+            raise InputError(f"--demand-tps must be positive (got {demand_tps})")
+        objective = "demand"
+    if objective not in ("cost", "throughput", "demand"):
+        raise InputError(f"--objective must be cost or throughput (got {objective!r})")
+    if max_gpus is not None and max_gpus < 1:
+        raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
+    opts = options(w, topo, max_gpus)
+    if not opts.feasible.any():
+        raise InfeasibleError(explain_infeasible(w, topo, opts))
+    picked = _pick_for_solver(opts)
+    L, ev = opts.layouts, opts.ev
+    problem = Problem(
+        gpus=tuple(int(L.gpus[i]) for i in picked),
+        chunks=tuple(int(L.chunks[i]) for i in picked),
+        tps=tuple(float(ev.output_tps[i]) for i in picked),
+        usd_per_s=tuple(float(ev.usd_per_s[i]) for i in picked),
+        domain_free=tuple(len(topo.available_in(j)) for j in range(topo.n_domains)),
+        objective=objective,
+        max_gpus=max_gpus,
+        demand_tps=demand_tps,
+        time_limit_s=time_limit_s,
+    )
+    sol = solve(problem)
+    if sol.status == "infeasible":
+        if objective == "demand":
+            cap = solve(Problem(**{**problem.__dict__, "objective": "throughput", "demand_tps": None}))
+            raise InfeasibleError(
+                f"demand: {demand_tps:.0f} output tokens/s exceeds the {cap.objective:.0f} tokens/s that "
+                f"{topo.n_available} available GPUs of {topo.name} can serve within the SLOs: add --{topo.domain_unit}s"
+            )
+        raise InfeasibleError(f"topology: no feasible layout fits the free GPUs of any {topo.domain_unit} of {topo.name}")
+    return _assemble(w, topo, opts, picked, sol, problem, objective, demand_tps, max_gpus)
+
+
+def _assemble(w, topo, opts: Options, picked, sol, problem, objective, demand_tps, max_gpus) -> Plan:
+    L, ev = opts.layouts, opts.ev
+    used = [k for k, n in enumerate(sol.replicas) if n > 0]
+    idx = [picked[k] for k in used]
+    rows = [L.row(i) for i in idx]
+    per = [option_metrics(ev, i) for i in idx]
+    gpu_ids = assign_gpus(
+        topo, [list(sol.pieces[k]) for k in used], [int(L.chunk_gpus[i]) for i in idx], [sol.replicas[k] for k in used]
+    )
+    main = max(range(len(idx)), key=lambda k: per[k]["gpus_used"] * sol.replicas[used[k]])
+    i0 = idx[main]
+    binding = sorted({b for i, r in zip(idx, rows) for b in _binding(w, topo, L.take([i]), int(opts.batch[i]))})
+    total_gpus = sum(per[k]["gpus_used"] * sol.replicas[used[k]] for k in range(len(idx)))
+    limit = max_gpus if max_gpus is not None else topo.n_available
+    if limit - total_gpus < min(problem.gpus[k] // problem.chunks[k] for k in range(len(problem.gpus))):
+        binding.append("gpus")
+    chosen = {tuple(sorted(layout_dict(r).items())) for r in rows}
+    alternatives = []
+    for i in opts.ranked():
+        key = tuple(sorted(layout_dict(L.row(i)).items()))
+        if key in chosen:
+            continue
+        chosen.add(key)
+        alternatives.append({"layout": layout_dict(L.row(i)), "batch": int(opts.batch[i]), "bottleneck": bottleneck_name(ev, i), **option_metrics(ev, i)})
+        if len(alternatives) >= N_ALTERNATIVES:
+            break
+    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "aggregated"}
+    return Plan(
+        kind="plan",
+        status=sol.status,
+        inputs=inputs_dict(w, topo, extra),
+        replicas=replica_entries(rows, [int(opts.batch[i]) for i in idx], gpu_ids, topo, per),
+        metrics=aggregate_metrics([(per[k], sol.replicas[used[k]]) for k in range(len(idx))]),
+        memory_per_gpu_gb=memory_dict(ev, i0),
+        time_breakdown_ms=breakdown_dict(ev, i0),
+        bottleneck=bottleneck_name(ev, i0),
+        binding_constraints=binding,
+        alternatives=alternatives,
+        solver={
+            "status": sol.status,
+            "objective": objective,
+            "objective_value": sol.objective,
+            "bound": sol.bound,
+            "wall_time_s": round(sol.wall_s, 4),
+            "options_considered": len(L),
+            "options_to_solver": len(picked),
+        },
+    )
+
+
+def evaluate(
+    workload: str | Workload,
+    topology: str | Topology,
+    query: Query | None = None,
+    *,
+    tp: int = 1,
+    pp: int = 1,
+    dp_attn: int = 1,
+    ep: int = 1,
+    batch: int | None = None,
+) -> Plan:
+    """One pinned layout. Without ``batch``, the largest that meets the limits.
+    A layout that breaks a limit is still reported, with ``violations``."""
+    q = query or Query()
+    w, topo = load(workload, topology, q)
+    L = pinned_layout(w, topo, tp, pp, dp_attn, ep)
+    if batch is not None and batch < 1:
+        raise InputError(f"--batch must be at least 1 (got {batch})")
+    if batch is not None and batch % dp_attn:
+        raise InputError(f"--batch {batch} is not a multiple of --dp-attn {dp_attn}")
+    chosen = batch if batch is not None else int(max_feasible_batch(w, topo, L)[0])
+    auto_failed = chosen == 0
+    b = max(chosen, dp_attn)
+    ev = evaluate_arrays(w, topo, L, np.array([b]))
+    viol = violations(ev, 0)
+    per = option_metrics(ev, 0)
+    ids = assign_gpus(topo, [_first_fit(topo, L)], [int(L.chunk_gpus[0])], [1])
+    rows = [L.row(0)]
+    message = ""
+    if auto_failed:
+        message = "no batch meets every limit; shown at the smallest batch"
+    return Plan(
+        kind="evaluation",
+        status="violates" if viol else "ok",
+        message=message,
+        inputs=inputs_dict(w, topo, {"batch": batch, "mode": "aggregated"}),
+        replicas=replica_entries(rows, [b], ids, topo, [per]),
+        metrics={**per, "replicas": 1, "concurrency": int(b * pp)},
+        memory_per_gpu_gb=memory_dict(ev, 0),
+        time_breakdown_ms=breakdown_dict(ev, 0),
+        bottleneck=bottleneck_name(ev, 0),
+        binding_constraints=[] if viol else _binding(w, topo, L, b),
+        alternatives=[],
+        solver={},
+        violations=viol,
+    )
+
+
+def _first_fit(topo: Topology, L: Layouts) -> list[int]:
+    """Pieces per domain for one replica: the first domains with room."""
+    size, k = int(L.chunk_gpus[0]), int(L.chunks[0])
+    counts = [0] * topo.n_domains
+    for j in range(topo.n_domains):
+        if k and len(topo.available_in(j)) >= size:
+            counts[j], k = 1, k - 1
+    if k:
+        raise InfeasibleError(
+            f"topology: layout needs {int(L.chunks[0])} {topo.domain_unit}s with {size} free GPUs each; "
+            f"{topo.name} has too few: add --{topo.domain_unit}s"
+        )
+    return counts
+
+
+def query_dict(q: Query) -> dict[str, Any]:
+    return {k: v for k, v in q.__dict__.items() if v not in (None, ())}

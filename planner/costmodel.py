@@ -1,0 +1,356 @@
+"""The roofline cost model of design/cost-model.md, vectorised over layouts.
+
+Every function takes numpy arrays that broadcast together (layouts on one
+axis, batch sizes on another) and returns arrays. Units are SI throughout:
+bytes, seconds, FLOP, FLOP/s, US dollars.
+
+``batch`` is the decode micro-batch: sequences that step together through one
+pipeline stage. A replica keeps ``pp`` micro-batches in flight, so it holds
+``batch * pp`` sequences (``concurrency``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import units
+from .candidates import Layouts
+from .topology import Topology
+from .workload import Workload
+
+BOTTLENECKS = ("compute", "memory:weights", "memory:kv", "communication", "overhead")
+
+
+@dataclass(frozen=True)
+class StepTerms:
+    """Time of one pass of a micro-batch through the bottleneck stage, by part."""
+
+    compute_s: np.ndarray
+    weights_s: np.ndarray
+    kv_s: np.ndarray
+    roofline_s: np.ndarray  # sum over layer types of max(compute, memory)
+    tp_comm_s: np.ndarray
+    ep_comm_s: np.ndarray
+    overhead_s: np.ndarray
+    head_s: np.ndarray
+    stage_s: np.ndarray  # the bottleneck stage's time
+    layers_s: np.ndarray  # all layers of the model, summed over stages (no head, no hops)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of layouts x batches (all arrays broadcast to one shape)."""
+
+    batch: np.ndarray
+    concurrency: np.ndarray
+    gpus: np.ndarray
+    # memory per GPU (bytes)
+    weights_bytes: np.ndarray
+    kv_bytes: np.ndarray
+    activation_bytes: np.ndarray
+    reserve_bytes: float
+    capacity_bytes: float
+    # time
+    step: StepTerms
+    pp_hops_s: np.ndarray
+    tpot_s: np.ndarray
+    prefill_s: np.ndarray
+    queue_s: np.ndarray
+    ttft_s: np.ndarray
+    # rates and money
+    output_tps: np.ndarray
+    input_tps: np.ndarray
+    usd_per_s: np.ndarray
+    prefill_share: np.ndarray
+    # limits
+    tpot_limit_s: float
+    ttft_limit_s: float
+
+    @property
+    def memory_bytes(self) -> np.ndarray:
+        return self.weights_bytes + self.kv_bytes + self.activation_bytes + self.reserve_bytes
+
+    @property
+    def fits_memory(self) -> np.ndarray:
+        return self.memory_bytes <= self.capacity_bytes
+
+    @property
+    def meets_tpot(self) -> np.ndarray:
+        return self.tpot_s <= self.tpot_limit_s
+
+    @property
+    def meets_ttft(self) -> np.ndarray:
+        return self.ttft_s <= self.ttft_limit_s
+
+    @property
+    def feasible(self) -> np.ndarray:
+        return self.fits_memory & self.meets_tpot & self.meets_ttft
+
+    @property
+    def usd_per_mtok_all_in(self) -> np.ndarray:
+        """Everything the replica costs, charged to its output tokens."""
+        return self.usd_per_s / self.output_tps * 1e6
+
+    @property
+    def usd_per_mtok_output(self) -> np.ndarray:
+        return self.usd_per_s * (1 - self.prefill_share) / self.output_tps * 1e6
+
+    @property
+    def usd_per_mtok_input(self) -> np.ndarray:
+        return self.usd_per_s * self.prefill_share / self.input_tps * 1e6
+
+    @property
+    def tokens_per_s_per_user(self) -> np.ndarray:
+        return 1.0 / self.tpot_s
+
+    @property
+    def bottleneck_index(self) -> np.ndarray:
+        s = self.step
+        parts = np.stack(np.broadcast_arrays(s.compute_s, s.weights_s, s.kv_s, s.tp_comm_s + s.ep_comm_s, s.overhead_s))
+        return np.argmax(parts, axis=0)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _b(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def experts_touched_fraction(n_experts: int, k: int, tokens: np.ndarray) -> np.ndarray:
+    """Expected fraction of routed experts one MoE layer reads for ``tokens`` tokens:
+    1 - (1 - k/E)^tokens (uniform routing)."""
+    if n_experts == 0:
+        return np.zeros_like(_b(tokens))
+    return 1.0 - np.power(1.0 - k / n_experts, _b(tokens))
+
+
+def _stage_layers(w: Workload, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layers in the bottleneck (largest) stage: total, dense-MLP, MoE."""
+    m = w.model
+    ls = np.ceil(m.n_layers / _b(pp))
+    moe_frac = m.n_moe_layers / m.n_layers
+    return ls, ls * (1 - moe_frac), ls * moe_frac
+
+
+def weight_bytes_per_gpu(w: Workload, L: Layouts) -> np.ndarray:
+    """Resident weights on one GPU of the largest stage."""
+    m = w.model
+    wb = units.dtype_bytes(w.weight_dtype)
+    tp, ep, pp = _b(L.tp), _b(L.ep), _b(L.pp)
+    moe_tp = _b(L.moe_tp)
+    ls, nd, nm = _stage_layers(w, pp)
+    attn = m.attn_params_per_layer * wb / tp
+    dense = m.dense_mlp_params * wb / tp
+    shared = m.n_shared_experts * m.expert_params * wb / tp
+    routed = np.ceil(m.n_routed_experts / ep) * m.expert_params * wb / moe_tp if m.is_moe else 0.0
+    head = m.vocab_size * m.d_model * wb / tp * np.where((pp == 1) & (not m.tied_embeddings), 2.0, 1.0)
+    return ls * attn + nd * dense + nm * (shared + routed) + head
+
+
+def kv_bytes_per_gpu(w: Workload, L: Layouts, batch) -> np.ndarray:
+    """KV held per GPU: the micro-batch's sequences on this DP rank, times the pp
+    micro-batches in flight, for this stage's share of layers. Does not shrink
+    with pipeline depth."""
+    m = w.model
+    kb = units.dtype_bytes(w.kv_dtype)
+    tp, dp, pp = _b(L.tp), _b(L.dp), _b(L.pp)
+    ls, _, _ = _stage_layers(w, pp)
+    shards = np.minimum(tp, m.kv_shardable_heads)
+    per_seq = m.kv_elems_per_token_per_layer * kb * m.kv_tokens_held(w.kv_len) / m.n_layers
+    return _b(batch) / dp * pp * ls * per_seq / shards
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens, ctx_decode, prefill=False) -> StepTerms:
+    """One pass of ``decode_tokens`` decode and ``prefill_tokens`` prefill tokens
+    through the bottleneck stage. ``ctx_decode``: context each decode token reads."""
+    m, acc, eff = w.model, topo.accelerator, topo.efficiency
+    wb, kb, ab = (units.dtype_bytes(x) for x in (w.weight_dtype, w.kv_dtype, w.act_dtype))
+    cd = acc.compute_dtype(w.weight_dtype)
+    gemm_rate = acc.peak_flops[cd] * eff.flops_eff(cd, prefill)
+    attn_rate = acc.peak_flops["bf16"] * eff.flops_eff("bf16", prefill)
+    hbm = acc.hbm_bw_bytes_per_s * eff.hbm_fraction
+    tp, dp, ep, pp = _b(L.tp), _b(L.dp), _b(L.ep), _b(L.pp)
+    S, moe_tp = tp * dp, _b(L.moe_tp)
+    B, P = _b(decode_tokens), _b(prefill_tokens)
+    T = B + P
+    ls, nd, nm = _stage_layers(w, pp)
+
+    # -- per-layer FLOPs on one GPU
+    ctx_d = m.kv_tokens_held(_b(ctx_decode)) / m.n_layers
+    ctx_p = m.kv_tokens_held(w.isl / 2.0) / m.n_layers  # causal prefill attends to half its prompt on average
+    core = (B * ctx_d + P * ctx_p) * m.attn_flops_per_token_per_ctx() / S
+    attn_gemm = 2 * T * m.attn_params_per_layer / S
+    dense_gemm = 2 * T * m.dense_mlp_params / S
+    imb = eff.moe_imbalance if m.is_moe else 1.0
+    moe_gemm = 2 * T * (m.experts_per_token * imb + m.n_shared_experts) * m.expert_params / S
+
+    # -- per-layer bytes read on one GPU
+    shards = np.minimum(tp, m.kv_shardable_heads)
+    kv_read = (B / dp) * ctx_d * m.kv_elems_per_token_per_layer * kb / shards
+    kv_write = (T / dp) * m.kv_elems_per_token_per_layer * kb / shards
+    attn_w = m.attn_params_per_layer * wb / tp
+    dense_w = m.dense_mlp_params * wb / tp
+    shared_w = m.n_shared_experts * m.expert_params * wb / tp
+    if m.is_moe:
+        resident = np.ceil(m.n_routed_experts / ep) * m.expert_params * wb / moe_tp
+        touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)
+        routed_w = resident * touched
+    else:
+        routed_w = 0.0
+
+    # -- roofline per layer type: max(compute, memory)
+    c_dense = (attn_gemm + dense_gemm) / gemm_rate + core / attn_rate
+    c_moe = (attn_gemm + moe_gemm) / gemm_rate + core / attn_rate
+    w_dense = (attn_w + dense_w) / hbm
+    w_moe = (attn_w + shared_w + routed_w) / hbm
+    kv_t = (kv_read + kv_write) / hbm
+    roof = nd * np.maximum(c_dense, w_dense + kv_t) + nm * np.maximum(c_moe, w_moe + kv_t)
+
+    # -- communication per layer
+    up_bw = topo.scale_up_bw_per_gpu * eff.scale_up_bw_fraction
+    a2a_bw = topo.alltoall_bw_per_gpu * eff.scale_up_bw_fraction
+    out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
+    ar_size = (T / dp) * m.d_model * ab
+    ar = np.where(tp > 1, 2 * (tp - 1) / tp * ar_size / max(up_bw, 1.0) + eff.allreduce_latency_s, 0.0)
+    tp_comm = ar * (nd * 2 + nm * 1)
+    # MoE dispatch/combine. Each GPU owns T/S tokens; a token goes to every GPU of
+    # each expert group it routes to (ep*(1-(1-1/ep)^k) groups of moe_tp GPUs).
+    # ep = 1 is the all-gather/reduce-scatter of tensor-parallel experts; moe_tp = 1
+    # is the all-to-all of pure expert parallelism.
+    groups = ep * (1 - np.power(1 - 1 / ep, m.experts_per_token)) if m.is_moe else 0.0
+    vol = (T / S) * groups * moe_tp * m.d_model * ab * (S - 1) / S
+    nd_span = _b(L.stage_domains)
+    remote = (nd_span - 1) / nd_span
+    floor = np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
+    a2a_one = np.where(
+        nd_span > 1,
+        np.maximum(vol * (1 - remote) / max(a2a_bw, 1.0), vol * remote / out_bw) + floor + eff.scale_out_latency_s,
+        vol / max(a2a_bw, 1.0) + floor,
+    )
+    ep_comm = nm * np.where(S > 1, 2 * a2a_one, 0.0)  # dispatch + combine
+
+    # -- compute-only and memory-only parts, for the breakdown and the bottleneck label
+    compute = nd * c_dense + nm * c_moe
+    weights_t = nd * w_dense + nm * w_moe
+    kv_total = ls * kv_t
+    overhead = ls * eff.layer_overhead_s + eff.step_overhead_s
+
+    # -- the output head (on the last stage): vocab projection for decode tokens
+    head_flops = 2 * B * m.vocab_size * m.d_model / S
+    head = np.maximum(head_flops / gemm_rate, m.vocab_size * m.d_model * wb / tp / hbm)
+
+    comm = (1 - eff.comm_overlap) * (tp_comm + ep_comm)
+    stage = roof + comm + overhead + head
+    layers = (roof + comm + ls * eff.layer_overhead_s) * (m.n_layers / ls)
+    return StepTerms(compute, weights_t, kv_total, roof, tp_comm, ep_comm, overhead, head, stage, layers)
+
+
+def pp_hops_s(w: Workload, topo: Topology, L: Layouts, tokens) -> np.ndarray:
+    """Latency of the (pp - 1) stage-to-stage activation sends for one micro-batch."""
+    eff = topo.efficiency
+    ab = units.dtype_bytes(w.act_dtype)
+    pp, cross = _b(L.pp), _b(L.cross_hops)
+    per_gpu = _b(tokens) / _b(L.stage_gpus) * w.model.d_model * ab
+    up_bw = max(topo.scale_up_bw_per_gpu * eff.scale_up_bw_fraction, 1.0)
+    out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
+    inside = (pp - 1 - cross) * (eff.p2p_latency_s + per_gpu / up_bw)
+    outside = cross * (eff.p2p_latency_s + eff.scale_out_latency_s + per_gpu / out_bw)
+    return inside + outside
+
+
+def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = None) -> np.ndarray:
+    """Time to push one request's prompt through every stage, chunk by chunk."""
+    isl = w.isl if isl is None else isl
+    chunk = min(isl, topo.efficiency.prefill_chunk_tokens)
+    n_chunks = -(-isl // chunk)
+    s = step_terms(w, topo, L, 0.0, float(chunk), 0.0, prefill=True)
+    return n_chunks * (s.layers_s + s.head_s * 0 + topo.efficiency.step_overhead_s * _b(L.pp)) + pp_hops_s(w, topo, L, chunk)
+
+
+# --------------------------------------------------------------------------- the whole replica
+
+
+def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = True) -> Evaluation:
+    """Decode-serving metrics of layouts at batch sizes. ``aggregated``: each step
+    also carries its share of prefill tokens (chunked prefill, B*ISL/OSL)."""
+    eff, acc = topo.efficiency, topo.accelerator
+    tp, dp, pp = (_b(x)[:, None] if np.ndim(batch) == 2 else _b(x) for x in (L.tp, L.dp, L.pp))
+    Lb = _broadcast_layouts(L, np.ndim(batch) == 2)
+    B = _b(batch)
+    P = B * w.isl / w.osl if aggregated else np.zeros_like(B)
+    ctx = max(1.0, w.kv_len - w.osl / 2.0)  # mean context a decode step reads over a request's life
+
+    step = step_terms(w, topo, Lb, B, P, ctx)
+    hops = pp_hops_s(w, topo, Lb, B + P)
+    latency = step.layers_s + step.head_s + pp * eff.step_overhead_s + hops
+    interval = np.maximum(latency, pp * step.stage_s)
+    out_tps = pp * B / interval
+    if aggregated:
+        bare = step_terms(w, topo, Lb, B, np.zeros_like(B), ctx)
+        bare_latency = bare.layers_s + bare.head_s + pp * eff.step_overhead_s + pp_hops_s(w, topo, Lb, B)
+        share = np.clip(1.0 - np.maximum(bare_latency, pp * bare.stage_s) / interval, 0.0, 1.0)
+    else:
+        share = np.zeros_like(interval)
+    prefill = prefill_pass_s(w, topo, Lb)
+    queue = eff.queue_intervals * interval
+    gpus = tp * dp * pp
+    tokens_ws = np.maximum(B + P, eff.prefill_chunk_tokens if aggregated else 0.0) / dp
+    act = tokens_ws * w.model.d_model * eff.activation_bytes_per_token_per_d_model
+    weights = weight_bytes_per_gpu(w, Lb)
+    kv = kv_bytes_per_gpu(w, Lb, B)
+    shape = np.broadcast(B, weights, kv, interval).shape
+    bc = lambda x: np.broadcast_to(_b(x), shape)  # noqa: E731
+    return Evaluation(
+        batch=bc(B),
+        concurrency=bc(B * pp),
+        gpus=bc(gpus),
+        weights_bytes=bc(weights),
+        kv_bytes=bc(kv),
+        activation_bytes=bc(act),
+        reserve_bytes=eff.runtime_reserve_bytes,
+        capacity_bytes=acc.hbm_bytes * eff.memory_usable_fraction,
+        step=step,
+        pp_hops_s=bc(hops),
+        tpot_s=bc(interval),
+        prefill_s=bc(prefill),
+        queue_s=bc(queue),
+        ttft_s=bc(queue + prefill),
+        output_tps=bc(out_tps),
+        input_tps=bc(out_tps * w.isl / w.osl),
+        usd_per_s=bc(gpus * topo.price_usd_per_gpu_hour / 3600.0),
+        prefill_share=bc(share),
+        tpot_limit_s=w.tpot_s,
+        ttft_limit_s=w.ttft_s,
+    )
+
+
+def _broadcast_layouts(L: Layouts, two_d: bool) -> Layouts:
+    if not two_d:
+        return L
+    from dataclasses import fields
+
+    return Layouts(**{f.name: getattr(L, f.name)[:, None] for f in fields(L)})
+
+
+def max_feasible_batch(w: Workload, topo: Topology, L: Layouts, aggregated: bool = True, cap: int = 1 << 17) -> np.ndarray:
+    """Largest micro-batch (a multiple of dp) meeting memory, TPOT and TTFT, per
+    layout; 0 where even the smallest fails. Every limit grows with batch, so
+    bisection over integers is exact."""
+    dp = _b(L.dp)
+    lo = np.zeros(len(L))  # largest known-feasible multiple of dp (0 = none)
+    hi = np.floor(cap / dp) + 1  # smallest known-infeasible multiple
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            break
+        mid = np.where(open_, np.floor((lo + hi) / 2), lo + 1)
+        ok = evaluate(w, topo, L, mid * dp, aggregated).feasible
+        lo = np.where(open_ & ok, mid, lo)
+        hi = np.where(open_ & ~ok, mid, hi)
+    return lo * dp
