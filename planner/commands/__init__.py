@@ -1,0 +1,1 @@
+"""CLI commands beyond plan/evaluate, one module each, registered by planner.cli."""
