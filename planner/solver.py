@@ -58,8 +58,10 @@ def _scaled(p: Problem) -> tuple[list[int], list[int]]:
 def _ratio_ties(p: Problem) -> list[int]:
     """Options whose $/token equals the best placeable one (the cost objective's optimum
     is always a single option: a mix's ratio is never below its best member's)."""
-    cap = max(p.domain_free, default=0)
-    ok = [i for i in range(len(p.gpus)) if p.gpus[i] // p.chunks[i] <= cap and p.tps[i] > 0]
+    def fits_once(i: int) -> bool:  # k domains with room for one piece each
+        return sum(f >= p.gpus[i] // p.chunks[i] for f in p.domain_free) >= p.chunks[i]
+
+    ok = [i for i in range(len(p.gpus)) if fits_once(i) and p.tps[i] > 0]
     ok = [i for i in ok if p.max_gpus is None or p.gpus[i] <= p.max_gpus]
     if not ok:
         return []
