@@ -163,6 +163,15 @@ def kv_bytes_per_gpu(w: Workload, L: Layouts, batch) -> np.ndarray:
     return _b(batch) / dp * pp * ls * per_seq / shards
 
 
+def prefill_attn_flops_per_ctx(m) -> int:
+    """Attention-core FLOPs of one prompt token against one cached token, one layer.
+    MLA prefill runs un-absorbed multi-head attention over the decompressed keys
+    (qk_nope + qk_rope wide) and values (v_head wide); GQA is the same as decode."""
+    if m.attention == "mla":
+        return 2 * m.n_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim)
+    return m.attn_flops_per_token_per_ctx()
+
+
 # --------------------------------------------------------------------------- the step
 
 
@@ -175,6 +184,10 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     gemm_rate = acc.peak_flops[cd] * eff.flops_eff(cd, prefill)
     attn_rate = acc.peak_flops["bf16"] * eff.flops_eff("bf16", prefill)
     hbm = acc.hbm_bw_bytes_per_s * eff.hbm_fraction
+    # the routed-expert block reaches moe_gemm_fraction of the dense roofline, compute and
+    # weight streaming alike (grouped GEMMs, routing and permutes), so its balance batch stays put
+    moe_rate = gemm_rate * eff.moe_gemm_fraction
+    moe_hbm = hbm * eff.moe_gemm_fraction
     tp, dp, ep, pp = _b(L.tp), _b(L.dp), _b(L.ep), _b(L.pp)
     S, moe_tp = tp * dp, _b(L.moe_tp)
     B, P = _b(decode_tokens), _b(prefill_tokens)
@@ -184,15 +197,21 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     # -- per-layer FLOPs on one GPU
     ctx_d = m.kv_tokens_held(_b(ctx_decode)) / m.n_layers
     ctx_p = m.kv_tokens_held(w.isl / 2.0) / m.n_layers  # causal prefill attends to half its prompt on average
-    core = (B * ctx_d + P * ctx_p) * m.attn_flops_per_token_per_ctx() / S
+    core = (B * ctx_d * m.attn_flops_per_token_per_ctx() + P * ctx_p * prefill_attn_flops_per_ctx(m)) / S
     attn_gemm = 2 * T * m.attn_params_per_layer / S
     dense_gemm = 2 * T * m.dense_mlp_params / S
     imb = eff.moe_imbalance if m.is_moe else 1.0
     moe_gemm = 2 * T * (m.experts_per_token * imb + m.n_shared_experts) * m.expert_params / S
+    if m.is_moe:  # a grouped GEMM pays, per expert that gets tokens, a fixed cost worth moe_half_tokens rows
+        rows = T * m.experts_per_token
+        busy = m.n_routed_experts * experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)
+        moe_rate = moe_rate * np.where(rows > 0, rows / np.maximum(rows + busy * eff.moe_half_tokens, 1e-9), 1.0)
 
     # -- per-layer bytes read on one GPU
     shards = np.minimum(tp, m.kv_shardable_heads)
     kv_read = (B / dp) * ctx_d * m.kv_elems_per_token_per_layer * kb / shards
+    if not eff.gqa_shared_kv_loads and m.attention != "mla":  # pre-GQA kernels load a KV head per query head
+        kv_read = kv_read * (m.n_heads / tp) / (m.n_kv_heads / shards)
     kv_write = (T / dp) * m.kv_elems_per_token_per_layer * kb / shards
     attn_w = m.attn_params_per_layer * wb / tp
     dense_w = m.dense_mlp_params * wb / tp
@@ -204,13 +223,20 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     else:
         routed_w = 0.0
 
-    # -- roofline per layer type: max(compute, memory)
-    c_dense = (attn_gemm + dense_gemm) / gemm_rate + core / attn_rate
-    c_moe = (attn_gemm + moe_gemm) / gemm_rate + core / attn_rate
-    w_dense = (attn_w + dense_w) / hbm
-    w_moe = (attn_w + shared_w + routed_w) / hbm
+    # -- roofline per kernel: the attention projections, the MLP (or experts) and the
+    # attention core run one after another, each bound by its own FLOPs or bytes
+    # (a GEMM cannot hide behind the KV read of the attention kernel, or vice versa)
+    c_attn = core / attn_rate
     kv_t = (kv_read + kv_write) / hbm
-    roof = nd * np.maximum(c_dense, w_dense + kv_t) + nm * np.maximum(c_moe, w_moe + kv_t)
+    proj = np.maximum(attn_gemm / gemm_rate, attn_w / hbm)
+    mlp_dense = np.maximum(dense_gemm / gemm_rate, dense_w / hbm)
+    mlp_moe = np.maximum(moe_gemm / moe_rate, (shared_w + routed_w) / moe_hbm)
+    attn_core = np.maximum(c_attn, kv_t)
+    roof = nd * (proj + mlp_dense + attn_core) + nm * (proj + mlp_moe + attn_core)
+    c_dense = (attn_gemm + dense_gemm) / gemm_rate + c_attn
+    c_moe = attn_gemm / gemm_rate + moe_gemm / moe_rate + c_attn
+    w_dense = (attn_w + dense_w) / hbm
+    w_moe = attn_w / hbm + (shared_w + routed_w) / moe_hbm
 
     # -- communication per layer
     up_bw = topo.scale_up_bw_per_gpu * eff.scale_up_bw_fraction
@@ -224,30 +250,49 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     # ep = 1 is the all-gather/reduce-scatter of tensor-parallel experts; moe_tp = 1
     # is the all-to-all of pure expert parallelism.
     groups = ep * (1 - np.power(1 - 1 / ep, m.experts_per_token)) if m.is_moe else 0.0
-    vol = (T / S) * groups * moe_tp * m.d_model * ab * (S - 1) / S
+    # Dispatch carries tokens already quantised to the experts' GEMM precision (never
+    # wider than the activations); combine returns activation-precision partial sums.
+    disp_b = min(ab, units.dtype_bytes(cd))
+    vol = (T / S) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction
     nd_span = _b(L.stage_domains)
     remote = (nd_span - 1) / nd_span
     floor = np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
-    a2a_one = np.where(
-        nd_span > 1,
-        np.maximum(vol * (1 - remote) / max(a2a_bw, 1.0), vol * remote / out_bw) + floor + eff.scale_out_latency_s,
-        vol / max(a2a_bw, 1.0) + floor,
-    )
-    ep_comm = nm * np.where(S > 1, 2 * a2a_one, 0.0)  # dispatch + combine
+
+    def a2a_one(nbytes):
+        return np.where(
+            nd_span > 1,
+            np.maximum(nbytes * (1 - remote) / max(a2a_bw, 1.0), nbytes * remote / out_bw) + floor + eff.scale_out_latency_s,
+            nbytes / max(a2a_bw, 1.0) + floor,
+        )
+
+    ep_comm = nm * np.where(S > 1, a2a_one(vol * disp_b) + a2a_one(vol * ab), 0.0)  # dispatch + combine
 
     # -- compute-only and memory-only parts, for the breakdown and the bottleneck label
     compute = nd * c_dense + nm * c_moe
     weights_t = nd * w_dense + nm * w_moe
     kv_total = ls * kv_t
-    overhead = ls * eff.layer_overhead_s + eff.step_overhead_s
+    # memory-bound elementwise kernels (norms, residual adds, rope, quantisation, the
+    # MLP activation, expert permutes): activation reads+writes per token and layer
+    act_rows = (T / dp) * eff.elementwise_passes * m.d_model
+    hidden_dense = T * m.d_ff / S  # MLP hidden activations on this GPU
+    hidden_moe = T * (m.experts_per_token + m.n_shared_experts) * m.expert_d_ff / S
+    elem_dense = (act_rows + eff.mlp_intermediate_passes * hidden_dense) * ab / hbm
+    elem_moe = (act_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
+    per_layers = (  # fixed and elementwise costs
+        ls * eff.layer_overhead_s + nd * elem_dense + nm * (elem_moe + eff.moe_layer_overhead_s)
+    )
+    overhead = per_layers + eff.step_overhead_s
 
     # -- the output head (on the last stage): vocab projection for decode tokens
     head_flops = 2 * B * m.vocab_size * m.d_model / S
     head = np.maximum(head_flops / gemm_rate, m.vocab_size * m.d_model * wb / tp / hbm)
 
-    comm = (1 - eff.comm_overlap) * (tp_comm + ep_comm)
+    # overlap hides communication behind compute (two micro-batches), at most the
+    # overlap share of the compute time: overlap 0 adds them, 1 takes the larger
+    raw = tp_comm + ep_comm
+    comm = raw - np.minimum(raw, eff.comm_overlap * roof)
     stage = roof + comm + overhead + head
-    layers = (roof + comm + ls * eff.layer_overhead_s) * (m.n_layers / ls)
+    layers = (roof + comm + per_layers) * (m.n_layers / ls)
     return StepTerms(compute, weights_t, kv_total, roof, tp_comm, ep_comm, overhead, head, stage, layers)
 
 
@@ -270,7 +315,7 @@ def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = No
     chunk = min(isl, topo.efficiency.prefill_chunk_tokens)
     n_chunks = -(-isl // chunk)
     s = step_terms(w, topo, L, 0.0, float(chunk), 0.0, prefill=True)
-    return n_chunks * (s.layers_s + s.head_s * 0 + topo.efficiency.step_overhead_s * _b(L.pp)) + pp_hops_s(w, topo, L, chunk)
+    return n_chunks * (s.layers_s + topo.efficiency.step_overhead_s * _b(L.pp)) + pp_hops_s(w, topo, L, chunk)
 
 
 # --------------------------------------------------------------------------- the whole replica

@@ -66,6 +66,12 @@ class EfficiencyFields(Strict):
     prefill_chunk_tokens: Optional[int] = Field(None, gt=0)
     activation_bytes_per_token_per_d_model: Optional[float] = Field(None, ge=0)
     queue_intervals: Optional[float] = Field(None, ge=0)
+    moe_gemm_fraction: Optional[float] = Field(None, gt=0, le=1)
+    moe_half_tokens: Optional[float] = Field(None, ge=0)
+    moe_layer_overhead_us: Optional[float] = Field(None, ge=0)
+    elementwise_passes: Optional[float] = Field(None, ge=0)
+    mlp_intermediate_passes: Optional[float] = Field(None, ge=0)
+    gqa_shared_kv_loads: Optional[bool] = None
     sources: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -127,6 +133,12 @@ class Efficiency:
     activation_bytes_per_token_per_d_model: float
     queue_intervals: float
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    moe_gemm_fraction: float = 1.0  # grouped expert GEMMs achieve this share of a dense GEMM's rate
+    moe_half_tokens: float = 0.0  # rows of work each busy expert's grouped GEMM costs beyond its tokens
+    moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
+    elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
+    mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
+    gqa_shared_kv_loads: bool = True  # decode attention loads each KV head once per GQA group (False: per query head)
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction
@@ -140,6 +152,7 @@ _US_FIELDS = {
     "p2p_latency_us": "p2p_latency_s",
     "layer_overhead_us": "layer_overhead_s",
     "step_overhead_us": "step_overhead_s",
+    "moe_layer_overhead_us": "moe_layer_overhead_s",
 }
 
 
