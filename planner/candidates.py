@@ -97,6 +97,13 @@ def placement(stage: int, tp: int, moe_tp: int, pp: int, domain: int) -> tuple[i
     return None
 
 
+def host_aligned(piece: int, host: int, domain: int) -> bool:
+    """A piece must be whole hosts or fit inside one host, so that every replica
+    maps onto engine processes host by host (a 5-GPU piece on 4-GPU trays
+    would straddle two trays unevenly)."""
+    return domain <= host or piece % host == 0 or host % piece == 0
+
+
 def enumerate_layouts(w: Workload, topo: Topology, max_gpus: int | None = None) -> Layouts:
     m = w.model
     domain = topo.domain_size
@@ -123,6 +130,8 @@ def enumerate_layouts(w: Workload, topo: Topology, max_gpus: int | None = None) 
                     if placed is None:
                         continue
                     chunks, sd, hops = placed
+                    if not host_aligned(stage * pp // chunks, topo.gpus_per_host, domain):
+                        continue
                     rows.append(dict(tp=tp, dp=dp, ep=ep, pp=pp, chunks=chunks, stage_domains=sd, cross_hops=hops))
     if not rows:
         return Layouts.from_rows([])
