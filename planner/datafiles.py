@@ -54,7 +54,7 @@ def resolve(kind: str, ref: str, sub: str = "") -> Path:
     if not path.is_file():
         names = shipped_names(kind, sub)
         hint = _closest(ref, names)
-        label = sub.rstrip("s") if sub else kind.rstrip("s")
+        label = sub.rstrip("s") if sub else {"topologies": "topology"}.get(kind, kind.rstrip("s"))
         raise InputError(
             f"unknown {label} {ref!r}{hint}; shipped: {', '.join(names)} (or give a path to a YAML file)"
         )

@@ -182,6 +182,7 @@ def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str,
             "path": topo.source_path,
             "sha256": topo.sha256,
             "domain_unit": topo.domain_unit,
+            "gpus_per_host": topo.gpus_per_host,
             "domains": topo.n_domains,
             "gpus": topo.n_gpus,
             "unavailable_gpus": sorted(topo.unavailable),
@@ -246,3 +247,21 @@ def replica_entries(
 
 def _layouts_rows(L: Layouts) -> list[dict[str, int]]:
     return [L.row(i) for i in range(len(L))]
+
+
+def annotate_placement(replicas: list[dict[str, Any]], topo: Topology) -> list[dict[str, Any]]:
+    """Add, in place, where every group of every replica sits: the hosts of the
+    replica, and for each pipeline stage the domains and hosts it spans and the
+    domains of each TP group and of the EP group, so an operator can map a plan
+    to machines (host = GPU id // gpus_per_host, as in the topology graph)."""
+    domain_of = {g: j for j, dom in enumerate(topo.domains) for g in dom}
+    host = lambda g: g // topo.gpus_per_host  # noqa: E731
+    span = lambda ids: sorted({domain_of[g] for g in ids})  # noqa: E731
+    for r in replicas:
+        r["hosts"] = sorted({host(g) for g in r["gpu_ids"]})
+        for st in r.get("stages", []):
+            st["domains"] = span(st["gpu_ids"])
+            st["hosts"] = sorted({host(g) for g in st["gpu_ids"]})
+            st["tp_group_domains"] = [span(grp) for grp in st["tp_groups"]]
+            st["ep_group_domains"] = span(st["ep_group"]) if st["ep_group"] else []
+    return replicas

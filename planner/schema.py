@@ -20,7 +20,7 @@ M = TypeVar("M", bound=BaseModel)
 class Strict(BaseModel):
     """Base for file schemas: unknown keys are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -41,12 +41,50 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(fields) if fields else []
 
 
+def _model_in(annotation: Any) -> Any:
+    for candidate in getattr(annotation, "__args__", ()) + (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _clean_loc(model: type[BaseModel], loc: tuple[Any, ...], unknown_key: bool = False) -> tuple[Any, ...]:
+    """The error location as the file's field path: pydantic inserts a tag for the
+    member of a union it tried (``str``, ``function-after[..., AcceleratorFile]``);
+    a user never wrote those, so they are dropped. ``unknown_key``: the last part is
+    a key the user wrote that the model does not know."""
+    out: list[Any] = []
+    current: Any = model
+    for k, part in enumerate(loc):
+        fields = getattr(current, "model_fields", None) if current is not None else None
+        if fields is None or (unknown_key and k == len(loc) - 1):
+            out.append(part)
+            current = None if fields is None else current
+        elif isinstance(part, str) and part in fields:
+            out.append(part)
+            current = _model_in(fields[part].annotation)
+        # else: a union-member tag; skip it
+    return tuple(out)
+
+
+def _pick(errors: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    """The error to report, and how many other real ones there are. A misspelt key
+    also makes the real one "missing": report the misspelling. A union reports every
+    member's complaint: a mapping given to a field that is "a name or a mapping" is
+    not a bad string."""
+    real = [e for e in errors if not (str(e.get("type", "")).endswith("_type") and isinstance(e.get("input"), (dict, list)))]
+    real = real or errors
+    extra = [e for e in real if e.get("type") == "extra_forbidden"]
+    return (extra or real)[0], len(real) - 1
+
+
 def validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err.get("loc", ()))
+        errors = exc.errors()
+        err, others = _pick(errors)
+        loc = _clean_loc(model, tuple(err.get("loc", ())), err.get("type") == "extra_forbidden")
         field = ".".join(str(p) for p in loc) or "(top level)"
         if err.get("type") == "extra_forbidden":
             known = _fields_at(model, loc)
@@ -55,8 +93,9 @@ def validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
             raise InputError(f"{path}: unknown field {field!r}{hint}") from None
         if err.get("type") == "missing":
             raise InputError(f"{path}: missing required field {field!r}") from None
-        msg = err.get("msg", "invalid value")
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         value = err.get("input")
         shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
-        more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise InputError(f"{path}: field {field!r}: {msg}{shown}{more}") from None
+        more = f" (+{others} more)" if others else ""
+        where = f"field {field!r}: " if loc else ""
+        raise InputError(f"{path}: {where}{msg}{shown}{more}") from None

@@ -33,6 +33,31 @@ from .schema import Strict, validate
 
 # --------------------------------------------------------------------------- schema
 
+# Size limits that keep the graph, the candidate enumeration and the solver
+# interactive (they are memory and time bounds of this program, not hardware facts).
+MAX_GPUS = 65536  # GPUs in one topology, all domains
+MAX_SCALE_UP_LINKS = 2_000_000  # graph edges inside domains, all domains
+
+
+def scale_up_links(spec: "ScaleUpFile") -> int:
+    """Scale-up edges one domain adds to the graph (see _add_domain)."""
+    n = spec.domain_gpus
+    if spec.kind == "switch":
+        return n * int(spec.switches_per_domain)
+    if spec.kind == "mesh":
+        return n * (n - 1) // 2
+    return n * sum(1 for d in spec.torus_dims if d > 1)
+
+
+def check_size(spec: "ScaleUpFile", n_domains: int) -> str | None:
+    """Why a topology of ``n_domains`` such domains is too large to plan, or None."""
+    gpus, links = spec.domain_gpus * n_domains, scale_up_links(spec) * n_domains
+    if gpus > MAX_GPUS:
+        return f"{n_domains} domains of {spec.domain_gpus} GPUs = {gpus} GPUs, more than the {MAX_GPUS} the planner handles"
+    if links > MAX_SCALE_UP_LINKS:
+        return f"{links} scale-up links in {n_domains} domains, more than the {MAX_SCALE_UP_LINKS} the planner handles"
+    return None
+
 
 class PriceFile(Strict):
     usd_per_gpu_hour: PositiveFloat
@@ -95,6 +120,9 @@ class TopologyFile(Strict):
             raise ValueError(
                 f"gpus_per_host {self.gpus_per_host} does not divide the {self.scale_up.domain_gpus} GPUs of a domain"
             )
+        too_big = check_size(self.scale_up, self.domains)
+        if too_big:
+            raise ValueError(too_big)
         return self
 
 
@@ -257,8 +285,11 @@ def build_topology(
     count = n_domains if n_domains is not None else spec.domains
     if count < 1:
         raise InputError(f"--{spec.domain_unit}s must be at least 1 (got {count})")
-    if price_usd_per_gpu_hour is not None and not price_usd_per_gpu_hour > 0:
-        raise InputError(f"--price-per-gpu-hour must be positive (got {price_usd_per_gpu_hour})")
+    too_big = check_size(spec.scale_up, count)
+    if too_big:
+        raise InputError(f"--{spec.domain_unit}s {count}: {too_big}")
+    if price_usd_per_gpu_hour is not None and not 0 < price_usd_per_gpu_hour < float("inf"):
+        raise InputError(f"--price-per-gpu-hour must be a positive finite number (got {price_usd_per_gpu_hour})")
     g = build_graph(spec, count, eff)
     domains = derive_domains(g)
     n_total = sum(len(d) for d in domains)

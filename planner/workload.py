@@ -74,6 +74,8 @@ class ModelFile(Strict):
     def _consistent(self) -> "ModelFile":
         if self.attention == "mla" and self.mla is None:
             raise ValueError("attention: mla needs an 'mla' section")
+        if self.head_dim is None and self.n_heads > self.d_model:
+            raise ValueError(f"n_heads {self.n_heads} exceeds d_model {self.d_model}: give head_dim")
         if self.attention == "gqa":
             kv = self.n_kv_heads or self.n_heads
             if self.n_heads % kv:
@@ -358,8 +360,8 @@ def with_overrides(
         if value is not None and value < 1:
             raise InputError(f"{flag} must be a positive number of tokens (got {value})")
     for flag, value in (("--ttft-ms", ttft_ms), ("--tpot-ms", tpot_ms)):
-        if value is not None and not value > 0:
-            raise InputError(f"{flag} must be positive (got {value})")
+        if value is not None and not 0 < value < float("inf"):
+            raise InputError(f"{flag} must be a positive finite number of milliseconds (got {value})")
     for flag, value in (("--weight-dtype", weight_dtype), ("--kv-dtype", kv_dtype)):
         if value is not None and value not in ("bf16", "fp16", "fp8", "int8", "fp4"):
             raise InputError(f"{flag} must be one of bf16, fp16, fp8, int8, fp4 (got {value!r})")
