@@ -19,6 +19,7 @@ from .errors import InfeasibleError, InputError
 from .plan import (
     Plan,
     aggregate_metrics,
+    annotate_placement,
     assign_gpus,
     bottleneck_name,
     breakdown_dict,
@@ -34,6 +35,7 @@ from .topology import Topology, build_topology
 from .workload import Workload, load_workload, with_overrides
 
 MAX_OPTIONS = 24  # layouts handed to the solver
+MODES = ("auto", "agg", "disagg")
 N_ALTERNATIVES = 5
 
 
@@ -117,17 +119,25 @@ def _pick_for_solver(opts: Options) -> list[int]:
     return sorted(picked[:MAX_OPTIONS], key=ranked.index)
 
 
-def explain_infeasible(w: Workload, topo: Topology, opts: Options) -> str:
-    """One line: the binding constraint and by how much, with the nearest fix."""
+def explain_infeasible(w: Workload, topo: Topology, opts: Options, max_gpus: int | None = None) -> str:
+    """One line: the binding constraint and by how much, with the nearest fix.
+    ``max_gpus``: the GPU budget the options were enumerated under, if any."""
     ev, L = opts.ev, opts.layouts
     gb, ms = units.GB, units.MS
+    if max_gpus is not None and max_gpus < topo.n_available:
+        budget = _budget_fix(w, topo, max_gpus)
+        if budget:
+            return budget
     mem = ev.memory_bytes
     if not ev.fits_memory.any():
         i = int(np.argmin(mem))
+        per_gpu = ev.capacity_bytes - ev.reserve_bytes
+        need = int(np.ceil(w.weight_bytes / per_gpu)) if per_gpu > 0 else 0
         return (
             f"memory: the leanest layout ({_fmt(L.row(i))}) needs {mem[i] / gb:.0f} GB per GPU "
             f"(weights {ev.weights_bytes[i] / gb:.0f} GB) but {ev.capacity_bytes / gb:.0f} GB is usable: "
-            f"add pipeline stages or GPUs (--{topo.domain_unit}s)"
+            f"add pipeline stages or GPUs (the weights alone need at least {need} GPUs of {topo.accelerator.name}; "
+            f"{topo.n_available} available, --{topo.domain_unit}s)"
         )
     fits = ev.fits_memory
     tpot = np.where(fits, ev.tpot_s, np.inf)
@@ -142,6 +152,20 @@ def explain_infeasible(w: Workload, topo: Topology, opts: Options) -> str:
     return (
         f"ttft: the fastest layout within memory and TPOT ({_fmt(L.row(i))}) needs {ttft[i] / ms:.0f} ms to first token, "
         f"SLO {w.ttft_s / ms:.0f} ms: loosen --ttft-ms, shorten --isl or add GPUs"
+    )
+
+
+def _budget_fix(w: Workload, topo: Topology, max_gpus: int) -> str | None:
+    """If the GPU budget is what binds (the whole topology has a feasible layout),
+    the one line that says so and names the smallest budget that works."""
+    full = options(w, topo)
+    ok = full.feasible
+    if not ok.any():
+        return None
+    need = int(full.layouts.gpus[ok].min())
+    return (
+        f"budget: no layout of {w.name} within --gpus {max_gpus} meets memory and the SLOs; "
+        f"the smallest that does needs {need} GPUs: raise --gpus to {need}"
     )
 
 
@@ -174,22 +198,36 @@ def plan(
     demand_tps: float | None = None,
     max_gpus: int | None = None,
     time_limit_s: float = 10.0,
+    mode: str = "auto",
 ) -> Plan:
     """Best layouts, replica counts and GPU placement. Raises InfeasibleError (one
-    line naming the binding constraint) when nothing meets the limits."""
+    line naming the binding constraint) when nothing meets the limits.
+
+    ``mode``: ``agg`` (prefill and decode share replicas), ``disagg`` (separate
+    prefill and decode pools, see planner.disagg), or ``auto`` (the cheaper)."""
     q = query or Query()
     w, topo = load(workload, topology, q)
+    if mode not in MODES:
+        raise InputError(f"--mode must be one of {', '.join(MODES)} (got {mode!r})")
     if demand_tps is not None:
-        if not demand_tps > 0:
-            raise InputError(f"--demand-tps must be positive (got {demand_tps})")
+        if not 0 < demand_tps < float("inf"):
+            raise InputError(f"--demand-tps must be a positive finite rate (got {demand_tps})")
         objective = "demand"
     if objective not in ("cost", "throughput", "demand"):
         raise InputError(f"--objective must be cost or throughput (got {objective!r})")
     if max_gpus is not None and max_gpus < 1:
         raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
+    if not 0 < time_limit_s < float("inf"):
+        raise InputError(f"--time-limit must be a positive number of seconds (got {time_limit_s})")
+    if mode != "agg":
+        return _plan_modes(w, topo, mode, objective, demand_tps, max_gpus, time_limit_s)
+    return _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s)
+
+
+def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
     opts = options(w, topo, max_gpus)
     if not opts.feasible.any():
-        raise InfeasibleError(explain_infeasible(w, topo, opts))
+        raise InfeasibleError(explain_infeasible(w, topo, opts, max_gpus))
     picked = _pick_for_solver(opts)
     L, ev = opts.layouts, opts.ev
     problem = Problem(
@@ -204,6 +242,8 @@ def plan(
         time_limit_s=time_limit_s,
     )
     sol = solve(problem)
+    if sol.status == "timeout":
+        raise InfeasibleError(f"solver: no placement found within --time-limit {time_limit_s:g} s: raise --time-limit")
     if sol.status == "infeasible":
         if objective == "demand":
             cap = solve(Problem(**{**problem.__dict__, "objective": "throughput", "demand_tps": None}))
@@ -212,7 +252,9 @@ def plan(
                 f"{topo.n_available} available GPUs of {topo.name} can serve within the SLOs: add --{topo.domain_unit}s"
             )
         raise InfeasibleError(f"topology: no feasible layout fits the free GPUs of any {topo.domain_unit} of {topo.name}")
-    return _assemble(w, topo, opts, picked, sol, problem, objective, demand_tps, max_gpus)
+    p = _assemble(w, topo, opts, picked, sol, problem, objective, demand_tps, max_gpus)
+    annotate_placement(p.replicas, topo)
+    return p
 
 
 def _assemble(w, topo, opts: Options, picked, sol, problem, objective, demand_tps, max_gpus) -> Plan:
@@ -258,6 +300,7 @@ def _assemble(w, topo, opts: Options, picked, sol, problem, objective, demand_tp
             "objective": objective,
             "objective_value": sol.objective,
             "bound": sol.bound,
+            "gap": sol.gap,
             "wall_time_s": round(sol.wall_s, 4),
             "options_considered": len(L),
             "options_to_solver": len(picked),
@@ -301,7 +344,7 @@ def evaluate(
         status="violates" if viol else "ok",
         message=message,
         inputs=inputs_dict(w, topo, {"batch": batch, "mode": "aggregated"}),
-        replicas=replica_entries(rows, [b], ids, topo, [per]),
+        replicas=annotate_placement(replica_entries(rows, [b], ids, topo, [per]), topo),
         metrics={**per, "replicas": 1, "concurrency": int(b * pp)},
         memory_per_gpu_gb=memory_dict(ev, 0),
         time_breakdown_ms=breakdown_dict(ev, 0),
@@ -330,3 +373,40 @@ def _first_fit(topo: Topology, L: Layouts) -> list[int]:
 
 def query_dict(q: Query) -> dict[str, Any]:
     return {k: v for k, v in q.__dict__.items() if v not in (None, ())}
+
+
+# --------------------------------------------------------------------------- serving modes
+
+
+def _plan_modes(w: Workload, topo: Topology, mode: str, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
+    """``disagg``: the pooled plan. ``auto``: both modes, the better objective wins
+    (ties go to aggregated, the simpler deployment); both figures are reported."""
+    from .disagg_plan import plan_disagg
+
+    if mode == "disagg":
+        return plan_disagg(w, topo, objective=objective, demand_tps=demand_tps, max_gpus=max_gpus, time_limit_s=time_limit_s)
+    found: dict[str, Plan] = {}
+    errors: dict[str, InfeasibleError] = {}
+    for name, run in (
+        ("aggregated", lambda: _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s / 2)),
+        ("disaggregated", lambda: plan_disagg(w, topo, objective=objective, demand_tps=demand_tps, max_gpus=max_gpus, time_limit_s=time_limit_s / 2)),
+    ):
+        try:
+            found[name] = run()
+        except InfeasibleError as exc:
+            errors[name] = exc
+    if not found:
+        raise errors["aggregated"]
+    value = {k: float(p.solver["objective_value"]) for k, p in found.items()}
+    sign = -1.0 if objective == "throughput" else 1.0
+    chosen = min(found, key=lambda k: (sign * value[k], k != "aggregated"))
+    p = found[chosen]
+    p.inputs["requested_mode"] = "auto"
+    p.solver["modes_compared"] = {
+        k: (_rounded(value[k]) if k in value else f"infeasible: {errors[k]}") for k in ("aggregated", "disaggregated")
+    }
+    return p
+
+
+def _rounded(x: float) -> float:
+    return float(f"{x:.6g}")

@@ -95,9 +95,10 @@ def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
     else:
         from rich.console import Console
 
-        from .render import render_plan
+        from .render import render_plan, render_pools
 
         render_plan(plan.to_dict(), Console())
+        render_pools(plan.to_dict(), Console())
         if out is not None:
             typer.echo(f"plan written to {out}")
 
@@ -112,6 +113,7 @@ def plan(
     demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s at least cost."),
     objective: str = typer.Option("cost", "--objective", help="cost: least $/output token on the GPUs used; throughput: most tokens/s from the inventory."),
     time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit (s)."),
+    mode: str = typer.Option("auto", "--mode", help="agg: prefill and decode share replicas; disagg: separate prefill and decode pools; auto: the cheaper."),
     as_json: bool = JSON, out: Optional[Path] = OUT,
 ) -> None:
     """Choose layouts, batch sizes, replica counts and GPU placement at least cost per token."""
@@ -119,7 +121,7 @@ def plan(
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-        p = api.plan(workload, topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit)
+        p = api.plan(workload, topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
         _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)

@@ -120,3 +120,31 @@ def _short(ids: list[int]) -> str:
     if len(ids) <= 4:
         return ",".join(map(str, ids))
     return f"{ids[0]}..{ids[-1]} ({len(ids)})"
+
+
+def render_pools(d: dict[str, Any], console: Console) -> None:
+    """The two pools of a disaggregated plan and their request-rate balance, and
+    (``--mode auto``) what each serving mode would cost."""
+    compared = (d.get("solver") or {}).get("modes_compared")
+    if compared:
+        shown = ", ".join(f"{k} {_num(v) if isinstance(v, float) else v}" for k, v in compared.items())
+        console.print(f"mode: [bold]{d['inputs'].get('mode')}[/] (auto compared {(d['solver'] or {}).get('objective')}: {shown})")
+    pools = d.get("pools")
+    if not pools:
+        return
+    t = Table(title="Pools (disaggregated serving)", title_justify="left")
+    for col in ("pool", "layout", "replicas", "GPUs each", "batch", "req/s each", "TTFT ms", "TPOT ms", "$/h each"):
+        t.add_column(col, justify="left" if col in ("pool", "layout") else "right", no_wrap=col == "layout")
+    for role in ("prefill", "decode"):
+        for o in pools[role]["options"]:
+            t.add_row(
+                role, _layout(o["layout"]), str(o["replicas"]), str(o["gpus_each"]), str(o["batch"]), _num(o["requests_per_s_each"]),
+                _num(o.get("ttft_ms")), _num(o.get("tpot_ms")), _num(o["usd_per_hour_each"]),
+            )
+    console.print(t)
+    b = pools["balance"]
+    link = pools["prefill"].get("kv_transfer_link", "").replace("_", "-")
+    console.print(
+        f"balance: prefill {_num(b['prefill_requests_per_s'])} req/s >= decode {_num(b['decode_requests_per_s'])} req/s "
+        f"(x{b['prefill_over_decode']:.3f}); KV moves over {link} links"
+    )

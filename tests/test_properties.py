@@ -173,3 +173,17 @@ def test_the_same_question_gets_the_same_json_apart_from_timing(case, objective)
         return d
 
     assert answer() == answer()
+
+
+def test_default_mode_plan_is_deterministic():
+    """auto mode runs several CP-SAT solves (pools, Dinkelbach, tie-break); each stops
+    on optimality or on deterministic work, never on the wall clock, so repeated
+    runs agree to the byte apart from timing."""
+
+    def answer():
+        d = json.loads(api.plan("deepseek-v3", "gb200-nvl72", api.Query(domains=2)).to_json())
+        d["solver"].pop("wall_time_s")
+        return json.dumps(d, sort_keys=True)
+
+    first = answer()
+    assert all(answer() == first for _ in range(2))

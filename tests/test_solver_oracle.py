@@ -54,7 +54,7 @@ def test_pieces_of_a_replica_never_exceed_a_domain():
     [("llama-3.1-70b", "hgx-h100", 2), ("deepseek-v3", "gb200-nvl72", 1), ("mixtral-8x7b", "hgx-h100", 1)],
 )
 def test_every_planned_replica_meets_its_limits_when_re_evaluated(workload, topology, domains):
-    p = api.plan(workload, topology, api.Query(domains=domains))
+    p = api.plan(workload, topology, api.Query(domains=domains), mode="agg")  # re-evaluated as aggregated replicas
     assert p.status in ("optimal", "feasible")
     for r in p.replicas:
         lay = r["layout"]

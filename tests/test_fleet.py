@@ -1,0 +1,178 @@
+"""Fleet planning: the CP-SAT model against exhaustive search, placement
+invariants (no GPU twice, failed GPUs never used, every demand met), the
+largest satisfiable fraction with its binding resource, and the files."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.errors import InputError
+from planner.fleet import check, load_inventory, plan_fleet
+from planner.fleet_model import FleetClass, FleetOption, FleetProblem, exhaustive_fleet, scaled, solve_fleet
+from planner.packing import add_packing, classes_of, place
+
+# --------------------------------------------------------------------------- model vs oracle
+
+
+def _random_fleet(seed: int) -> FleetProblem:
+    """Two hardware groups (8-GPU nodes, 12-GPU domains), two workloads, a few
+    options each with one- and two-piece replicas, some GPUs failed."""
+    rnd = random.Random(seed)
+    classes = []
+    for g, (size, n) in enumerate(((8, 2), (12, 1))):
+        free = [size - rnd.choice([0, 0, 1, 3]) for _ in range(n)]
+        classes += [FleetClass(g, f, tuple(j for j, x in enumerate(free) if x == f)) for f in sorted(set(free))]
+    options = []
+    for w in range(2):
+        for g in range(2):
+            for gpus, chunks in rnd.sample([(2, 1), (4, 1), (6, 1), (8, 2), (12, 2)], 2):
+                per_gpu = rnd.uniform(800, 1200) * (1.3 if g == 1 else 1.0)
+                options.append(FleetOption(w, g, gpus, chunks, per_gpu * gpus, gpus * (2.0 if g == 0 else 3.0) / 3600))
+    demand = tuple(rnd.uniform(3000, 9000) for _ in range(2))
+    return FleetProblem(tuple(options), tuple(classes), demand, time_limit_s=10, rel_gap=0.0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fleet_optimum_equals_exhaustive_search(seed):
+    p = _random_fleet(seed)
+    best = exhaustive_fleet(p)
+    sol = solve_fleet(p)
+    if best is None:
+        assert sol.status not in ("optimal", "feasible")
+        return
+    assert sol.status == "optimal"
+    assert sol.usd_per_s == pytest.approx(best[0], rel=1e-12)
+    tps, _, dem = scaled(p)
+    for w, d in enumerate(dem):  # every demand met
+        assert sum(tps[k] * sol.replicas[k] for k, o in enumerate(p.options) if o.workload == w) >= d
+    for c in p.classes:  # no domain over-filled
+        for j in c.domains:
+            used = sum(o.piece * sol.pieces[k].get(j, 0) for k, o in enumerate(p.options) if o.group == c.group)
+            assert used <= c.capacity
+
+
+def test_arc_flow_packing_never_overfills_a_domain():
+    from ortools.sat.python import cp_model
+
+    free = (12, 12, 7, 7, 7)
+    pieces = [5, 4, 3]
+    m = cp_model.CpModel()
+    pk = add_packing(m, classes_of(free), pieces, [10, 10, 10])
+    m.Maximize(sum(p * pk.placed(k) for k, p in enumerate(pieces)))
+    s = cp_model.CpSolver()
+    assert s.Solve(m) == cp_model.OPTIMAL
+    per = place(pk, s.Value)
+    for j, f in enumerate(free):
+        assert sum(p * per[k].get(j, 0) for k, p in enumerate(pieces)) <= f
+    assert s.ObjectiveValue() == sum(free)  # 12 = 4+4+4 or 5+4+3, 7 = 4+3: nothing idle
+
+
+# --------------------------------------------------------------------------- the API on real workloads
+
+
+def _write(tmp_path, inventory: dict, demands: dict):
+    inv, dem = tmp_path / "inventory.yaml", tmp_path / "demands.yaml"
+    inv.write_text(yaml.safe_dump(inventory))
+    dem.write_text(yaml.safe_dump(demands))
+    return inv, dem
+
+
+INVENTORY = {
+    "name": "test",
+    "groups": [
+        {"name": "h100", "topology": "hgx-h100", "count": 4, "unavailable_gpus": [1, 2, 9], "unavailable_domains": [3]},
+        {"name": "b200", "topology": "hgx-b200", "count": 2, "unavailable_gpus": [0]},
+    ],
+}
+
+
+def test_fleet_plan_meets_every_demand_without_reusing_or_touching_failed_gpus(tmp_path):
+    demands = {"demands": [
+        {"name": "small", "workload": "llama-3.1-8b", "output_tokens_per_s": 20000},
+        {"name": "big", "workload": "llama-3.1-70b", "output_tokens_per_s": 4000, "groups": ["h100"]},
+    ]}
+    f = plan_fleet(*_write(tmp_path, INVENTORY, demands), time_limit_s=10)
+    assert f.status in ("optimal", "feasible")
+    assert check(f) == []
+    down = {g["name"]: set(g["unavailable_gpu_ids"]) for g in f.groups}
+    assert {d * 8 + k for d in [3] for k in range(8)} <= down["h100"]
+    for r in f.replicas:
+        assert not set(r["gpu_ids"]) & down[r["group"]]
+        if r["demand"] == "big":
+            assert r["group"] == "h100"
+    for w in f.workloads:
+        assert w["served_output_tokens_per_s"] >= w["demand_output_tokens_per_s"]
+    assert f.gap <= 1e-3
+
+
+def test_impossible_demand_reports_largest_fraction_and_the_binding_group(tmp_path):
+    demands = {"demands": [{"name": "huge", "workload": "llama-3.1-70b", "output_tokens_per_s": 5e7}]}
+    f = plan_fleet(*_write(tmp_path, INVENTORY, demands), time_limit_s=10)
+    assert f.status.startswith("partial")
+    assert 0 < f.fraction_met < 1 and f.fraction_met <= f.fraction_bound
+    assert any(b.startswith("gpus: h100") for b in f.binding) and any(b.startswith("gpus: b200") for b in f.binding)
+    assert check(f) == []
+    served = f.workloads[0]["served_output_tokens_per_s"] / 5e7
+    assert f.fraction_met <= served <= f.fraction_bound + 1e-6
+
+
+def test_slo_impossible_demand_is_named(tmp_path):
+    demands = {"demands": [
+        {"name": "ok", "workload": "llama-3.1-8b", "output_tokens_per_s": 1000},
+        {"name": "too-fast", "workload": "llama-3.1-70b", "output_tokens_per_s": 1000, "tpot_ms": 0.5},
+    ]}
+    f = plan_fleet(*_write(tmp_path, INVENTORY, demands), time_limit_s=10)
+    assert f.status == "partial"
+    assert any(b.startswith("slo: too-fast") and "tpot" in b for b in f.binding)
+    assert f.workloads[0]["served_output_tokens_per_s"] >= 1000  # the servable demand is still planned
+
+
+def test_identical_domains_collapse_into_classes(tmp_path):
+    """The model's size depends on how many *kinds* of domain there are, not on
+    how many: 4 and 4,000 healthy nodes give the same number of classes."""
+    demands = {"demands": [{"name": "small", "workload": "llama-3.1-8b", "output_tokens_per_s": 20000}]}
+    small = plan_fleet(*_write(tmp_path, {"name": "a", "groups": [{"name": "n", "topology": "hgx-h100", "count": 4}]}, demands))
+    big = plan_fleet(*_write(tmp_path, {"name": "b", "groups": [{"name": "n", "topology": "hgx-h100", "count": 4000}]}, demands))
+    assert small.model["classes"] == big.model["classes"] == 1
+    assert big.usd_per_hour == pytest.approx(small.usd_per_hour)
+
+
+# --------------------------------------------------------------------------- files and CLI
+
+
+def test_inventory_file_errors_name_the_field(tmp_path):
+    bad = tmp_path / "inv.yaml"
+    bad.write_text(yaml.safe_dump({"name": "x", "groups": [{"name": "a", "topology": "hgx-h100", "cout": 2}]}))
+    with pytest.raises(InputError, match=r"inv.yaml: unknown field '[^']*cout'; did you mean 'count'"):
+        load_inventory(bad)
+    bad.write_text(yaml.safe_dump({"name": "x", "groups": [{"name": "a", "topology": "hgx-h100", "count": 2, "price_usd_per_gpu_hour": 1.0}]}))
+    with pytest.raises(InputError, match="price_source"):
+        load_inventory(bad)
+
+
+def test_unknown_group_in_demands_is_an_input_error(tmp_path):
+    demands = {"demands": [{"name": "d", "workload": "llama-3.1-8b", "output_tokens_per_s": 10, "groups": ["nope"]}]}
+    with pytest.raises(InputError, match="unknown group 'nope'"):
+        plan_fleet(*_write(tmp_path, INVENTORY, demands))
+
+
+def test_cli_fleet_on_the_shipped_examples():
+    r = CliRunner().invoke(app, ["fleet", "--inventory", "examples/inventory.yaml", "--demands", "examples/demands.yaml", "--json", "--time-limit", "20"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["status"] in ("optimal", "feasible") and d["fraction_met"] == 1.0
+    assert len({g for rep in d["replicas"] for g in ((rep["group"], x) for x in rep["gpu_ids"])}) == sum(len(rep["gpu_ids"]) for rep in d["replicas"])
+
+
+def test_cli_fleet_exits_3_with_one_line_when_demand_cannot_be_met(tmp_path):
+    inv, dem = _write(tmp_path, INVENTORY, {"demands": [{"name": "huge", "workload": "llama-3.1-8b", "output_tokens_per_s": 1e9}]})
+    r = CliRunner().invoke(app, ["fleet", "--inventory", str(inv), "--demands", str(dem), "--json", "--time-limit", "5"])
+    assert r.exit_code == 3
+    last = r.output.strip().splitlines()[-1]
+    assert last.startswith("error: demand: at most") and "binding: gpus" in last
