@@ -14,7 +14,7 @@ import numpy as np
 
 from . import units
 from .candidates import Layouts, enumerate_layouts, pinned_layout
-from .costmodel import Evaluation, evaluate as evaluate_arrays, max_feasible_batch
+from .costmodel import Evaluation, evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
 from .errors import InfeasibleError, InputError
 from .plan import (
     Plan,
@@ -219,6 +219,13 @@ def plan(
         raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
     if not 0 < time_limit_s < float("inf"):
         raise InputError(f"--time-limit must be a positive number of seconds (got {time_limit_s})")
+    if demand_tps is not None:
+        ceiling = throughput_ceiling_tps(w, topo, min(max_gpus or topo.n_available, topo.n_available))
+        if demand_tps > ceiling:
+            raise InfeasibleError(
+                f"demand: {demand_tps:.3g} output tokens/s exceeds {ceiling:.3g}, the compute ceiling of "
+                f"{topo.n_available} GPUs of {topo.name} (2 FLOPs per active parameter per token at peak): add --{topo.domain_unit}s"
+            )
     if mode != "agg":
         return _plan_modes(w, topo, mode, objective, demand_tps, max_gpus, time_limit_s)
     return _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s)

@@ -399,3 +399,9 @@ def max_feasible_batch(w: Workload, topo: Topology, L: Layouts, aggregated: bool
         lo = np.where(open_ & ok, mid, lo)
         hi = np.where(open_ & ~ok, mid, hi)
     return lo * dp
+
+
+def throughput_ceiling_tps(w: Workload, topo: Topology, n_gpus: int) -> float:
+    """Output tokens/s no deployment of ``n_gpus`` can exceed: every token costs at
+    least 2 FLOPs per active parameter, at the accelerator's fastest dense peak."""
+    return n_gpus * max(topo.accelerator.peak_flops.values()) / (2.0 * w.model.active_params)

@@ -27,6 +27,8 @@ from .datafiles import read_yaml
 from .errors import InputError
 from .schema import Strict, validate
 
+MAX_DOMAINS_PER_GROUP = 100_000  # 7.2M GPUs of NVL72 racks: beyond any fleet this plans
+MAX_DEMAND_TPS = 1e12  # output tokens/s; far above any fleet's compute ceiling, keeps solver integers in range
 MAX_REPLICA_GPUS = 288  # replicas up to this size are considered (EP144 x PP2, four NVL72 racks)
 
 # --------------------------------------------------------------------------- files
@@ -35,7 +37,7 @@ MAX_REPLICA_GPUS = 288  # replicas up to this size are considered (EP144 x PP2, 
 class GroupFile(Strict):
     name: str = Field(min_length=1)
     topology: str = Field(min_length=1)  # shipped topology name or a topology YAML
-    count: PositiveInt  # scale-up domains (racks or nodes)
+    count: PositiveInt = Field(le=MAX_DOMAINS_PER_GROUP)  # scale-up domains (racks or nodes)
     price_usd_per_gpu_hour: Optional[PositiveFloat] = None  # default: the topology's price
     price_source: str = ""
     unavailable_gpus: list[NonNegativeInt] = []  # group-local ids: domain d holds d*size .. d*size+size-1
@@ -65,7 +67,7 @@ class InventoryFile(Strict):
 class DemandFile(Strict):
     name: str = Field(min_length=1)
     workload: str = Field(min_length=1)  # shipped workload name, workload YAML or HF config.json
-    output_tokens_per_s: PositiveFloat
+    output_tokens_per_s: PositiveFloat = Field(le=MAX_DEMAND_TPS)
     isl: Optional[PositiveInt] = None
     osl: Optional[PositiveInt] = None
     ttft_ms: Optional[PositiveFloat] = None

@@ -27,6 +27,8 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Known field names of the sub-model that ``loc`` points into."""
     current: Any = model
     for part in loc[:-1]:
+        if isinstance(part, int):  # a list index: same sub-model
+            continue
         fields = getattr(current, "model_fields", None)
         if not fields or not isinstance(part, str) or part not in fields:
             return []
@@ -63,6 +65,8 @@ def _clean_loc(model: type[BaseModel], loc: tuple[Any, ...], unknown_key: bool =
         elif isinstance(part, str) and part in fields:
             out.append(part)
             current = _model_in(fields[part].annotation)
+        elif isinstance(part, int):  # an index into a list of sub-models
+            out.append(part)
         # else: a union-member tag; skip it
     return tuple(out)
 
@@ -85,7 +89,7 @@ def validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
         errors = exc.errors()
         err, others = _pick(errors)
         loc = _clean_loc(model, tuple(err.get("loc", ())), err.get("type") == "extra_forbidden")
-        field = ".".join(str(p) for p in loc) or "(top level)"
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
         if err.get("type") == "extra_forbidden":
             known = _fields_at(model, loc)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1) if loc else []
