@@ -177,7 +177,7 @@ def plot_compare(rows, path: Path | str, title: str = "") -> Path:
     a2.legend(loc="lower right", fontsize=8)
     a2.set_yticks(ys, [""] * len(ys))
 
-    v3 = bars(a3, "tokens_per_s_per_user", "tokens/s per user (1 / TPOT)")
+    bars(a3, "tokens_per_s_per_user", "tokens/s per user (1 / TPOT)")
     a3.set_yticks(ys, [""] * len(ys))
     if ok:
         slo = ok[0].plan.inputs["slo"]["tpot_ms"] if ok[0].plan else None

@@ -13,7 +13,8 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from planner import analysis, api, units
+from planner import api, units
+from planner.explain import explain
 from planner.cli import app
 
 runner = CliRunner()
@@ -22,7 +23,7 @@ H100_BALANCE = 989e12 / 3.35e12  # 295 sequences: bf16 weights, 2 FLOP and 2 byt
 
 @pytest.fixture(scope="module")
 def llama_h100():
-    return analysis.explain("llama-3.1-70b", "hgx-h100")
+    return explain("llama-3.1-70b", "hgx-h100")
 
 
 def test_balance_batch_of_a_dense_model_on_h100_is_about_300(llama_h100):
@@ -31,10 +32,10 @@ def test_balance_batch_of_a_dense_model_on_h100_is_about_300(llama_h100):
 
 def test_balance_batch_scales_with_total_over_active_for_moe():
     # same weight precision as the dense case, so only the sparsity differs
-    e = analysis.explain("deepseek-v3", "hgx-h100", api.Query(weight_dtype="bf16"))
+    e = explain("deepseek-v3", "hgx-h100", api.Query(weight_dtype="bf16"))
     assert e.seed("balance_batch").value == pytest.approx(H100_BALANCE * 671 / 37, rel=0.03)
     # fp8 weights: twice the FLOP/s, half the bytes per parameter -> the same balance batch
-    e8 = analysis.explain("deepseek-v3", "hgx-h100", api.Query(weight_dtype="fp8"))
+    e8 = explain("deepseek-v3", "hgx-h100", api.Query(weight_dtype="fp8"))
     assert e8.seed("balance_batch").value == pytest.approx(e.seed("balance_batch").value * (1979 / 989) / 2, rel=1e-6)
 
 
@@ -42,7 +43,7 @@ def test_latency_floor_is_weights_over_the_domains_hbm_bandwidth(llama_h100):
     floor_ms = 70.6e9 * 2 / (8 * 3.35e12) * 1e3  # 5.27 ms
     assert llama_h100.seed("latency_floor").value == pytest.approx(floor_ms, rel=0.02)
     # a 72-GPU rack at 8 TB/s per GPU: 9x the GPUs, 2.4x the bandwidth each
-    rack = analysis.explain("llama-3.1-70b", "gb200-nvl72").seed("latency_floor").value
+    rack = explain("llama-3.1-70b", "gb200-nvl72").seed("latency_floor").value
     assert rack == pytest.approx(llama_h100.seed("latency_floor").value * (8 * 3.35) / (72 * 8.0), rel=0.01)
 
 
@@ -63,8 +64,8 @@ def test_kv_crossover_is_weight_bytes_over_kv_bytes_of_the_batch(llama_h100):
 
 
 def test_kv_crossover_doubles_when_the_kv_cache_halves():
-    a = analysis.explain("llama-3.1-70b", "hgx-h100", api.Query(kv_dtype="bf16")).seed("kv_crossover")
-    b = analysis.explain("llama-3.1-70b", "hgx-h100", api.Query(kv_dtype="fp8")).seed("kv_crossover")
+    a = explain("llama-3.1-70b", "hgx-h100", api.Query(kv_dtype="bf16")).seed("kv_crossover")
+    b = explain("llama-3.1-70b", "hgx-h100", api.Query(kv_dtype="fp8")).seed("kv_crossover")
     per_batch = lambda s: s.value * s.detail["batch"]  # noqa: E731  (the crossover scales as 1/batch)
     assert per_batch(b) == pytest.approx(2 * per_batch(a), rel=0.03)
 
@@ -76,20 +77,20 @@ def test_prefill_is_compute_bound_and_decode_memory_bound(llama_h100):
 
 
 def test_largest_ep_group_is_bounded_by_the_scale_up_domain():
-    assert analysis.explain("deepseek-r1", "hgx-h100").seed("max_ep_in_domain").value == 8
-    rack = analysis.explain("deepseek-r1", "gb200-nvl72").seed("max_ep_in_domain").value
+    assert explain("deepseek-r1", "hgx-h100").seed("max_ep_in_domain").value == 8
+    rack = explain("deepseek-r1", "gb200-nvl72").seed("max_ep_in_domain").value
     assert 8 < rack <= 72
-    assert analysis.explain("llama-3.1-8b", "hgx-h100").seed("max_ep_in_domain").value is None  # dense
+    assert explain("llama-3.1-8b", "hgx-h100").seed("max_ep_in_domain").value is None  # dense
 
 
 def test_pipeline_stages_follow_weight_bytes_and_usable_hbm():
-    e = analysis.explain("deepseek-r1", "hgx-h100")  # fp8: 671 GB of weights
+    e = explain("deepseek-r1", "hgx-h100")  # fp8: 671 GB of weights
     topo = api.load("deepseek-r1", "hgx-h100", api.Query())[1]
     eff = topo.efficiency
     usable_node = 8 * (80e9 * eff.memory_usable_fraction - eff.runtime_reserve_bytes)
     assert e.seed("pipeline_stages").value == math.ceil(671e9 / usable_node) == 2
     assert e.domains == 2 and "scaled from 1 to 2 nodes" in e.note  # evaluated where the weights fit
-    assert analysis.explain("deepseek-r1", "gb200-nvl72").seed("pipeline_stages").value == 1
+    assert explain("deepseek-r1", "gb200-nvl72").seed("pipeline_stages").value == 1
 
 
 def test_cli_text_json_and_svg_plot(tmp_path):

@@ -145,13 +145,14 @@ def register(app: typer.Typer) -> None:
         """The seeds of the cost model for one workload on one topology, each with its number and a one-line takeaway."""
         from rich.console import Console
 
-        from .. import analysis, report
+        from .. import report
+        from ..explain import explain as explain_api
 
         try:
             if plot is not None:
                 report.check_plot_path(plot)
             q = c._query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-            e = analysis.explain(workload, topology, q)
+            e = explain_api(workload, topology, q)
             if plot is not None:
                 report.plot_explain(e, plot)
             if as_json:
