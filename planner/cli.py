@@ -95,10 +95,9 @@ def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
     else:
         from rich.console import Console
 
-        from .render import render_plan, render_pools
+        from .render import render_plan
 
         render_plan(plan.to_dict(), Console())
-        render_pools(plan.to_dict(), Console())
         if out is not None:
             typer.echo(f"plan written to {out}")
 

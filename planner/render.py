@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from rich.console import Console
+from rich import box
 from rich.table import Table
 
 
@@ -50,6 +51,15 @@ def render_plan(d: dict[str, Any], console: Console) -> None:
     for v in d.get("violations", []):
         console.print(f"  [red]violates[/] {v}")
 
+    pooled = bool(d.get("pools"))  # disaggregated: the pools table (render_pools) shows the replicas
+    if pooled:
+        render_pools(d, console)
+    else:
+        _replicas_table(d, console)
+    _metrics_tables(d, console, pooled)
+
+
+def _replicas_table(d: dict[str, Any], console: Console) -> None:
     groups = Counter((_layout(r["layout"]), r["batch"], len(r["gpu_ids"])) for r in d["replicas"])
     t = Table(title="Replicas", title_justify="left")
     for col in ("layout", "replicas", "batch", "GPUs each", "domains", "TPOT ms", "tok/s each"):
@@ -60,6 +70,8 @@ def render_plan(d: dict[str, Any], console: Console) -> None:
         t.add_row(lay, str(n), str(batch), str(g), _short(doms), _num(first["metrics"]["tpot_ms"]), _num(first["metrics"]["output_tokens_per_s"]))
     console.print(t)
 
+
+def _metrics_tables(d: dict[str, Any], console: Console, pooled: bool) -> None:
     m = d["metrics"]
     t = Table(title="Metrics", title_justify="left", show_header=False)
     t.add_column("metric")
@@ -81,7 +93,8 @@ def render_plan(d: dict[str, Any], console: Console) -> None:
     console.print(t)
 
     mem, br = d["memory_per_gpu_gb"], d["time_breakdown_ms"]
-    t = Table(title="Memory per GPU and time of one step of the bottleneck stage", title_justify="left")
+    where = "the decode pool's bottleneck stage" if pooled else "the bottleneck stage"
+    t = Table(title=f"Memory per GPU and time of one step of {where}", title_justify="left")
     for col, just in (("memory", "left"), ("GB", "right"), ("step part", "left"), ("ms", "right")):
         t.add_column(col, justify=just)
     mem_rows = [("weights", "weights"), ("KV cache", "kv_cache"), ("activations", "activations"), ("runtime reserve", "reserve"), ("total", "total"), ("usable", "capacity")]
@@ -99,7 +112,8 @@ def render_plan(d: dict[str, Any], console: Console) -> None:
     console.print(f"bottleneck: [bold]{d['bottleneck']}[/]   binding constraints: [bold]{binding}[/]")
 
     if d.get("alternatives"):
-        t = Table(title="Next best layouts", title_justify="left")
+        title = "Next best decode-pool layouts (decode-only cost, prefill not included)" if pooled else "Next best layouts"
+        t = Table(title=title, title_justify="left")
         for col in ("layout", "batch", "GPUs", "TPOT ms", "tok/s/GPU", "$/Mtok out", "$/Mtok all-in", "bottleneck"):
             t.add_column(col, justify="right" if col not in ("layout", "bottleneck") else "left", no_wrap=col == "layout")
         for a in d["alternatives"]:
@@ -132,14 +146,14 @@ def render_pools(d: dict[str, Any], console: Console) -> None:
     pools = d.get("pools")
     if not pools:
         return
-    t = Table(title="Pools (disaggregated serving)", title_justify="left")
-    for col in ("pool", "layout", "replicas", "GPUs each", "batch", "req/s each", "TTFT ms", "TPOT ms", "$/h each"):
-        t.add_column(col, justify="left" if col in ("pool", "layout") else "right", no_wrap=col == "layout")
+    t = Table(title="Pools (disaggregated serving; n replicas, figures per replica)", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("pool", "layout", "n", "GPUs", "batch", "req/s", "TTFT|TPOT ms", "$/h"):
+        t.add_column(col, justify="left" if col in ("pool", "layout") else "right", no_wrap=True)
     for role in ("prefill", "decode"):
         for o in pools[role]["options"]:
             t.add_row(
                 role, _layout(o["layout"]), str(o["replicas"]), str(o["gpus_each"]), str(o["batch"]), _num(o["requests_per_s_each"]),
-                _num(o.get("ttft_ms")), _num(o.get("tpot_ms")), _num(o["usd_per_hour_each"]),
+                _num(o.get("ttft_ms") if role == "prefill" else o.get("tpot_ms")), _num(o["usd_per_hour_each"]),
             )
     console.print(t)
     b = pools["balance"]
