@@ -81,15 +81,21 @@ def _check_unit(topology: str, flag_unit: str) -> None:
         raise InputError(f"{topology} counts {unit}s: use --{unit}s instead of --{flag_unit}s")
 
 
+def write_out(out: Optional[Path], text: str) -> None:
+    """Write ``--out`` files; an unwritable path is an input error naming the flag."""
+    if out is None:
+        return
+    try:
+        out.write_text(text + "\n")
+    except OSError as exc:
+        from .errors import InputError
+
+        raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
+
+
 def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
     text = plan.to_json()
-    if out is not None:
-        try:
-            out.write_text(text + "\n")
-        except OSError as exc:
-            from .errors import InputError
-
-            raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
+    write_out(out, text)
     if as_json:
         typer.echo(text)
     else:

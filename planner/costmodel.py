@@ -39,8 +39,26 @@ class StepTerms:
     layers_s: np.ndarray  # all layers of the model, summed over stages (no head, no hops)
 
 
+class MemoryFit:
+    """Memory per GPU by term, and whether it fits (shared by decode and prefill evaluations)."""
+
+    weights_bytes: np.ndarray
+    kv_bytes: np.ndarray
+    activation_bytes: np.ndarray
+    reserve_bytes: float
+    capacity_bytes: float
+
+    @property
+    def memory_bytes(self) -> np.ndarray:
+        return self.weights_bytes + self.kv_bytes + self.activation_bytes + self.reserve_bytes
+
+    @property
+    def fits_memory(self) -> np.ndarray:
+        return self.memory_bytes <= self.capacity_bytes
+
+
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(MemoryFit):
     """Metrics of layouts x batches (all arrays broadcast to one shape)."""
 
     batch: np.ndarray
@@ -67,14 +85,6 @@ class Evaluation:
     # limits
     tpot_limit_s: float
     ttft_limit_s: float
-
-    @property
-    def memory_bytes(self) -> np.ndarray:
-        return self.weights_bytes + self.kv_bytes + self.activation_bytes + self.reserve_bytes
-
-    @property
-    def fits_memory(self) -> np.ndarray:
-        return self.memory_bytes <= self.capacity_bytes
 
     @property
     def meets_tpot(self) -> np.ndarray:

@@ -32,13 +32,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .candidates import Layouts
-from .costmodel import Evaluation, StepTerms, evaluate, kv_bytes_per_gpu, max_feasible_batch, pp_hops_s, step_terms, weight_bytes_per_gpu
+from .costmodel import Evaluation, MemoryFit, StepTerms, evaluate, kv_bytes_per_gpu, max_feasible_batch, pp_hops_s, step_terms, weight_bytes_per_gpu
 from .topology import Topology
 from .workload import Workload
 
 
 @dataclass(frozen=True)
-class PrefillEvaluation:
+class PrefillEvaluation(MemoryFit):
     """Prefill-only metrics of layouts at ``prompts_per_rank`` (arrays broadcast)."""
 
     prompts_per_rank: np.ndarray  # k; 1 for chunked long prompts
@@ -55,14 +55,6 @@ class PrefillEvaluation:
     activation_bytes: np.ndarray
     reserve_bytes: float
     capacity_bytes: float
-
-    @property
-    def memory_bytes(self) -> np.ndarray:
-        return self.weights_bytes + self.kv_bytes + self.activation_bytes + self.reserve_bytes
-
-    @property
-    def fits_memory(self) -> np.ndarray:
-        return self.memory_bytes <= self.capacity_bytes
 
     @property
     def usd_per_request(self) -> np.ndarray:

@@ -28,6 +28,7 @@ def fleet(
     import json
 
     from ..errors import InfeasibleError, InputError, PlannerError
+    from ..cli import write_out
     from ..fleet import plan_fleet
 
     try:
@@ -35,11 +36,7 @@ def fleet(
             raise InputError(f"--workers must be at least 1 (got {workers})")
         f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
         text = json.dumps(f.to_dict(), indent=2)
-        if out is not None:
-            try:
-                out.write_text(text + "\n")
-            except OSError as exc:
-                raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
+        write_out(out, text)
         if as_json:
             typer.echo(text)
         else:
