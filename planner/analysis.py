@@ -105,7 +105,7 @@ class CompareRow:
     error: str  # the InfeasibleError message, or ""
     mode: str = ""  # aggregated | disaggregated (the plan's serving mode)
     ratio_tps_per_gpu: float | None = None  # output tok/s per GPU / the first row's
-    ratio_usd_per_mtok_output: float | None = None
+    ratio_usd_per_mtok_all_in: float | None = None  # all-in $/output token / the first row's
     plan: Plan | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -129,7 +129,7 @@ class CompareRow:
             "metrics": self.metrics,
             "ratio_to_first": {
                 "output_tokens_per_s_per_gpu": self.ratio_tps_per_gpu,
-                "usd_per_mtok_output": self.ratio_usd_per_mtok_output,
+                "usd_per_mtok_all_in": self.ratio_usd_per_mtok_all_in,
             },
         }
 
@@ -205,7 +205,7 @@ def _with_ratios(rows: list[CompareRow]) -> list[CompareRow]:
             r = replace(
                 r,
                 ratio_tps_per_gpu=_r(r.metrics["output_tokens_per_s_per_gpu"] / m0["output_tokens_per_s_per_gpu"], 3),
-                ratio_usd_per_mtok_output=_r(r.metrics["usd_per_mtok_output"] / m0["usd_per_mtok_output"], 3),
+                ratio_usd_per_mtok_all_in=_r(r.metrics["usd_per_mtok_all_in"] / m0["usd_per_mtok_all_in"], 3),
             )
         out.append(r)
     return out

@@ -108,10 +108,10 @@ def compare_table(rows, console: Console, title: str = "") -> None:
         cells.append((
             [f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck)],
             [_num(m["usd_per_mtok_input"]), _num(m["usd_per_mtok_output"]), _num(m["output_tokens_per_s_per_gpu"]),
-             _num(m["tokens_per_s_per_user"]), x(r.ratio_tps_per_gpu), x(r.ratio_usd_per_mtok_output)],
+             _num(m["tokens_per_s_per_user"]), x(r.ratio_tps_per_gpu), x(r.ratio_usd_per_mtok_all_in)],
         ))
     left = ("GPUs\nused/avail", "layout", "bottleneck")
-    right = ("$/Mtok\nin", "$/Mtok\nout", "out tok/s\nper GPU", "tok/s\nper user", "tok/s/GPU\nvs 1st", "$ out\nvs 1st")
+    right = ("$/Mtok\nin", "$/Mtok\nout", "out tok/s\nper GPU", "tok/s\nper user", "tok/s/GPU\nvs 1st", "$/token\nvs 1st")
 
     def table(parts: tuple[int, ...], head: str | None) -> Table:
         t = Table(title=head, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
