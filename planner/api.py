@@ -137,7 +137,7 @@ def explain_infeasible(w: Workload, topo: Topology, opts: Options, max_gpus: int
             f"memory: the leanest layout ({_fmt(L.row(i))}) needs {mem[i] / gb:.0f} GB per GPU "
             f"(weights {ev.weights_bytes[i] / gb:.0f} GB) but {ev.capacity_bytes / gb:.0f} GB is usable: "
             f"add pipeline stages or GPUs (the weights alone need at least {need} GPUs of {topo.accelerator.name}; "
-            f"{topo.n_available} available, --{topo.domain_unit}s)"
+            f"{topo.n_available} available, {topo.domain_flag})"
         )
     fits = ev.fits_memory
     tpot = np.where(fits, ev.tpot_s, np.inf)
@@ -220,11 +220,13 @@ def plan(
     if not 0 < time_limit_s < float("inf"):
         raise InputError(f"--time-limit must be a positive number of seconds (got {time_limit_s})")
     if demand_tps is not None:
-        ceiling = throughput_ceiling_tps(w, topo, min(max_gpus or topo.n_available, topo.n_available))
+        n_gpus = min(max_gpus or topo.n_available, topo.n_available)
+        ceiling = throughput_ceiling_tps(w, topo, n_gpus)
         if demand_tps > ceiling:
+            fix = "raise --gpus" if n_gpus < topo.n_available else f"add {topo.domain_flag}"
             raise InfeasibleError(
                 f"demand: {demand_tps:.3g} output tokens/s exceeds {ceiling:.3g}, the compute ceiling of "
-                f"{topo.n_available} GPUs of {topo.name} (2 FLOPs per active parameter per token at peak): add --{topo.domain_unit}s"
+                f"{n_gpus} GPUs of {topo.name} (2 FLOPs per active parameter per token at peak): {fix}"
             )
     if mode != "agg":
         return _plan_modes(w, topo, mode, objective, demand_tps, max_gpus, time_limit_s)
@@ -256,7 +258,7 @@ def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus,
             cap = solve(Problem(**{**problem.__dict__, "objective": "throughput", "demand_tps": None}))
             raise InfeasibleError(
                 f"demand: {demand_tps:.0f} output tokens/s exceeds the {cap.objective:.0f} tokens/s that "
-                f"{topo.n_available} available GPUs of {topo.name} can serve within the SLOs: add --{topo.domain_unit}s"
+                f"{topo.n_available} available GPUs of {topo.name} can serve within the SLOs: add {topo.domain_flag}"
             )
         raise InfeasibleError(f"topology: no feasible layout fits the free GPUs of any {topo.domain_unit} of {topo.name}")
     p = _assemble(w, topo, opts, picked, sol, problem, objective, demand_tps, max_gpus)
@@ -373,7 +375,7 @@ def _first_fit(topo: Topology, L: Layouts) -> list[int]:
     if k:
         raise InfeasibleError(
             f"topology: layout needs {int(L.chunks[0])} {topo.domain_unit}s with {size} free GPUs each; "
-            f"{topo.name} has too few: add --{topo.domain_unit}s"
+            f"{topo.name} has too few: add {topo.domain_flag}"
         )
     return counts
 

@@ -161,7 +161,7 @@ def pinned_layout(w: Workload, topo: Topology, tp: int, pp: int, dp: int, ep: in
         raise InputError(f"--pp {pp} exceeds the model's {m.n_layers} layers")
     if stage * pp > topo.n_available:
         raise InputError(
-            f"layout needs {stage * pp} GPUs but {topo.name} has {topo.n_available} available: add --{topo.domain_unit}s"
+            f"layout needs {stage * pp} GPUs but {topo.name} has {topo.n_available} available: add {topo.domain_flag}"
         )
     placed = placement(stage, tp, stage // ep, pp, topo.domain_size)
     if placed is None:

@@ -75,10 +75,11 @@ def _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms,
 def _check_unit(topology: str, flag_unit: str) -> None:
     from .datafiles import read_yaml, resolve
     from .errors import InputError
+    from .topology import domain_flag
 
     unit = read_yaml(resolve("topologies", topology)).data.get("domain_unit", "node")
     if unit in ("node", "server") and flag_unit == "rack" or unit in ("rack", "pod") and flag_unit == "node":
-        raise InputError(f"{topology} counts {unit}s: use --{unit}s instead of --{flag_unit}s")
+        raise InputError(f"{topology} counts {unit}s: use {domain_flag(unit)} instead of --{flag_unit}s")
 
 
 def write_out(out: Optional[Path], text: str) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import units
 from .candidates import Layouts
-from .topology import Topology
+from .topology import Topology, scale_up_group_bw
 from .workload import Workload
 
 BOTTLENECKS = ("compute", "memory:weights", "memory:kv", "communication", "overhead")
@@ -138,11 +138,13 @@ def experts_touched_fraction(n_experts: int, k: int, tokens: np.ndarray) -> np.n
 
 
 def _stage_layers(w: Workload, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Layers in the bottleneck (largest) stage: total, dense-MLP, MoE."""
+    """Layers in the bottleneck (largest) stage: total, dense-MLP, MoE. The dense-MLP
+    layers of an MoE lead the model, so the heaviest stage is the one made of MoE
+    layers only (as many as it holds)."""
     m = w.model
     ls = np.ceil(m.n_layers / _b(pp))
-    moe_frac = m.n_moe_layers / m.n_layers
-    return ls, ls * (1 - moe_frac), ls * moe_frac
+    nm = np.minimum(ls, m.n_moe_layers)
+    return ls, ls - nm, nm
 
 
 def weight_bytes_per_gpu(w: Workload, L: Layouts) -> np.ndarray:
@@ -185,9 +187,15 @@ def prefill_attn_flops_per_ctx(m) -> int:
 # --------------------------------------------------------------------------- the step
 
 
-def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens, ctx_decode, prefill=False) -> StepTerms:
+def step_terms(
+    w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens, ctx_decode, prefill=False, rank_tokens=None
+) -> StepTerms:
     """One pass of ``decode_tokens`` decode and ``prefill_tokens`` prefill tokens
-    through the bottleneck stage. ``ctx_decode``: context each decode token reads."""
+    through the bottleneck stage. ``ctx_decode``: context each decode token reads.
+    ``rank_tokens``: tokens on the busiest attention-DP rank (default: an even share,
+    all tokens / dp); the attention side (projections, attention core, dense and
+    shared-expert MLPs, all-reduce, what a GPU dispatches) runs at the busiest rank's
+    load, the routed experts at the stage's total."""
     m, acc, eff = w.model, topo.accelerator, topo.efficiency
     wb, kb, ab = (units.dtype_bytes(x) for x in (w.weight_dtype, w.kv_dtype, w.act_dtype))
     cd = acc.compute_dtype(w.weight_dtype)
@@ -202,16 +210,18 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     S, moe_tp = tp * dp, _b(L.moe_tp)
     B, P = _b(decode_tokens), _b(prefill_tokens)
     T = B + P
+    Tr = T / dp if rank_tokens is None else _b(rank_tokens)  # the busiest rank's tokens
+    Pr = np.maximum(Tr - B / dp, 0.0)  # of which prefill
     ls, nd, nm = _stage_layers(w, pp)
 
     # -- per-layer FLOPs on one GPU
     ctx_d = m.kv_tokens_held(_b(ctx_decode)) / m.n_layers
     ctx_p = m.kv_tokens_held(w.isl / 2.0) / m.n_layers  # causal prefill attends to half its prompt on average
-    core = (B * ctx_d * m.attn_flops_per_token_per_ctx() + P * ctx_p * prefill_attn_flops_per_ctx(m)) / S
-    attn_gemm = 2 * T * m.attn_params_per_layer / S
-    dense_gemm = 2 * T * m.dense_mlp_params / S
+    core = ((B / dp) * ctx_d * m.attn_flops_per_token_per_ctx() + Pr * ctx_p * prefill_attn_flops_per_ctx(m)) / tp
+    attn_gemm = 2 * Tr * m.attn_params_per_layer / tp
+    dense_gemm = 2 * Tr * m.dense_mlp_params / tp
     imb = eff.moe_imbalance if m.is_moe else 1.0
-    moe_gemm = 2 * T * (m.experts_per_token * imb + m.n_shared_experts) * m.expert_params / S
+    moe_gemm = 2 * (T * m.experts_per_token * imb / S + Tr * m.n_shared_experts / tp) * m.expert_params
     if m.is_moe:  # a grouped GEMM pays, per expert that gets tokens, a fixed cost worth moe_half_tokens rows
         rows = T * m.experts_per_token
         busy = m.n_routed_experts * experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)
@@ -222,7 +232,7 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     kv_read = (B / dp) * ctx_d * m.kv_elems_per_token_per_layer * kb / shards
     if not eff.gqa_shared_kv_loads and m.attention != "mla":  # pre-GQA kernels load a KV head per query head
         kv_read = kv_read * (m.n_heads / tp) / (m.n_kv_heads / shards)
-    kv_write = (T / dp) * m.kv_elems_per_token_per_layer * kb / shards
+    kv_write = Tr * m.kv_elems_per_token_per_layer * kb / shards
     attn_w = m.attn_params_per_layer * wb / tp
     dense_w = m.dense_mlp_params * wb / tp
     shared_w = m.n_shared_experts * m.expert_params * wb / tp
@@ -242,28 +252,30 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     mlp_dense = np.maximum(dense_gemm / gemm_rate, dense_w / hbm)
     mlp_moe = np.maximum(moe_gemm / moe_rate, (shared_w + routed_w) / moe_hbm)
     attn_core = np.maximum(c_attn, kv_t)
-    roof = nd * (proj + mlp_dense + attn_core) + nm * (proj + mlp_moe + attn_core)
+    roof_d, roof_m = proj + mlp_dense + attn_core, proj + mlp_moe + attn_core  # one layer of each kind
     c_dense = (attn_gemm + dense_gemm) / gemm_rate + c_attn
     c_moe = attn_gemm / gemm_rate + moe_gemm / moe_rate + c_attn
     w_dense = (attn_w + dense_w) / hbm
     w_moe = attn_w / hbm + (shared_w + routed_w) / moe_hbm
 
-    # -- communication per layer
-    up_bw = topo.scale_up_bw_per_gpu * eff.scale_up_bw_fraction
-    a2a_bw = topo.alltoall_bw_per_gpu * eff.scale_up_bw_fraction
+    # -- communication per layer. A collective inside a group of GPUs uses the links
+    # that group has (all of a GPU's links through a switch; on a mesh or torus only
+    # those to the group's members: scale_up_group_bw)
+    up_bw = scale_up_group_bw(topo, tp) * eff.scale_up_bw_fraction
+    a2a_bw = np.minimum(topo.alltoall_bw_per_gpu, scale_up_group_bw(topo, np.minimum(S, topo.domain_size))) * eff.scale_up_bw_fraction
     out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
-    ar_size = (T / dp) * m.d_model * ab
-    ar = np.where(tp > 1, 2 * (tp - 1) / tp * ar_size / max(up_bw, 1.0) + eff.allreduce_latency_s, 0.0)
-    tp_comm = ar * (nd * 2 + nm * 1)
-    # MoE dispatch/combine. Each GPU owns T/S tokens; a token goes to every GPU of
-    # each expert group it routes to (ep*(1-(1-1/ep)^k) groups of moe_tp GPUs).
+    ar_size = Tr * m.d_model * ab
+    ar = np.where(tp > 1, 2 * (tp - 1) / tp * ar_size / np.maximum(up_bw, 1.0) + eff.allreduce_latency_s, 0.0)
+    # MoE dispatch/combine. Each GPU owns T/S tokens (Tr/tp on the busiest rank); a
+    # token goes to every GPU of each expert group it routes to (ep*(1-(1-1/ep)^k)
+    # groups of moe_tp GPUs).
     # ep = 1 is the all-gather/reduce-scatter of tensor-parallel experts; moe_tp = 1
     # is the all-to-all of pure expert parallelism.
     groups = ep * (1 - np.power(1 - 1 / ep, m.experts_per_token)) if m.is_moe else 0.0
     # Dispatch carries tokens already quantised to the experts' GEMM precision (never
     # wider than the activations); combine returns activation-precision partial sums.
     disp_b = min(ab, units.dtype_bytes(cd))
-    vol = (T / S) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction
+    vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction, busiest sender
     nd_span = _b(L.stage_domains)
     remote = (nd_span - 1) / nd_span
     floor = np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
@@ -271,38 +283,46 @@ def step_terms(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_t
     def a2a_one(nbytes):
         return np.where(
             nd_span > 1,
-            np.maximum(nbytes * (1 - remote) / max(a2a_bw, 1.0), nbytes * remote / out_bw) + floor + eff.scale_out_latency_s,
-            nbytes / max(a2a_bw, 1.0) + floor,
+            np.maximum(nbytes * (1 - remote) / np.maximum(a2a_bw, 1.0), nbytes * remote / out_bw) + floor + eff.scale_out_latency_s,
+            nbytes / np.maximum(a2a_bw, 1.0) + floor,
         )
 
-    ep_comm = nm * np.where(S > 1, a2a_one(vol * disp_b) + a2a_one(vol * ab), 0.0)  # dispatch + combine
+    ep_layer = np.where(S > 1, a2a_one(vol * disp_b) + a2a_one(vol * ab), 0.0)  # dispatch + combine, one MoE layer
 
-    # -- compute-only and memory-only parts, for the breakdown and the bottleneck label
+    # memory-bound elementwise kernels (norms, residual adds, rope, quantisation, the
+    # MLP activation, expert permutes): activation reads+writes per token and layer
+    act_rows = Tr * eff.elementwise_passes * m.d_model
+    hidden_dense = Tr * m.d_ff / tp  # MLP hidden activations on this GPU
+    hidden_moe = (T * m.experts_per_token / S + Tr * m.n_shared_experts / tp) * m.expert_d_ff
+    elem_dense = (act_rows + eff.mlp_intermediate_passes * hidden_dense) * ab / hbm
+    elem_moe = (act_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
+
+    def layers_time(n_dense, n_moe):
+        """roofline, communication after overlap, and fixed + elementwise costs of
+        n_dense dense-MLP and n_moe MoE layers. Overlap hides communication behind
+        compute (two micro-batches), at most the overlap share of the compute time:
+        overlap 0 adds them, 1 takes the larger."""
+        roof = n_dense * roof_d + n_moe * roof_m
+        raw = ar * (2 * n_dense + n_moe) + n_moe * ep_layer
+        comm = raw - np.minimum(raw, eff.comm_overlap * roof)
+        fixed = (n_dense + n_moe) * eff.layer_overhead_s + n_dense * elem_dense + n_moe * (elem_moe + eff.moe_layer_overhead_s)
+        return roof, comm, fixed
+
+    # -- the bottleneck stage: its parts for the breakdown and the bottleneck label
+    roof, comm, per_layers = layers_time(nd, nm)
+    tp_comm = ar * (nd * 2 + nm * 1)
+    ep_comm = nm * ep_layer
     compute = nd * c_dense + nm * c_moe
     weights_t = nd * w_dense + nm * w_moe
     kv_total = ls * kv_t
-    # memory-bound elementwise kernels (norms, residual adds, rope, quantisation, the
-    # MLP activation, expert permutes): activation reads+writes per token and layer
-    act_rows = (T / dp) * eff.elementwise_passes * m.d_model
-    hidden_dense = T * m.d_ff / S  # MLP hidden activations on this GPU
-    hidden_moe = T * (m.experts_per_token + m.n_shared_experts) * m.expert_d_ff / S
-    elem_dense = (act_rows + eff.mlp_intermediate_passes * hidden_dense) * ab / hbm
-    elem_moe = (act_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
-    per_layers = (  # fixed and elementwise costs
-        ls * eff.layer_overhead_s + nd * elem_dense + nm * (elem_moe + eff.moe_layer_overhead_s)
-    )
     overhead = per_layers + eff.step_overhead_s
 
     # -- the output head (on the last stage): vocab projection for decode tokens
     head_flops = 2 * B * m.vocab_size * m.d_model / S
     head = np.maximum(head_flops / gemm_rate, m.vocab_size * m.d_model * wb / tp / hbm)
 
-    # overlap hides communication behind compute (two micro-batches), at most the
-    # overlap share of the compute time: overlap 0 adds them, 1 takes the larger
-    raw = tp_comm + ep_comm
-    comm = raw - np.minimum(raw, eff.comm_overlap * roof)
     stage = roof + comm + overhead + head
-    layers = (roof + comm + per_layers) * (m.n_layers / ls)
+    layers = sum(layers_time(float(m.n_mlp_dense_layers), float(m.n_moe_layers)))  # every layer once
     return StepTerms(compute, weights_t, kv_total, roof, tp_comm, ep_comm, overhead, head, stage, layers)
 
 
@@ -312,7 +332,7 @@ def pp_hops_s(w: Workload, topo: Topology, L: Layouts, tokens) -> np.ndarray:
     ab = units.dtype_bytes(w.act_dtype)
     pp, cross = _b(L.pp), _b(L.cross_hops)
     per_gpu = _b(tokens) / _b(L.stage_gpus) * w.model.d_model * ab
-    up_bw = max(topo.scale_up_bw_per_gpu * eff.scale_up_bw_fraction, 1.0)
+    up_bw = max(float(scale_up_group_bw(topo, 2.0)) * eff.scale_up_bw_fraction, 1.0)  # GPU to its peer: one link on a mesh
     out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
     inside = (pp - 1 - cross) * (eff.p2p_latency_s + per_gpu / up_bw)
     outside = cross * (eff.p2p_latency_s + eff.scale_out_latency_s + per_gpu / out_bw)
@@ -320,12 +340,14 @@ def pp_hops_s(w: Workload, topo: Topology, L: Layouts, tokens) -> np.ndarray:
 
 
 def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = None) -> np.ndarray:
-    """Time to push one request's prompt through every stage, chunk by chunk."""
+    """Time to push one request's prompt through every stage, chunk by chunk.
+    A request lives on one attention-DP rank: that rank runs the whole chunk's
+    attention side (never 1/dp of it), the experts see the chunk's tokens."""
     isl = w.isl if isl is None else isl
-    chunk = min(isl, topo.efficiency.prefill_chunk_tokens)
-    n_chunks = -(-isl // chunk)
-    s = step_terms(w, topo, L, 0.0, float(chunk), 0.0, prefill=True)
-    return n_chunks * (s.layers_s + topo.efficiency.step_overhead_s * _b(L.pp)) + pp_hops_s(w, topo, L, chunk)
+    chunk = float(min(isl, topo.efficiency.prefill_chunk_tokens))
+    n_chunks = -(-isl // int(chunk))
+    s = step_terms(w, topo, L, 0.0, chunk, 0.0, prefill=True, rank_tokens=chunk)
+    return n_chunks * (s.layers_s + topo.efficiency.step_overhead_s * _b(L.pp)) + pp_hops_s(w, topo, L, chunk * _b(L.dp))
 
 
 # --------------------------------------------------------------------------- the whole replica
@@ -355,7 +377,9 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
     prefill = prefill_pass_s(w, topo, Lb)
     queue = eff.queue_intervals * interval
     gpus = tp * dp * pp
-    tokens_ws = np.maximum(B + P, eff.prefill_chunk_tokens if aggregated else 0.0) / dp
+    # widest step one DP rank runs: its share of the batch, or a whole prefill chunk
+    # (the token budget belongs to each rank's engine, as vLLM's max_num_batched_tokens)
+    tokens_ws = np.maximum((B + P) / dp, eff.prefill_chunk_tokens if aggregated else 0.0)
     act = tokens_ws * w.model.d_model * eff.activation_bytes_per_token_per_d_model
     weights = weight_bytes_per_gpu(w, Lb)
     kv = kv_bytes_per_gpu(w, Lb, B)

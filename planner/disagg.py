@@ -8,7 +8,7 @@ pass, and passes pipeline through the ``pp`` stages without feedback, so
 
     requests/s = (T / ISL) / stage_s(T)
     latency    = (ceil(ISL / t) - 1) * stage_s + one pass through every stage
-    TTFT       = queue_intervals * (ISL/t) * stage_s + latency + KV transfer
+    TTFT       = queue_intervals * ceil(ISL/t) * stage_s + latency + KV transfer
 
 with ``stage_s`` and the pass time from :func:`costmodel.step_terms` (decode
 tokens = 0). More prompts per pass amortise the weight reads (cheaper per
@@ -33,7 +33,7 @@ import numpy as np
 
 from .candidates import Layouts
 from .costmodel import Evaluation, MemoryFit, StepTerms, evaluate, kv_bytes_per_gpu, max_feasible_batch, pp_hops_s, step_terms, weight_bytes_per_gpu
-from .topology import Topology
+from .topology import Topology, scale_up_group_bw
 from .workload import Workload
 
 
@@ -124,8 +124,8 @@ def kv_transfer_s(w: Workload, topo: Topology, senders, receivers, scale_up: boo
     """Time to move one prompt's KV from prefill to decode GPUs."""
     eff = topo.efficiency
     size = w.isl * w.kv_bytes_per_token(w.isl)
-    if scale_up:
-        bw, lat = topo.scale_up_bw_per_gpu * eff.scale_up_bw_fraction, eff.p2p_latency_s
+    if scale_up:  # sender to receiver: the link(s) between two GPUs (one of seven on an 8-GPU mesh)
+        bw, lat = float(scale_up_group_bw(topo, 2.0)) * eff.scale_up_bw_fraction, eff.p2p_latency_s
     else:
         bw, lat = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction, eff.p2p_latency_s + eff.scale_out_latency_s
     lanes = np.minimum(_f(senders), _f(receivers))

@@ -156,7 +156,7 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
         if objective == "demand":
             raise InfeasibleError(
                 f"demand: {demand_tps:.0f} output tokens/s cannot be served by balanced prefill and decode pools on "
-                f"{topo.n_available} available GPUs of {topo.name}: add --{topo.domain_unit}s"
+                f"{topo.n_available} available GPUs of {topo.name}: add {topo.domain_flag}"
             )
         raise InfeasibleError(
             f"topology: no prefill/decode pair meets TTFT {w.ttft_s / units.MS:g} ms and fits the free GPUs of {topo.name}"

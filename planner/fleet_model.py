@@ -86,7 +86,8 @@ class FleetSolution:
 def scaled(p: FleetProblem) -> tuple[list[int], list[int], list[int]]:
     """(tokens/s per option floored, micro-$/s per option, demands ceiled)."""
     tps = [int(math.floor(o.tps)) for o in p.options]
-    usd = [int(round(o.usd_per_s * USD_SCALE)) for o in p.options]
+    # rounded per GPU, then multiplied, so equal GPU counts at one price cost equal integers
+    usd = [int(round(o.usd_per_s / max(o.gpus, 1) * USD_SCALE)) * max(o.gpus, 1) for o in p.options]
     dem = [int(math.ceil(d)) for d in p.demand_tps]
     return tps, usd, dem
 

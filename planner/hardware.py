@@ -184,7 +184,7 @@ def accelerator_from_spec(spec: AcceleratorFile) -> Accelerator:
     return Accelerator(
         name=spec.name,
         description=spec.description,
-        hbm_bytes=spec.hbm_gb * units.GB,
+        hbm_bytes=spec.hbm_gb * units.GIB,  # datasheet HBM capacities are binary gigabytes
         hbm_bw_bytes_per_s=spec.hbm_tb_per_s * units.TB,
         peak_flops={k: v * units.TFLOPS for k, v in spec.dense_tflops.items()},
         tdp_w=spec.tdp_w,

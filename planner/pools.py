@@ -96,8 +96,9 @@ def scaled(p: PoolProblem) -> Scaled:
         p_rps=tuple(int(math.floor(r * RPS_SCALE)) for r in p.p_rps),
         d_rps=tuple(int(math.ceil(r * RPS_SCALE)) for r in p.d_rps),
         d_tps=tuple(int(math.floor(t * TPS_SCALE)) for t in p.d_tps),
-        p_usd=tuple(int(round(u * USD_SCALE)) for u in p.p_usd),
-        d_usd=tuple(int(round(u * USD_SCALE)) for u in p.d_usd),
+        # rounded per GPU, then multiplied: equal GPU counts at one price cost equal integers
+        p_usd=tuple(int(round(u / g * USD_SCALE)) * g for u, g in zip(p.p_usd, p.p_gpus)),
+        d_usd=tuple(int(round(u / g * USD_SCALE)) * g for u, g in zip(p.d_usd, p.d_gpus)),
         demand=int(math.ceil((p.demand_tps or 0.0) * TPS_SCALE)),
     )
 

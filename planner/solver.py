@@ -74,7 +74,10 @@ def _scales(p: Problem, ub: list[int]) -> tuple[float, float]:
 
 def _scaled(p: Problem, scales: tuple[float, float] = (TPS_SCALE, USD_SCALE)) -> tuple[list[int], list[int]]:
     tps = [int(t * scales[0]) for t in p.tps]  # floor: never promise more than the model says
-    usd = [int(round(u * scales[1])) for u in p.usd_per_s]
+    # dollars are rounded per GPU, then multiplied: at one price per GPU-hour, equal GPU
+    # counts cost exactly equal integers (rounding a 2-GPU replica on its own can make it
+    # cheaper than two 1-GPU ones and flip a tie that the secondary objective should break)
+    usd = [int(round(u / max(g, 1) * scales[1])) * max(g, 1) for u, g in zip(p.usd_per_s, p.gpus)]
     return tps, usd
 
 

@@ -10,6 +10,7 @@ the all-to-all bandwidth a domain sustains, and hop latencies.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field, replace
 from itertools import product
 from typing import Literal, Optional
@@ -170,6 +171,16 @@ class Topology:
     def n_available(self) -> int:
         return self.n_gpus - len(self.unavailable)
 
+    @property
+    def domain_flag(self) -> str:
+        return domain_flag(self.domain_unit)
+
+
+def domain_flag(unit: str) -> str:
+    """The CLI flag that counts domains of this unit: --nodes for nodes and servers,
+    --racks for racks and pods (there is no --pods or --servers)."""
+    return "--nodes" if unit in ("node", "server") else "--racks"
+
 
 # --------------------------------------------------------------------------- graph
 
@@ -284,10 +295,10 @@ def build_topology(
     eff = load_efficiency(spec.efficiency)
     count = n_domains if n_domains is not None else spec.domains
     if count < 1:
-        raise InputError(f"--{spec.domain_unit}s must be at least 1 (got {count})")
+        raise InputError(f"{domain_flag(spec.domain_unit)} must be at least 1 (got {count})")
     too_big = check_size(spec.scale_up, count)
     if too_big:
-        raise InputError(f"--{spec.domain_unit}s {count}: {too_big}")
+        raise InputError(f"{domain_flag(spec.domain_unit)} {count}: {too_big}")
     if price_usd_per_gpu_hour is not None and not 0 < price_usd_per_gpu_hour < float("inf"):
         raise InputError(f"--price-per-gpu-hour must be a positive finite number (got {price_usd_per_gpu_hour})")
     g = build_graph(spec, count, eff)
@@ -326,3 +337,31 @@ def build_topology(
 
 def with_price(topo: Topology, usd_per_gpu_hour: float) -> Topology:
     return replace(topo, price_usd_per_gpu_hour=usd_per_gpu_hour, price_source="override")
+
+
+_GROUP_BW: "weakref.WeakKeyDictionary[nx.Graph, dict[int, float]]" = weakref.WeakKeyDictionary()  # memo per graph
+
+
+def scale_up_group_bw(topo: Topology, size) -> "np.ndarray":
+    """Bytes/s per GPU (one direction) that a collective inside a group of ``size``
+    GPUs of one domain can use: through a switch every link of the GPU; on a full
+    mesh or a torus only the links to the group's other members (a 2-GPU group on an
+    8-GPU mesh has one link of seven). The group is ``size`` consecutive GPU ids, as
+    the planner places TP and EP groups (plan.groups). Vectorised over ``size``."""
+    import numpy as np
+
+    size = np.asarray(size, dtype=np.float64)
+    if topo.scale_up_kind == "switch":
+        return np.full_like(size, topo.scale_up_bw_per_gpu)
+    g, dom = topo.graph, topo.domains[0]
+    memo = _GROUP_BW.setdefault(g, {})
+
+    def one(n: int) -> float:
+        if n not in memo:
+            members = {("gpu", i) for i in dom[:n]}
+            inside = lambda v: sum(a["bw"] for u, a in g.adj[v].items() if a["kind"] == "scale_up" and u in members)  # noqa: E731
+            memo[n] = topo.scale_up_bw_per_gpu if n == 1 else min(topo.scale_up_bw_per_gpu, min(inside(v) for v in members))
+        return memo[n]
+
+    values = {float(n): one(int(min(max(n, 1), len(dom)))) for n in np.unique(size)}
+    return np.vectorize(lambda n: values[float(n)], otypes=[np.float64])(size)

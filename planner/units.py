@@ -3,7 +3,8 @@ bytes, seconds, FLOP/s, bytes/s."""
 
 from __future__ import annotations
 
-GB = 1e9  # bytes (decimal, as accelerator datasheets state HBM)
+GB = 1e9  # bytes (decimal: bandwidths, weights and memory terms as the planner reports them)
+GIB = 2.0**30  # bytes: HBM capacity "GB" on datasheets is binary (H100 "80 GB" = 80 GiB, 81,559 MiB in nvidia-smi)
 TB = 1e12
 TFLOPS = 1e12
 GBIT = 1e9 / 8  # bytes per gigabit

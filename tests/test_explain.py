@@ -87,7 +87,7 @@ def test_pipeline_stages_follow_weight_bytes_and_usable_hbm():
     e = explain("deepseek-r1", "hgx-h100")  # fp8: 671 GB of weights
     topo = api.load("deepseek-r1", "hgx-h100", api.Query())[1]
     eff = topo.efficiency
-    usable_node = 8 * (80e9 * eff.memory_usable_fraction - eff.runtime_reserve_bytes)
+    usable_node = 8 * (80 * 2**30 * eff.memory_usable_fraction - eff.runtime_reserve_bytes)  # 80 GiB of HBM3 per H100
     assert e.seed("pipeline_stages").value == math.ceil(671e9 / usable_node) == 2
     assert e.domains == 2 and "scaled from 1 to 2 nodes" in e.note  # evaluated where the weights fit
     assert explain("deepseek-r1", "gb200-nvl72").seed("pipeline_stages").value == 1
