@@ -123,34 +123,27 @@ def _qwen_window(r: _Reader, n_layers: int) -> dict[str, int] | None:
     return {"window_tokens": r.num("sliding_window"), "n_layers": n_layers - first}
 
 
-def _llama(r: _Reader) -> dict[str, Any]:
+def _dense_gqa(r: _Reader, attention_bias: bool, window: dict[str, Any] | None) -> dict[str, Any]:
+    """A dense GQA decoder (Llama, Qwen2, Qwen3): shared fields, MLP width, biases, window."""
     model = _gqa_common(r)
     model["d_ff"] = r.num("intermediate_size")
-    model["attention_bias"] = r.flag("attention_bias", False)
-    window = _window_from_layer_types(r, model["n_layers"])
+    model["attention_bias"] = attention_bias
     if window:
         model["sliding_window"] = window
     return model
+
+
+def _llama(r: _Reader) -> dict[str, Any]:
+    return _dense_gqa(r, r.flag("attention_bias", False), _window_from_layer_types(r, r.num("num_hidden_layers")))
 
 
 def _qwen2(r: _Reader) -> dict[str, Any]:
-    model = _gqa_common(r)
-    model["d_ff"] = r.num("intermediate_size")
-    model["attention_bias"] = True  # Qwen2 always has q/k/v biases; its config has no key for them
-    window = _qwen_window(r, model["n_layers"])
-    if window:
-        model["sliding_window"] = window
-    return model
+    # Qwen2 always has q/k/v biases; its config has no key for them
+    return _dense_gqa(r, True, _qwen_window(r, r.num("num_hidden_layers")))
 
 
 def _qwen3(r: _Reader) -> dict[str, Any]:
-    model = _gqa_common(r)
-    model["d_ff"] = r.num("intermediate_size")
-    model["attention_bias"] = r.flag("attention_bias", False)
-    window = _qwen_window(r, model["n_layers"])
-    if window:
-        model["sliding_window"] = window
-    return model
+    return _dense_gqa(r, r.flag("attention_bias", False), _qwen_window(r, r.num("num_hidden_layers")))
 
 
 def _qwen3_moe(r: _Reader) -> dict[str, Any]:
