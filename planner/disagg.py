@@ -50,11 +50,6 @@ class PrefillEvaluation(MemoryFit):
     requests_per_s: np.ndarray
     input_tps: np.ndarray
     usd_per_s: np.ndarray
-    weights_bytes: np.ndarray
-    kv_bytes: np.ndarray
-    activation_bytes: np.ndarray
-    reserve_bytes: float
-    capacity_bytes: float
 
     @property
     def usd_per_request(self) -> np.ndarray:
