@@ -68,16 +68,26 @@ def _closest(ref: str, names: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def read_yaml(path: Path) -> LoadedFile:
-    """Read a YAML (or JSON) mapping safely; one-line error naming the file."""
+def read_text(path: Path, shown: str | Path | None = None) -> tuple[str, bytes]:
+    """A file's UTF-8 text and raw bytes; one-line error naming the file."""
+    shown = path if shown is None else shown
     try:
         raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{shown}: no such file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{shown}: cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        return raw.decode("utf-8"), raw
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+        raise InputError(f"{shown}: not UTF-8 text") from None
+
+
+def read_yaml(path: Path) -> LoadedFile:
+    """Read a YAML (or JSON) mapping safely; one-line error naming the file."""
+    text, raw = read_text(path)
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

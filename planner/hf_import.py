@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from .datafiles import read_text
 from .errors import InputError
 from .schema import validate
 from .workload import Workload, WorkloadFile, workload_from_spec
@@ -283,16 +284,9 @@ def _weight_precision(r: _Reader) -> tuple[str, list[str]]:
 
 
 def _read_json(path: Path, shown: str) -> tuple[Config, bytes]:
+    text, raw = read_text(path, shown)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{shown}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{shown}: cannot read ({exc.strerror})") from None
-    try:
-        cfg = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{shown}: not UTF-8 text") from None
+        cfg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{shown}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     if not isinstance(cfg, dict):
