@@ -83,6 +83,22 @@ def read_text(path: Path, shown: str | Path | None = None) -> tuple[str, bytes]:
         raise InputError(f"{shown}: not UTF-8 text") from None
 
 
+def read_json(path: Path, shown: str | Path | None = None, top: str = "a JSON object") -> tuple[dict[str, Any], bytes]:
+    """A JSON object and its raw bytes; one-line error naming the file (and ``top``,
+    what the top level should be, when it is not an object)."""
+    import json
+
+    shown = path if shown is None else shown
+    text, raw = read_text(path, shown)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{shown}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{shown}: expected {top} at the top level, got {type(data).__name__}")
+    return data, raw
+
+
 def read_yaml(path: Path) -> LoadedFile:
     """Read a YAML (or JSON) mapping safely; one-line error naming the file."""
     text, raw = read_text(path)

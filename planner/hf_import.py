@@ -15,11 +15,10 @@ missing key, where the JSON is malformed).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Callable
 
-from .datafiles import read_text
+from .datafiles import read_json
 from .errors import InputError
 from .schema import validate
 from .workload import Workload, WorkloadFile, workload_from_spec
@@ -284,14 +283,7 @@ def _weight_precision(r: _Reader) -> tuple[str, list[str]]:
 
 
 def _read_json(path: Path, shown: str) -> tuple[Config, bytes]:
-    text, raw = read_text(path, shown)
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{shown}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    if not isinstance(cfg, dict):
-        raise InputError(f"{shown}: expected a JSON object at the top level, got {type(cfg).__name__}")
-    return cfg, raw
+    return read_json(path, shown)
 
 
 def _architecture(cfg: Config, shown: str) -> str:

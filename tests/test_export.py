@@ -321,7 +321,7 @@ def test_cli_prints_commands_and_json(plans: dict, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"),
-    ("{not json", "not valid JSON at line 1"),
+    ("{not json", "malformed JSON at line 1"),
     ("[1, 2]", "expected a plan object"),
     ('{"schema_version": "1.0", "status": "infeasible", "replicas": []}', "no replicas"),
     ('{"schema_version": "1.0", "replicas": [{"layout": {"tp": 0}}]}', "replicas[0].layout.tp"),

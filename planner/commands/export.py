@@ -12,22 +12,9 @@ import typer
 
 def read_plan(path: str | Path) -> dict:
     """A plan JSON file; one-line InputError naming the file otherwise."""
-    from ..errors import InputError
+    from ..datafiles import read_json
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read ({getattr(exc, 'strerror', None) or exc.__class__.__name__})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: expected a plan object at the top level, got {type(data).__name__}")
-    return data
+    return read_json(Path(path), top="a plan object")[0]
 
 
 def render_text(plan: dict, engine: str, commands: list, gph: int) -> str:
