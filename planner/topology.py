@@ -30,6 +30,7 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
+from .kv_tier_data import load_tiers
 from .schema import Strict, validate
 
 # --------------------------------------------------------------------------- schema
@@ -112,6 +113,7 @@ class TopologyFile(Strict):
     scale_up: ScaleUpFile
     scale_out: ScaleOutFile
     unavailable_gpus: list[int] = []
+    kv_tiers: list[str] = []  # names in hardware/kv-tiers.yaml: memories below HBM that can hold cached prefixes
     efficiency: Optional[EfficiencyFields] = None
     notes: str = ""
 
@@ -151,6 +153,7 @@ class Topology:
     graph: nx.Graph = field(compare=False, repr=False)
     source_path: str = ""
     sha256: str = ""
+    kv_tiers: tuple = ()  # per-GPU planner.physics.kv_tiers.Tier, fastest first
 
     @property
     def n_gpus(self) -> int:
@@ -332,6 +335,7 @@ def build_topology(
         graph=g,
         source_path=str(path),
         sha256=loaded.sha256,
+        kv_tiers=load_tiers(list(spec.kv_tiers), spec.gpus_per_host, f"{path}: "),
     )
 
 
