@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .candidates import Layouts, pinned_layout
-from .costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
-from .errors import InfeasibleError, InputError
-from .plan import (
+from .physics.candidates import Layouts, pinned_layout
+from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
+from .inputs.errors import InfeasibleError, InputError
+from .plan.assembly import (
     Plan,
     aggregate_metrics,
     annotate_placement,
@@ -29,10 +29,10 @@ from .plan import (
     replica_entries,
     violations,
 )
-from .options import Options, batch_binding, explain_infeasible, options  # noqa: F401  (part of the API)
-from .solver import Problem, solve
-from .topology import Topology, build_topology
-from .workload import Workload, load_workload, with_overrides
+from .search.options import Options, batch_binding, explain_infeasible, options  # noqa: F401  (part of the API)
+from .search.solver import Problem, solve
+from .inputs.topology import Topology, build_topology
+from .inputs.workload import Workload, load_workload, with_overrides
 
 MAX_OPTIONS = 24  # layouts handed to the solver
 MODES = ("auto", "agg", "disagg")
@@ -104,7 +104,7 @@ def plan(
     line naming the binding constraint) when nothing meets the limits.
 
     ``mode``: ``agg`` (prefill and decode share replicas), ``disagg`` (separate
-    prefill and decode pools, see planner.disagg), or ``auto`` (the cheaper)."""
+    prefill and decode pools, see planner.physics.disagg), or ``auto`` (the cheaper)."""
     q = query or Query()
     w, topo = load(workload, topology, q)
     if mode not in MODES:
@@ -290,7 +290,7 @@ def query_dict(q: Query) -> dict[str, Any]:
 def _plan_modes(w: Workload, topo: Topology, mode: str, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
     """``disagg``: the pooled plan. ``auto``: both modes, the better objective wins
     (ties go to aggregated, the simpler deployment); both figures are reported."""
-    from .disagg_plan import plan_disagg
+    from .plan.disagg_plan import plan_disagg
 
     if mode == "disagg":
         return plan_disagg(w, topo, objective=objective, demand_tps=demand_tps, max_gpus=max_gpus, time_limit_s=time_limit_s)
