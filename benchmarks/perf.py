@@ -47,7 +47,7 @@ def bench_costmodel(seconds: float) -> dict:
     from planner.physics.candidates import enumerate_layouts
     from planner.physics.costmodel import evaluate, max_feasible_batch
     from planner.inputs.topology import build_topology
-    from planner.inputs.workload import load_workload
+    from planner.inputs.query import load_workload
 
     w, topo = load_workload("deepseek-v3"), build_topology("gb200-nvl72")
     L = enumerate_layouts(w, topo)

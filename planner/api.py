@@ -7,9 +7,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from .physics.candidates import Layouts, pinned_layout
@@ -29,64 +26,14 @@ from .plan.assembly import (
     replica_entries,
     violations,
 )
-from .search.options import Options, batch_binding, explain_infeasible, options  # noqa: F401  (part of the API)
+from .search.options import Options, batch_binding, explain_infeasible, options, pick_for_solver  # noqa: F401  (part of the API)
+from .inputs.query import Query, load, load_workload, query_dict  # noqa: F401  (part of the API)
 from .search.solver import Problem, solve
-from .inputs.topology import Topology, build_topology
-from .inputs.workload import Workload, load_workload, with_overrides
+from .inputs.topology import Topology
+from .inputs.workload import Workload
 
-MAX_OPTIONS = 24  # layouts handed to the solver
 MODES = ("auto", "agg", "disagg")
 N_ALTERNATIVES = 5
-
-
-@dataclass(frozen=True)
-class Query:
-    """Everything a planning question needs besides the two files."""
-
-    isl: int | None = None
-    osl: int | None = None
-    kv_len: int | None = None
-    weight_dtype: str | None = None
-    kv_dtype: str | None = None
-    ttft_ms: float | None = None
-    tpot_ms: float | None = None
-    domains: int | None = None  # --nodes / --racks
-    price_per_gpu_hour: float | None = None
-    unavailable_gpus: tuple[int, ...] = ()
-
-
-def load(workload: str | Workload, topology: str | Topology, q: Query) -> tuple[Workload, Topology]:
-    w = workload if isinstance(workload, Workload) else load_workload(workload)
-    w = with_overrides(
-        w, isl=q.isl, osl=q.osl, kv_len=q.kv_len, weight_dtype=q.weight_dtype, kv_dtype=q.kv_dtype,
-        ttft_ms=q.ttft_ms, tpot_ms=q.tpot_ms,
-    )
-    if isinstance(topology, Topology):
-        topo = topology
-        if q.domains is not None or q.price_per_gpu_hour is not None or q.unavailable_gpus:
-            raise InputError("pass overrides when loading the topology by name, not with a Topology object")
-    else:
-        topo = build_topology(topology, q.domains, q.price_per_gpu_hour, list(q.unavailable_gpus))
-    return w, topo
-
-
-def _pick_for_solver(opts: Options) -> list[int]:
-    """The cheapest option of each placement shape (pieces x piece size), then the
-    cheapest overall, up to MAX_OPTIONS: shapes are what let a mix fill a domain."""
-    ranked = list(opts.ranked())
-    picked: list[int] = []
-    seen: set[tuple[int, int]] = set()
-    for i in ranked:
-        shape = (int(opts.layouts.chunks[i]), int(opts.layouts.chunk_gpus[i]))
-        if shape not in seen:
-            seen.add(shape)
-            picked.append(i)
-    for i in ranked:
-        if len(picked) >= MAX_OPTIONS:
-            break
-        if i not in picked:
-            picked.append(i)
-    return sorted(picked[:MAX_OPTIONS], key=ranked.index)
 
 
 def plan(
@@ -137,7 +84,7 @@ def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus,
     opts = options(w, topo, max_gpus)
     if not opts.feasible.any():
         raise InfeasibleError(explain_infeasible(w, topo, opts, max_gpus))
-    picked = _pick_for_solver(opts)
+    picked = pick_for_solver(opts)
     L, ev = opts.layouts, opts.ev
     problem = Problem(
         gpus=tuple(int(L.gpus[i]) for i in picked),
@@ -278,10 +225,6 @@ def _first_fit(topo: Topology, L: Layouts) -> list[int]:
             f"{topo.name} has too few: add {topo.domain_flag}"
         )
     return counts
-
-
-def query_dict(q: Query) -> dict[str, Any]:
-    return {k: v for k, v in q.__dict__.items() if v not in (None, ())}
 
 
 # --------------------------------------------------------------------------- serving modes

@@ -24,13 +24,13 @@ def nvl72():
 
 @pytest.fixture(scope="session")
 def llama70():
-    from planner.inputs.workload import load_workload
+    from planner.inputs.query import load_workload
 
     return load_workload("llama-3.1-70b")
 
 
 @pytest.fixture(scope="session")
 def dsv3():
-    from planner.inputs.workload import load_workload
+    from planner.inputs.query import load_workload
 
     return load_workload("deepseek-v3")

@@ -24,7 +24,7 @@ from planner.cli.main import app
 from planner.physics.costmodel import step_terms
 from planner.inputs.errors import InputError
 from planner.inputs.hardware import default_efficiency_path
-from planner.inputs.workload import load_workload
+from planner.inputs.query import load_workload
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from planner import api
 from planner.analysis import analysis
 from planner.cli.main import app
 from planner.inputs.topology import build_topology
-from planner.inputs.workload import load_workload
+from planner.inputs.query import load_workload
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from planner.inputs.datafiles import data_dir
 from planner.inputs.errors import InfeasibleError, InputError
 from planner.inputs.topology import build_topology
-from planner.inputs.workload import load_workload
+from planner.inputs.query import load_workload
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 

@@ -78,7 +78,7 @@ def test_a_model_too_large_names_memory_in_gb_and_the_fix(h100):
     gpus = int(number(r"at least (\d+) GPUs", line))
     acc, eff = h100.accelerator, h100.efficiency
     assert usable_gb == pytest.approx(acc.hbm_bytes * eff.memory_usable_fraction / units.GB, abs=0.5)
-    from planner.inputs.workload import load_workload
+    from planner.inputs.query import load_workload
 
     w = load_workload("llama-3.1-405b")
     # 8 GPUs share the weights at best evenly

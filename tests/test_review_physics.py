@@ -20,7 +20,7 @@ from planner.inputs.errors import InfeasibleError
 from planner.search.pools import PoolProblem, scaled
 from planner.search.solver import Problem, solve
 from planner.inputs.topology import build_topology, scale_up_group_bw
-from planner.inputs.workload import load_workload
+from planner.inputs.query import load_workload
 
 MIB = 2**20
 

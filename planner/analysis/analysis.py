@@ -24,6 +24,7 @@ from ..physics.candidates import enumerate_layouts
 from ..physics.costmodel import BOTTLENECKS, evaluate as evaluate_arrays, max_feasible_batch
 from ..inputs.errors import InfeasibleError, InputError
 from ..plan.assembly import Plan, _r, layout_dict
+from ..plan.text import layout_label
 from ..inputs.topology import Topology, build_topology, with_price
 from ..inputs.workload import Workload
 
@@ -133,14 +134,6 @@ class CompareRow:
                 "usd_per_mtok_all_in": self.ratio_usd_per_mtok_all_in,
             },
         }
-
-
-def layout_label(layout: dict[str, int]) -> str:
-    parts = [f"TP{layout['tp']}"]
-    for key, tag in (("dp_attn", "DP"), ("ep", "EP"), ("pp", "PP")):
-        if layout.get(key, 1) > 1:
-            parts.append(f"{tag}{layout[key]}")
-    return "·".join(parts)
 
 
 def _main_layout(p: Plan) -> dict[str, int]:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..inputs.errors import InputError
-from ..cli.render import _num
+from ..plan.text import num as _num
 
 PLOT_SUFFIXES = (".png", ".svg")
 

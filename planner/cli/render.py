@@ -9,31 +9,7 @@ from rich.console import Console
 from rich import box
 from rich.table import Table
 
-
-def _layout(l: dict[str, int]) -> str:
-    parts = [f"TP{l['tp']}"]
-    if l.get("dp_attn", 1) > 1:
-        parts.append(f"DP{l['dp_attn']}")
-    if l.get("ep", 1) > 1:
-        parts.append(f"EP{l['ep']}")
-    if l.get("pp", 1) > 1:
-        parts.append(f"PP{l['pp']}")
-    return "·".join(parts)
-
-
-def _num(x: Any, unit: str = "") -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        if abs(x) >= 100:
-            s = f"{x:,.0f}"
-        elif abs(x) >= 1:
-            s = f"{x:.2f}"
-        else:
-            s = f"{x:.4g}"
-    else:
-        s = f"{x:,}" if isinstance(x, int) else str(x)
-    return f"{s} {unit}".rstrip()
+from ..plan.text import layout_label as _layout, num as _num
 
 
 def render_plan(d: dict[str, Any], console: Console) -> None:

@@ -13,9 +13,8 @@ from typing import Literal, Optional
 from pydantic import Field, PositiveInt, model_validator
 
 from . import units
-from .datafiles import read_yaml, resolve
 from .errors import InputError
-from .schema import Strict, validate
+from .schema import Strict
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
@@ -330,18 +329,6 @@ def workload_from_spec(spec: WorkloadFile, path: str = "", sha256: str = "") -> 
         source_path=path,
         sha256=sha256,
     )
-
-
-def load_workload(ref: str) -> Workload:
-    """A shipped workload name, a workload YAML path, or a Hugging Face config.json."""
-    if ref.endswith(".json"):
-        from .hf_import import load_hf_config  # only when asked: keeps start-up light
-
-        return load_hf_config(ref)
-    path = resolve("workloads", ref)
-    loaded = read_yaml(path)
-    spec = validate(WorkloadFile, loaded.data, path)
-    return workload_from_spec(spec, str(path), loaded.sha256)
 
 
 def with_overrides(

@@ -17,6 +17,7 @@ from ..physics.candidates import Layouts, enumerate_layouts
 from ..physics.costmodel import Evaluation, evaluate as evaluate_arrays
 from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s, prefill_options
 from ..inputs.errors import InfeasibleError
+from ..search.options import Options, pick_for_solver
 from .assembly import (
     Plan,
     annotate_placement,
@@ -80,9 +81,7 @@ BATCH_FRACTIONS = (1.0, 0.5, 0.25)
 
 
 def _decode_choices(w: Workload, topo: Topology, L: Layouts, b: np.ndarray, dev: Evaluation) -> _Decode:
-    from ..api import Options, _pick_for_solver
-
-    idx = _pick_for_solver(Options(L, b, dev))[:DECODE_LAYOUTS]
+    idx = pick_for_solver(Options(L, b, dev))[:DECODE_LAYOUTS]
     rows, batches = [], []
     for i in idx:
         dp = int(L.dp[i])
@@ -97,14 +96,12 @@ def _decode_choices(w: Workload, topo: Topology, L: Layouts, b: np.ndarray, dev:
 
 
 def _solve_variant(w, topo, L, dec: _Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s) -> _Variant | None:
-    from ..api import _pick_for_solver
-
     if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
         return None
     pre = prefill_options(w, topo, L, scale_up)
     if not pre.feasible.any():
         return None
-    p_idx = _pick_for_solver(pre)[:POOL_OPTIONS]  # type: ignore[arg-type]
+    p_idx = pick_for_solver(pre)[:POOL_OPTIONS]  # type: ignore[arg-type]
     Ld, dev = dec.layouts, dec.ev
     d_idx = list(range(len(Ld)))
     compat = tuple(tuple(sum(_ttft_parts(w, topo, pre, i, Ld, k, scale_up)) <= w.ttft_s for k in d_idx) for i in p_idx)

@@ -1,7 +1,7 @@
 """Fleet planning: several workloads, each with a throughput demand and SLOs,
 on an inventory of racks/nodes of several generations.
 
-    from planner import fleet
+    from planner.plan import fleet
     f = fleet.plan_fleet("examples/inventory.yaml", "examples/demands.yaml", time_limit_s=60)
     print(f.status, f.usd_per_hour, f.binding)
 
@@ -17,7 +17,7 @@ GPUs form one class, so the model's size does not grow with the fleet.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,6 +26,8 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 from ..inputs.datafiles import read_yaml
 from ..inputs.errors import InputError
 from ..inputs.schema import Strict, validate
+from .fleet_build import build_problem, report
+from .fleet_result import FleetPlan
 
 MAX_DOMAINS_PER_GROUP = 100_000  # 7.2M GPUs of NVL72 racks: beyond any fleet this plans
 MAX_DEMAND_TPS = 1e12  # output tokens/s; far above any fleet's compute ceiling, keeps solver integers in range
@@ -108,26 +110,6 @@ def load_demands(ref: str | Path) -> DemandsFile:
 
 
 @dataclass(frozen=True)
-class FleetPlan:
-    status: str  # optimal | feasible | partial | partial-unproven | unknown
-    usd_per_hour: float
-    bound_usd_per_hour: float
-    gap: float  # (cost - bound) / cost; 0 when optimal
-    fraction_met: float  # common fraction of every demand served
-    fraction_bound: float  # proven upper bound on that fraction
-    wall_s: float
-    time_limit_s: float
-    workloads: list[dict[str, Any]]
-    groups: list[dict[str, Any]]
-    binding: list[str]
-    replicas: list[dict[str, Any]] = field(default_factory=list)  # concrete placement
-    model: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": "1.0", "kind": "fleet", **{k: getattr(self, k) for k in self.__dataclass_fields__}}
-
-
-@dataclass(frozen=True)
 class _Group:
     spec: GroupFile
     topo: Any  # Topology of a few domains: what the cost model needs
@@ -159,8 +141,6 @@ def _group(g: GroupFile, path: str) -> _Group:
 
 def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float = 60.0, workers: int = 2) -> FleetPlan:
     """Layouts, replica counts and placement for every demand at least $/hour."""
-    from .fleet_build import build_problem, report
-
     if not time_limit_s > 0:
         raise InputError(f"--time-limit must be positive (got {time_limit_s})")
     inv, inv_path = _load(InventoryFile, inventory)

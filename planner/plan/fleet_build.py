@@ -26,8 +26,7 @@ class Built:
 
 
 def _workload(d, path: str):
-    from ..api import Query
-    from ..inputs.workload import load_workload
+    from ..inputs.query import Query, load_workload
 
     q = Query(isl=d.isl, osl=d.osl, ttft_ms=d.ttft_ms, tpot_ms=d.tpot_ms)
     try:
@@ -37,7 +36,8 @@ def _workload(d, path: str):
 
 
 def build_problem(groups, demands, path: str, time_limit_s: float, workers: int) -> Built:
-    from ..api import explain_infeasible, load, options
+    from ..inputs.query import load
+    from ..search.options import explain_infeasible, options
 
     opts_out: list[FleetOption] = []
     meta: list[dict[str, Any]] = []
@@ -91,7 +91,7 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int)
 
 
 def report(b: Built, groups, demands):
-    from .fleet import FleetPlan
+    from .fleet_result import FleetPlan
 
     p = b.problem
     sol = solve_fleet(p)

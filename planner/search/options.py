@@ -18,6 +18,8 @@ from ..inputs.errors import InfeasibleError
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 
+MAX_OPTIONS = 24  # layouts handed to the solver
+
 
 @dataclass(frozen=True)
 class Options:
@@ -117,3 +119,22 @@ def batch_binding(w: Workload, topo: Topology, L: Layouts, batch: int, cap: int 
     if not nxt.meets_ttft[0]:
         out.append("ttft")
     return out
+
+
+def pick_for_solver(opts: Options) -> list[int]:
+    """The cheapest option of each placement shape (pieces x piece size), then the
+    cheapest overall, up to MAX_OPTIONS: shapes are what let a mix fill a domain."""
+    ranked = list(opts.ranked())
+    picked: list[int] = []
+    seen: set[tuple[int, int]] = set()
+    for i in ranked:
+        shape = (int(opts.layouts.chunks[i]), int(opts.layouts.chunk_gpus[i]))
+        if shape not in seen:
+            seen.add(shape)
+            picked.append(i)
+    for i in ranked:
+        if len(picked) >= MAX_OPTIONS:
+            break
+        if i not in picked:
+            picked.append(i)
+    return sorted(picked[:MAX_OPTIONS], key=ranked.index)

@@ -37,7 +37,7 @@ def _write(path: Path, text: str, flag: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from .. import main as c
+    from .. import common as c
     from ...inputs.errors import PlannerError
 
     GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the commands as structured JSON."),
     ) -> None:
         """Print the launch command(s) of every replica (and the router of a disaggregated plan)."""
-        from ..main import _fail
+        from ..common import _fail
         from ...inputs.errors import PlannerError
         from ...plan.export import gpus_per_host as host_size, launch_commands, plan_replicas
 

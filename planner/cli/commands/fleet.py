@@ -28,7 +28,7 @@ def fleet(
     import json
 
     from ...inputs.errors import InfeasibleError, InputError, PlannerError
-    from ..main import write_out
+    from ..common import write_out
     from ...plan.fleet import plan_fleet
 
     try:
@@ -56,7 +56,7 @@ def _render(d: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..render import _layout, _num
+    from ...plan.text import layout_label as _layout, num as _num
 
     c = Console()
     color = {"optimal": "green", "feasible": "yellow"}.get(d["status"], "red")
