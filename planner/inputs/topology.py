@@ -30,7 +30,7 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
-from .kv_tier_data import load_tiers
+from .kv_tiers import load_tiers
 from .schema import Strict, validate
 
 # --------------------------------------------------------------------------- schema
@@ -153,7 +153,7 @@ class Topology:
     graph: nx.Graph = field(compare=False, repr=False)
     source_path: str = ""
     sha256: str = ""
-    kv_tiers: tuple = ()  # per-GPU planner.physics.kv_tiers.Tier, fastest first
+    kv_tiers: tuple = ()  # per-GPU inputs.kv_tiers.Tier, as the topology lists them
 
     @property
     def n_gpus(self) -> int:

@@ -21,19 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..inputs.kv_tiers import Tier, usd_per_byte_s  # noqa: F401  (re-exported)
+
 RECOMPUTE = "recompute"
-
-
-@dataclass(frozen=True)
-class Tier:
-    """One memory that can hold KV, as one GPU sees it."""
-
-    name: str
-    kind: str  # hbm | host_dram | local_flash | network
-    capacity_bytes_per_gpu: float  # what this GPU's share of the tier can hold
-    read_bytes_per_s_per_gpu: float  # restore bandwidth into this GPU's HBM (inf for HBM itself)
-    usd_per_byte_s: float  # holding price
-    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,11 +45,6 @@ class BreakEven:
     frm: str
     to: str
     hold_s: float
-
-
-def usd_per_byte_s(usd_per_gb_hour: float) -> float:
-    """$/GB-hour (decimal GB) to $/(byte * second)."""
-    return usd_per_gb_hour / 1e9 / 3600.0
 
 
 def hbm_tier(hbm_bytes: float, gpu_usd_per_hour: float) -> Tier:

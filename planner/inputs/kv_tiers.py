@@ -7,6 +7,7 @@ a source for every number. Here they become per-GPU :class:`Tier` objects.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Optional
 
 from pydantic import Field, PositiveFloat, model_validator
@@ -14,10 +15,26 @@ from pydantic import Field, PositiveFloat, model_validator
 from . import units
 from .datafiles import read_yaml, resolve
 from .errors import InputError
-from .physics.kv_tiers import Tier, usd_per_byte_s
 from .schema import Strict, validate
 
 KINDS = ("host_dram", "local_flash", "network")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One memory that can hold KV, as one GPU sees it (SI units)."""
+
+    name: str
+    kind: str  # hbm | host_dram | local_flash | network
+    capacity_bytes_per_gpu: float  # what this GPU's share of the tier can hold (inf: sized to demand)
+    read_bytes_per_s_per_gpu: float  # restore bandwidth into this GPU's HBM (inf for HBM itself)
+    usd_per_byte_s: float  # holding price
+    source: str = ""
+
+
+def usd_per_byte_s(usd_per_gb_hour: float) -> float:
+    """$/GB-hour (decimal GB) to $/(byte * second)."""
+    return usd_per_gb_hour / units.GB / 3600.0
 
 
 class TierFile(Strict):
