@@ -43,10 +43,11 @@ def register(app: typer.Typer) -> None:
     GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
     PLOT = typer.Option(None, "--plot", help="Write a plot to this file (.png or .svg).")
 
-    def query(isl, osl, kv_len, wd, kd, ttft, tpot, price):
+    def query(isl, osl, kv_len, wd, kd, ttft, tpot, price, cached=None, hit=None, hold=None):
         from ...api import Query
 
-        return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price)
+        return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price,
+                     cached_prefix=cached, prefix_hit_rate=hit, prefix_hold_s=hold)
 
     @app.command()
     def compare(
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
         isl: Optional[int] = c.ISL, osl: Optional[int] = c.OSL, kv_len: Optional[int] = c.KVL,
         weight_dtype: Optional[str] = c.WD, kv_dtype: Optional[str] = c.KD, ttft_ms: Optional[float] = c.TTFT, tpot_ms: Optional[float] = c.TPOT,
         price_per_gpu_hour: Optional[float] = typer.Option(None, "--price-per-gpu-hour", help="One $/GPU-hour for every topology (default: each file's price)."),
+        cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
         gpus: Optional[int] = GPUS,
         time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit per topology (s)."),
         mode: str = typer.Option("agg", "--mode", help="Serving mode: agg (default, fast), disagg, or auto (the cheaper of the two, as plan does; slower)."),
@@ -70,7 +72,7 @@ def register(app: typer.Typer) -> None:
         try:
             if plot is not None:
                 report.check_plot_path(plot)
-            q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour)
+            q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour, cached_prefix, prefix_hit_rate, prefix_hold_s)
             rows = analysis.compare(workload, _names(topologies), q, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
             first = next((r.plan for r in rows if r.plan is not None), None)
             inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
@@ -139,6 +141,7 @@ def register(app: typer.Typer) -> None:
         weight_dtype: Optional[str] = c.WD, kv_dtype: Optional[str] = c.KD, ttft_ms: Optional[float] = c.TTFT, tpot_ms: Optional[float] = c.TPOT,
         nodes: Optional[int] = c.NODES, racks: Optional[int] = c.RACKS, price_per_gpu_hour: Optional[float] = c.PRICE,
         unavailable: Optional[str] = c.DOWN,
+        cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
         as_json: bool = typer.Option(False, "--json", help="Print the seeds as JSON."),
         plot: Optional[Path] = PLOT,
     ) -> None:
@@ -152,6 +155,7 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.check_plot_path(plot)
             q = c._query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
+            q = c.with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
             e = explain_api(workload, topology, q)
             if plot is not None:
                 report.plot_explain(e, plot)
