@@ -101,16 +101,17 @@ def compare_table(rows, console: Console, title: str = "") -> None:
         ks = [notes.setdefault(n, len(notes) + 1) for n in (f"[red]{r.error}[/]" if r.error else "", s.note) if n]
         marks.append(s.topology + (" (" + ",".join(map(str, ks)) + ")" if ks else ""))
         if not r.feasible:
-            cells.append(([f"-/{s.gpus}", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-"], ["-"] * 6))
+            cells.append(([f"-/{s.gpus}", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-", "-"], ["-"] * 6))
             continue
         m = r.metrics
         x = lambda v: "-" if v is None else f"{v:.2f}x"  # noqa: E731
         cells.append((
-            [f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck)],
+            [f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck),
+             (r.plan.serving_economics.get("prefix_tier") or "-") if r.plan is not None else "-"],
             [_num(m["usd_per_mtok_input"]), _num(m["usd_per_mtok_output"]), _num(m["output_tokens_per_s_per_gpu"]),
              _num(m["tokens_per_s_per_user"]), x(r.ratio_tps_per_gpu), x(r.ratio_usd_per_mtok_all_in)],
         ))
-    left = ("GPUs\nused/avail", "layout", "bottleneck")
+    left = ("GPUs\nused/avail", "layout", "bottleneck", "prefix\nKV tier")
     right = ("$/Mtok\nin", "$/Mtok\nout", "out tok/s\nper GPU", "tok/s\nper user", "tok/s/GPU\nvs 1st", "$/token\nvs 1st")
 
     def table(parts: tuple[int, ...], head: str | None) -> Table:
