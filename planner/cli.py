@@ -24,7 +24,8 @@ DEFAULT_WORKLOAD = "deepseek-v3"
 DEFAULT_TOPOLOGY = "gb200-nvl72"
 
 # ---- shared options (typer reads the defaults as option declarations)
-W = typer.Option(DEFAULT_WORKLOAD, "--workload", "-w", help="Shipped workload name, a workload YAML, or a Hugging Face config.json.")
+W = typer.Option(DEFAULT_WORKLOAD, "--workload", "-w", help="Shipped workload name, a workload YAML, a Hugging Face config.json or model folder, or a model id (Qwen/Qwen2.5-72B-Instruct).")
+DL = typer.Option(False, "--allow-download", help="Fetch config.json of a model id that is neither shipped nor in the Hugging Face cache (needs huggingface_hub).")
 T = typer.Option(DEFAULT_TOPOLOGY, "--topology", "-t", help="Shipped topology name or a topology YAML.")
 ISL = typer.Option(None, "--isl", help="Input tokens per request.")
 OSL = typer.Option(None, "--osl", help="Output tokens per request.")
@@ -44,6 +45,17 @@ OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this f
 def _fail(exc: PlannerError) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(exc.exit_code)
+
+
+def workload_arg(ref: str, allow_download: bool):
+    """What the API gets for ``--workload``: the text itself (resolved offline by
+    the loader), or, with ``--allow-download``, the workload loaded with the Hub
+    as a last resort."""
+    if not allow_download:
+        return ref
+    from .workload import load_workload
+
+    return load_workload(ref, allow_download=True)
 
 
 def _ids(text: Optional[str]) -> tuple[int, ...]:
@@ -100,11 +112,10 @@ def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
     if as_json:
         typer.echo(text)
     else:
-        from rich.console import Console
-
+        from .console import console
         from .render import render_plan
 
-        render_plan(plan.to_dict(), Console())
+        render_plan(plan.to_dict(), console())
         if out is not None:
             typer.echo(f"plan written to {out}")
 
@@ -120,14 +131,14 @@ def plan(
     objective: str = typer.Option("cost", "--objective", help="cost: least $/output token on the GPUs used; throughput: most tokens/s from the inventory."),
     time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit (s)."),
     mode: str = typer.Option("auto", "--mode", help="agg: prefill and decode share replicas; disagg: separate prefill and decode pools; auto: the cheaper."),
-    as_json: bool = JSON, out: Optional[Path] = OUT,
+    as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Choose layouts, batch sizes, replica counts and GPU placement at least cost per token."""
     from . import api
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-        p = api.plan(workload, topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
+        p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
         _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)
@@ -144,14 +155,14 @@ def evaluate(
     dp_attn: int = typer.Option(1, "--dp-attn", help="Data-parallel attention ranks per stage (MoE)."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Decode micro-batch (sequences); default: the largest within the limits."),
-    as_json: bool = JSON, out: Optional[Path] = OUT,
+    as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Evaluate one pinned layout; says which limit it violates, if any."""
     from . import api
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-        p = api.evaluate(workload, topology, q, tp=tp, pp=pp, dp_attn=dp_attn, ep=ep, batch=batch)
+        p = api.evaluate(workload_arg(workload, allow_download), topology, q, tp=tp, pp=pp, dp_attn=dp_attn, ep=ep, batch=batch)
         _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)

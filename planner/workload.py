@@ -332,12 +332,21 @@ def workload_from_spec(spec: WorkloadFile, path: str = "", sha256: str = "") -> 
     )
 
 
-def load_workload(ref: str) -> Workload:
-    """A shipped workload name, a workload YAML path, or a Hugging Face config.json."""
-    if ref.endswith(".json"):
+def load_workload(ref: str, allow_download: bool = False) -> Workload:
+    """A shipped workload name, a workload YAML path, a Hugging Face config.json
+    (or a folder holding one), or a Hugging Face model id such as
+    ``Qwen/Qwen2.5-72B-Instruct`` (see :mod:`planner.model_ids`; the Hub is
+    asked only when ``allow_download``)."""
+    from pathlib import Path
+
+    if ref.endswith(".json") or Path(ref).is_dir():
         from .hf_import import load_hf_config  # only when asked: keeps start-up light
 
         return load_hf_config(ref)
+    from .model_ids import load_id, looks_like_id
+
+    if looks_like_id(ref) and not Path(ref).exists():
+        return load_id(ref, allow_download)
     path = resolve("workloads", ref)
     loaded = read_yaml(path)
     spec = validate(WorkloadFile, loaded.data, path)
