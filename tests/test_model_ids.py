@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from planner import model_ids
-from planner.cli import app
-from planner.datafiles import shipped_names
-from planner.errors import InputError
-from planner.workload import load_workload
+from planner.inputs import model_ids
+from planner.cli.main import app
+from planner.inputs.datafiles import shipped_names
+from planner.inputs.errors import InputError
+from planner.inputs.query import load_workload
 
 DATA = Path(__file__).parent / "data" / "hf"
 ENTRIES = model_ids.catalog()
