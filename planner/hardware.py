@@ -66,11 +66,11 @@ class EfficiencyFields(Strict):
     prefill_chunk_tokens: Optional[int] = Field(None, gt=0)
     activation_bytes_per_token_per_d_model: Optional[float] = Field(None, ge=0)
     queue_intervals: Optional[float] = Field(None, ge=0)
-    moe_gemm_fraction: Optional[float] = Field(None, gt=0, le=1)
     moe_half_tokens: Optional[float] = Field(None, ge=0)
     moe_layer_overhead_us: Optional[float] = Field(None, ge=0)
     elementwise_passes: Optional[float] = Field(None, ge=0)
     mlp_intermediate_passes: Optional[float] = Field(None, ge=0)
+    moe_row_passes: Optional[float] = Field(None, ge=0)
     gqa_shared_kv_loads: Optional[bool] = None
     sources: dict[str, str] = {}
 
@@ -81,7 +81,7 @@ class EfficiencyFields(Strict):
                 raise ValueError(f"sources.{key} is required: every number needs its source")
         for key in ("flops_fraction", "prefill_flops_fraction"):
             for dtype, frac in (getattr(self, key) or {}).items():
-                if dtype not in units.DTYPE_BYTES or not 0 < frac <= 1:
+                if (dtype not in units.DTYPE_BYTES and dtype != "fp8_block") or not 0 < frac <= 1:
                     raise ValueError(f"{key}.{dtype}: expected a known precision with a fraction in (0, 1]")
         return self
 
@@ -133,11 +133,11 @@ class Efficiency:
     activation_bytes_per_token_per_d_model: float
     queue_intervals: float
     sources: dict[str, str] = field(default_factory=dict, compare=False)
-    moe_gemm_fraction: float = 1.0  # grouped expert GEMMs achieve this share of a dense GEMM's rate
-    moe_half_tokens: float = 0.0  # rows of work each busy expert's grouped GEMM costs beyond its tokens
+    moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens (costmodel.grouped_gemm_efficiency)
     moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
     elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
     mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
+    moe_row_passes: float = 0.0  # d_model-wide reads+writes per routed token copy (permute, quantise, gather)
     gqa_shared_kv_loads: bool = True  # decode attention loads each KV head once per GQA group (False: per query head)
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
