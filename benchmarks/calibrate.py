@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner import calibration  # noqa: E402
+from planner.analysis import calibration  # noqa: E402
 
 YAML_KEY = {k: v[0] for k, v in calibration.YAML_UNITS.items()}
 

@@ -1,0 +1,239 @@
+"""Accelerator specs and efficiency factors, loaded from ``hardware/``.
+
+Files state datasheet units (GB, TB/s, TFLOP/s); the dataclasses hold SI.
+Every number in a file carries a source under ``sources:``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional
+
+from pydantic import ConfigDict, Field, PositiveFloat, model_validator
+
+from . import units
+from .datafiles import read_yaml, resolve
+from .errors import InputError
+from .schema import Strict, given, validate
+
+# keys of flops_fraction: compute precisions, plus block-scaled FP8 (its own measured fraction)
+FRACTION_KEYS = set(units.DTYPE_BYTES) | {"fp8_block"}
+
+# --------------------------------------------------------------------------- schemas
+
+
+class AcceleratorFile(Strict):
+    # _sourced's rule in JSON Schema: every number has a non-empty source.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"properties": {"sources": {"required": ["hbm_gb", "hbm_tb_per_s", "dense_tflops"], "additionalProperties": {"pattern": "\\S"}}}},
+        {"properties": {"dense_tflops": {"required": ["bf16"], "propertyNames": {"enum": sorted(units.DTYPE_BYTES)}}}},
+        {"if": given("tdp_w"), "then": {"properties": {"sources": {"required": ["tdp_w"]}}}},
+    ]})
+
+    name: str
+    description: str = ""
+    vendor: str = ""
+    hbm_gb: PositiveFloat
+    hbm_tb_per_s: PositiveFloat
+    dense_tflops: dict[str, PositiveFloat]
+    tdp_w: Optional[PositiveFloat] = None
+    estimated: bool = False
+    sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _sourced(self) -> "AcceleratorFile":
+        for key in ("hbm_gb", "hbm_tb_per_s", "dense_tflops") + (("tdp_w",) if self.tdp_w else ()):
+            if not self.sources.get(key, "").strip():
+                raise ValueError(f"sources.{key} is required: every number needs its source")
+        for dtype in self.dense_tflops:
+            if dtype not in units.DTYPE_BYTES:
+                raise ValueError(f"dense_tflops: unknown precision {dtype!r}")
+        if "bf16" not in self.dense_tflops:
+            raise ValueError("dense_tflops must include bf16")
+        return self
+
+
+def _sources_required(schema: dict) -> None:
+    """JSON Schema of EfficiencyFields._sourced: each factor given needs sources.<factor>."""
+    schema["allOf"] = [
+        {"if": given(key), "then": {"required": ["sources"], "properties": {"sources": {"required": [key]}}}}
+        for key in schema.get("properties", {}) if key != "sources"
+    ] + [
+        {"properties": {"sources": {"additionalProperties": {"pattern": "\\S"}}}},
+        *({"properties": {key: {"anyOf": [{"type": "null"}, {"type": "object", "propertyNames": {"enum": sorted(FRACTION_KEYS)},
+                                                               "additionalProperties": {"exclusiveMinimum": 0, "maximum": 1}}]}}}
+          for key in ("flops_fraction", "prefill_flops_fraction")),
+    ]
+
+
+class EfficiencyFields(Strict):
+    """Achieved fractions of peak and fixed latencies. All optional so that a
+    topology can override a subset; the shipped defaults set every one."""
+
+    model_config = ConfigDict(json_schema_extra=_sources_required)
+
+    flops_fraction: Optional[dict[str, float]] = None
+    prefill_flops_fraction: Optional[dict[str, float]] = None
+    hbm_fraction: Optional[float] = Field(None, gt=0, le=1)
+    scale_up_bw_fraction: Optional[float] = Field(None, gt=0, le=1)
+    scale_out_bw_fraction: Optional[float] = Field(None, gt=0, le=1)
+    allreduce_latency_us: Optional[float] = Field(None, ge=0)
+    alltoall_latency_us: Optional[float] = Field(None, ge=0)
+    scale_out_latency_us: Optional[float] = Field(None, ge=0)
+    p2p_latency_us: Optional[float] = Field(None, ge=0)
+    layer_overhead_us: Optional[float] = Field(None, ge=0)
+    step_overhead_us: Optional[float] = Field(None, ge=0)
+    comm_overlap: Optional[float] = Field(None, ge=0, le=1)
+    moe_imbalance: Optional[float] = Field(None, ge=1)
+    memory_usable_fraction: Optional[float] = Field(None, gt=0, le=1)
+    runtime_reserve_gb: Optional[float] = Field(None, ge=0)
+    prefill_chunk_tokens: Optional[int] = Field(None, gt=0)
+    activation_bytes_per_token_per_d_model: Optional[float] = Field(None, ge=0)
+    queue_intervals: Optional[float] = Field(None, ge=0)
+    moe_half_tokens: Optional[float] = Field(None, ge=0)
+    moe_layer_overhead_us: Optional[float] = Field(None, ge=0)
+    elementwise_passes: Optional[float] = Field(None, ge=0)
+    mlp_intermediate_passes: Optional[float] = Field(None, ge=0)
+    moe_row_passes: Optional[float] = Field(None, ge=0)
+    gqa_shared_kv_loads: Optional[bool] = None
+    sources: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _sourced(self) -> "EfficiencyFields":
+        for key in type(self).model_fields:
+            if key != "sources" and getattr(self, key) is not None and not self.sources.get(key, "").strip():
+                raise ValueError(f"sources.{key} is required: every number needs its source")
+        for key in ("flops_fraction", "prefill_flops_fraction"):
+            for dtype, frac in (getattr(self, key) or {}).items():
+                if dtype not in FRACTION_KEYS or not 0 < frac <= 1:
+                    raise ValueError(f"{key}.{dtype}: expected a known precision with a fraction in (0, 1]")
+        return self
+
+
+# --------------------------------------------------------------------------- domain objects
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    name: str
+    description: str
+    hbm_bytes: float
+    hbm_bw_bytes_per_s: float
+    peak_flops: dict[str, float]  # dense FLOP/s by precision
+    tdp_w: float | None
+    estimated: bool
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def compute_dtype(self, weight_dtype: str) -> str:
+        """The precision GEMMs run in: the weight format if supported, else the next wider."""
+        order = units.DTYPE_WIDENING
+        start = order.index(weight_dtype) if weight_dtype in order else order.index("bf16")
+        for dtype in order[start:]:
+            if dtype in self.peak_flops:
+                return dtype
+        return "bf16"
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Calibrated constants that turn peak numbers into achievable ones (SI)."""
+
+    flops_fraction: dict[str, float]
+    prefill_flops_fraction: dict[str, float]
+    hbm_fraction: float
+    scale_up_bw_fraction: float
+    scale_out_bw_fraction: float
+    allreduce_latency_s: float
+    alltoall_latency_s: float
+    scale_out_latency_s: float
+    p2p_latency_s: float
+    layer_overhead_s: float
+    step_overhead_s: float
+    comm_overlap: float
+    moe_imbalance: float
+    memory_usable_fraction: float
+    runtime_reserve_bytes: float
+    prefill_chunk_tokens: int
+    activation_bytes_per_token_per_d_model: float
+    queue_intervals: float
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens (costmodel.grouped_gemm_efficiency)
+    moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
+    elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
+    mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
+    moe_row_passes: float = 0.0  # d_model-wide reads+writes per routed token copy (permute, quantise, gather)
+    gqa_shared_kv_loads: bool = True  # decode attention loads each KV head once per GQA group (False: per query head)
+
+    def flops_eff(self, dtype: str, prefill: bool = False) -> float:
+        table = self.prefill_flops_fraction if prefill else self.flops_fraction
+        return table.get(dtype, table["bf16"])
+
+
+_US_FIELDS = {
+    "allreduce_latency_us": "allreduce_latency_s",
+    "alltoall_latency_us": "alltoall_latency_s",
+    "scale_out_latency_us": "scale_out_latency_s",
+    "p2p_latency_us": "p2p_latency_s",
+    "layer_overhead_us": "layer_overhead_s",
+    "step_overhead_us": "step_overhead_s",
+    "moe_layer_overhead_us": "moe_layer_overhead_s",
+}
+
+
+def _apply(base: dict, fields: EfficiencyFields) -> dict:
+    out = dict(base)
+    for key in type(fields).model_fields:
+        value = getattr(fields, key)
+        if key == "sources" or value is None:
+            continue
+        if key in _US_FIELDS:
+            out[_US_FIELDS[key]] = value * units.US
+        elif key == "runtime_reserve_gb":
+            out["runtime_reserve_bytes"] = value * units.GB
+        elif key in ("flops_fraction", "prefill_flops_fraction"):
+            out[key] = {**out.get(key, {}), **value}
+        else:
+            out[key] = value
+    out["sources"] = {**out.get("sources", {}), **fields.sources}
+    return out
+
+
+def load_accelerator(ref: str) -> Accelerator:
+    path = resolve("hardware", ref, sub="accelerators")
+    spec = validate(AcceleratorFile, read_yaml(path).data, path)
+    return accelerator_from_spec(spec)
+
+
+def accelerator_from_spec(spec: AcceleratorFile) -> Accelerator:
+    return Accelerator(
+        name=spec.name,
+        description=spec.description,
+        hbm_bytes=spec.hbm_gb * units.GIB,  # datasheet HBM capacities are binary gigabytes
+        hbm_bw_bytes_per_s=spec.hbm_tb_per_s * units.TB,
+        peak_flops={k: v * units.TFLOPS for k, v in spec.dense_tflops.items()},
+        tdp_w=spec.tdp_w,
+        estimated=spec.estimated,
+        sources=dict(spec.sources),
+    )
+
+
+def default_efficiency_path() -> Path:
+    return resolve("hardware", "efficiency")
+
+
+def load_efficiency(overrides: EfficiencyFields | None = None, path: Path | None = None) -> Efficiency:
+    """The shipped (calibrated) efficiency factors, with optional overrides."""
+    path = path or default_efficiency_path()
+    fields = validate(EfficiencyFields, read_yaml(path).data, path)
+    merged = _apply({}, fields)
+    missing = [f for f in Efficiency.__dataclass_fields__ if f not in merged]
+    if missing:
+        raise InputError(f"{path}: missing required field {missing[0]!r}")
+    if overrides is not None:
+        merged = _apply(merged, overrides)
+    return Efficiency(**merged)
+
+
+def with_overrides(eff: Efficiency, **changes) -> Efficiency:
+    return replace(eff, **changes)

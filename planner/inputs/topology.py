@@ -1,0 +1,375 @@
+"""Topologies: a networkx graph of GPUs, scale-up switches and scale-out links.
+
+A file describes one scale-up domain compactly (switch, mesh or torus) and
+how many domains there are; ``build_topology`` expands that into a graph and
+derives everything else from the graph: the scale-up domains (connected
+components over scale-up links), per-GPU scale-up and scale-out bandwidth,
+the all-to-all bandwidth a domain sustains, and hop latencies.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass, field, replace
+from itertools import product
+from typing import Literal, Optional
+
+import networkx as nx
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+from . import units
+from .datafiles import read_yaml, resolve
+from .errors import InputError
+from .hardware import (
+    Accelerator,
+    AcceleratorFile,
+    Efficiency,
+    EfficiencyFields,
+    accelerator_from_spec,
+    load_accelerator,
+    load_efficiency,
+)
+from .schema import Strict, given, validate
+
+# --------------------------------------------------------------------------- schema
+
+# Size limits that keep the graph, the candidate enumeration and the solver
+# interactive (they are memory and time bounds of this program, not hardware facts).
+MAX_GPUS = 65536  # GPUs in one topology, all domains
+MAX_SCALE_UP_LINKS = 2_000_000  # graph edges inside domains, all domains
+
+
+def scale_up_links(spec: "ScaleUpFile") -> int:
+    """Scale-up edges one domain adds to the graph (see _add_domain)."""
+    n = spec.domain_gpus
+    if spec.kind == "switch":
+        return n * int(spec.switches_per_domain)
+    if spec.kind == "mesh":
+        return n * (n - 1) // 2
+    return n * sum(1 for d in spec.torus_dims if d > 1)
+
+
+def check_size(spec: "ScaleUpFile", n_domains: int) -> str | None:
+    """Why a topology of ``n_domains`` such domains is too large to plan, or None."""
+    gpus, links = spec.domain_gpus * n_domains, scale_up_links(spec) * n_domains
+    if gpus > MAX_GPUS:
+        return f"{n_domains} domains of {spec.domain_gpus} GPUs = {gpus} GPUs, more than the {MAX_GPUS} the planner handles"
+    if links > MAX_SCALE_UP_LINKS:
+        return f"{links} scale-up links in {n_domains} domains, more than the {MAX_SCALE_UP_LINKS} the planner handles"
+    return None
+
+
+class PriceFile(Strict):
+    usd_per_gpu_hour: PositiveFloat
+    estimated: bool = False  # an estimate, not a quote: comparisons mark it
+    who: str = ""
+    date: str = ""
+    source: str = Field(min_length=1)
+
+
+class ScaleUpFile(Strict):
+    # What _shape checks, said in JSON Schema so editors and the loader agree.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"kind": {"const": "switch"}}}, "then": given("gpus_per_domain", "switches_per_domain")},
+        {"if": {"properties": {"kind": {"const": "mesh"}}}, "then": given("gpus_per_domain")},
+        {"if": {"properties": {"kind": {"const": "torus"}}}, "then": given("torus_dims")},
+    ]})
+
+    kind: Literal["switch", "mesh", "torus"]
+    gpus_per_domain: Optional[PositiveInt] = None
+    switches_per_domain: Optional[PositiveInt] = None
+    torus_dims: Optional[list[PositiveInt]] = None
+    bw_per_gpu_gb_per_s: PositiveFloat  # one direction, summed over the GPU's links
+    latency_us: Optional[float] = Field(None, ge=0)  # GPU to GPU, one hop of the fabric
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ScaleUpFile":
+        if self.kind == "torus":
+            if not self.torus_dims:
+                raise ValueError("torus_dims is required for kind: torus")
+            n = math.prod(self.torus_dims)
+            if self.gpus_per_domain not in (None, n):
+                raise ValueError(f"gpus_per_domain {self.gpus_per_domain} != product of torus_dims {n}")
+        elif not self.gpus_per_domain:
+            raise ValueError(f"gpus_per_domain is required for kind: {self.kind}")
+        if self.kind == "switch" and not self.switches_per_domain:
+            raise ValueError("switches_per_domain is required for kind: switch")
+        return self
+
+    @property
+    def domain_gpus(self) -> int:
+        return math.prod(self.torus_dims) if self.kind == "torus" else int(self.gpus_per_domain)
+
+
+class ScaleOutFile(Strict):
+    nic_gbit_per_s_per_gpu: PositiveFloat  # one direction
+    latency_us: Optional[float] = Field(None, ge=0)
+    source: str = Field(min_length=1)
+
+
+class TopologyFile(Strict):
+    name: str
+    description: str = ""
+    accelerator: str | AcceleratorFile
+    domain_unit: Literal["node", "rack", "pod", "server"] = "node"
+    domains: PositiveInt = 1
+    gpus_per_host: PositiveInt
+    price: PriceFile
+    scale_up: ScaleUpFile
+    scale_out: ScaleOutFile
+    unavailable_gpus: list[int] = []
+    efficiency: Optional[EfficiencyFields] = None
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _hosts(self) -> "TopologyFile":
+        if self.scale_up.domain_gpus % self.gpus_per_host:
+            raise ValueError(
+                f"gpus_per_host {self.gpus_per_host} does not divide the {self.scale_up.domain_gpus} GPUs of a domain"
+            )
+        too_big = check_size(self.scale_up, self.domains)
+        if too_big:
+            raise ValueError(too_big)
+        return self
+
+
+# --------------------------------------------------------------------------- domain object
+
+
+@dataclass(frozen=True)
+class Topology:
+    name: str
+    description: str
+    accelerator: Accelerator
+    efficiency: Efficiency
+    price_usd_per_gpu_hour: float
+    price_source: str
+    domain_unit: str
+    gpus_per_host: int
+    scale_up_kind: str
+    domains: tuple[tuple[int, ...], ...]  # GPU ids of each scale-up domain, from the graph
+    unavailable: frozenset[int]
+    scale_up_bw_per_gpu: float  # bytes/s one direction (min over GPUs)
+    scale_out_bw_per_gpu: float  # bytes/s one direction
+    alltoall_bw_per_gpu: float  # bytes/s one direction, a whole-domain all-to-all
+    scale_up_latency_s: float  # worst GPU-to-GPU path inside a domain
+    scale_out_latency_s: float
+    graph: nx.Graph = field(compare=False, repr=False)
+    source_path: str = ""
+    sha256: str = ""
+
+    @property
+    def n_gpus(self) -> int:
+        return sum(len(d) for d in self.domains)
+
+    @property
+    def domain_size(self) -> int:
+        return max(len(d) for d in self.domains)
+
+    @property
+    def n_domains(self) -> int:
+        return len(self.domains)
+
+    def available_in(self, j: int) -> list[int]:
+        return [g for g in self.domains[j] if g not in self.unavailable]
+
+    @property
+    def n_available(self) -> int:
+        return self.n_gpus - len(self.unavailable)
+
+    @property
+    def domain_flag(self) -> str:
+        return domain_flag(self.domain_unit)
+
+
+def domain_flag(unit: str) -> str:
+    """The CLI flag that counts domains of this unit: --nodes for nodes and servers,
+    --racks for racks and pods (there is no --pods or --servers)."""
+    return "--nodes" if unit in ("node", "server") else "--racks"
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def _add_domain(g: nx.Graph, spec: ScaleUpFile, base: int, j: int, bw: float, lat: float) -> None:
+    n = spec.domain_gpus
+    gpus = list(range(base, base + n))
+    for i in gpus:
+        g.add_node(("gpu", i), kind="gpu")
+    if spec.kind == "switch":
+        n_sw = int(spec.switches_per_domain)
+        for s in range(n_sw):
+            g.add_node(("switch", j, s), kind="scale_up_switch")
+            for i in gpus:  # each GPU spreads its links evenly over the switches
+                g.add_edge(("gpu", i), ("switch", j, s), kind="scale_up", bw=bw / n_sw, latency=lat / 2)
+    elif spec.kind == "mesh":
+        for a in gpus:
+            for b in gpus:
+                if a < b:
+                    g.add_edge(("gpu", a), ("gpu", b), kind="scale_up", bw=bw / (n - 1), latency=lat)
+    else:  # torus: each chip links to its neighbours (+/-1, wrapping) in every dimension
+        dims = list(spec.torus_dims)
+        links = sum(2 if d > 2 else 1 for d in dims if d > 1)
+        coords = list(product(*[range(d) for d in dims]))
+        index = {c: base + k for k, c in enumerate(coords)}
+        for c in coords:
+            for axis, d in enumerate(dims):
+                if d == 1:
+                    continue
+                nb = list(c)
+                nb[axis] = (c[axis] + 1) % d
+                g.add_edge(("gpu", index[c]), ("gpu", index[tuple(nb)]), kind="scale_up", bw=bw / links, latency=lat)
+
+
+def build_graph(spec: TopologyFile, n_domains: int, eff: Efficiency) -> nx.Graph:
+    g = nx.Graph()
+    up_lat = (spec.scale_up.latency_us * units.US) if spec.scale_up.latency_us is not None else eff.p2p_latency_s
+    out_lat = (spec.scale_out.latency_us * units.US) if spec.scale_out.latency_us is not None else eff.scale_out_latency_s
+    bw_up = spec.scale_up.bw_per_gpu_gb_per_s * units.GB
+    bw_out = spec.scale_out.nic_gbit_per_s_per_gpu * units.GBIT
+    n = spec.scale_up.domain_gpus
+    g.add_node(("fabric",), kind="scale_out_switch")
+    for j in range(n_domains):
+        _add_domain(g, spec.scale_up, j * n, j, bw_up, up_lat)
+    for i in range(n * n_domains):
+        g.nodes[("gpu", i)]["host"] = i // spec.gpus_per_host
+        g.add_edge(("gpu", i), ("fabric",), kind="scale_out", bw=bw_out, latency=out_lat / 2)
+    return g
+
+
+def derive_domains(g: nx.Graph) -> tuple[tuple[int, ...], ...]:
+    """Scale-up domains: connected components of the graph over scale-up links."""
+    up = nx.Graph()
+    up.add_nodes_from(n for n, a in g.nodes(data=True) if a["kind"] != "scale_out_switch")
+    up.add_edges_from((a, b) for a, b, k in g.edges(data="kind") if k == "scale_up")
+    comps = []
+    for comp in nx.connected_components(up):
+        gpus = tuple(sorted(n[1] for n in comp if g.nodes[n]["kind"] == "gpu"))
+        if gpus:
+            comps.append(gpus)
+    return tuple(sorted(comps))
+
+
+def _link_bw(g: nx.Graph, gpu: int, kind: str) -> float:
+    return sum(a["bw"] for _, _, a in g.edges(("gpu", gpu), data=True) if a["kind"] == kind)
+
+
+def _domain_paths(g: nx.Graph, domain: tuple[int, ...]) -> tuple[float, int]:
+    """Worst GPU-to-GPU latency and hop count inside a domain (scale-up links only)."""
+    sub = g.edge_subgraph((a, b) for a, b, k in g.edges(data="kind") if k == "scale_up")
+    src = ("gpu", domain[0])
+    if len(domain) == 1 or src not in sub:
+        return 0.0, 0
+    lat = nx.single_source_dijkstra_path_length(sub, src, weight="latency")
+    hops = nx.single_source_shortest_path_length(sub, src)
+    gpu_nodes = [("gpu", i) for i in domain[1:]]
+    return max(lat[n] for n in gpu_nodes), max(hops[n] for n in gpu_nodes)
+
+
+def _alltoall_bw(spec: ScaleUpFile, per_gpu: float) -> float:
+    """Per-GPU bandwidth of an all-to-all over a whole domain.
+
+    Through a switch or a full mesh every GPU can send at its full link rate.
+    On a torus the bisection binds: with k chips along the longest ring, a
+    chip's all-to-all volume V crosses the bisection in V*k/(8*b) for per-link
+    bandwidth b, an effective per-chip rate of 8*b/k.
+    """
+    if spec.kind != "torus":
+        return per_gpu
+    dims = [d for d in spec.torus_dims if d > 1]
+    links = sum(2 if d > 2 else 1 for d in dims)
+    b = per_gpu / links
+    return min(per_gpu, 8 * b / max(dims))
+
+
+def build_topology(
+    ref: str,
+    n_domains: int | None = None,
+    price_usd_per_gpu_hour: float | None = None,
+    unavailable: list[int] | None = None,
+) -> Topology:
+    path = resolve("topologies", ref)
+    loaded = read_yaml(path)
+    spec = validate(TopologyFile, loaded.data, path)
+    if isinstance(spec.accelerator, str):
+        try:
+            acc = load_accelerator(spec.accelerator)
+        except InputError as exc:
+            raise InputError(f"{path}: field 'accelerator': {exc}") from None
+    else:
+        acc = accelerator_from_spec(spec.accelerator)
+    eff = load_efficiency(spec.efficiency)
+    count = n_domains if n_domains is not None else spec.domains
+    if count < 1:
+        raise InputError(f"{domain_flag(spec.domain_unit)} must be at least 1 (got {count})")
+    too_big = check_size(spec.scale_up, count)
+    if too_big:
+        raise InputError(f"{domain_flag(spec.domain_unit)} {count}: {too_big}")
+    if price_usd_per_gpu_hour is not None and not 0 < price_usd_per_gpu_hour < float("inf"):
+        raise InputError(f"--price-per-gpu-hour must be a positive finite number (got {price_usd_per_gpu_hour})")
+    g = build_graph(spec, count, eff)
+    domains = derive_domains(g)
+    n_total = sum(len(d) for d in domains)
+    down = set(spec.unavailable_gpus) | set(unavailable or [])
+    bad = sorted(i for i in down if not 0 <= i < n_total)
+    if bad:
+        raise InputError(f"{path}: field 'unavailable_gpus': GPU id {bad[0]} is outside 0..{n_total - 1}")
+    lat, _ = _domain_paths(g, domains[0])
+    up_bw = min(_link_bw(g, i, "scale_up") for i in domains[0]) if len(domains[0]) > 1 else 0.0
+    out_bw = min(_link_bw(g, i, "scale_out") for i in domains[0])
+    out_lat = max(a["latency"] for _, _, a in g.edges(("gpu", 0), data=True) if a["kind"] == "scale_out") * 2
+    return Topology(
+        name=spec.name,
+        description=spec.description,
+        accelerator=acc,
+        efficiency=eff,
+        price_usd_per_gpu_hour=price_usd_per_gpu_hour or spec.price.usd_per_gpu_hour,
+        price_source=("command line" if price_usd_per_gpu_hour else f"{spec.price.who} {spec.price.date} {spec.price.source}".strip()),
+        domain_unit=spec.domain_unit,
+        gpus_per_host=spec.gpus_per_host,
+        scale_up_kind=spec.scale_up.kind,
+        domains=domains,
+        unavailable=frozenset(down),
+        scale_up_bw_per_gpu=up_bw,
+        scale_out_bw_per_gpu=out_bw,
+        alltoall_bw_per_gpu=_alltoall_bw(spec.scale_up, up_bw),
+        scale_up_latency_s=lat,
+        scale_out_latency_s=out_lat,
+        graph=g,
+        source_path=str(path),
+        sha256=loaded.sha256,
+    )
+
+
+def with_price(topo: Topology, usd_per_gpu_hour: float) -> Topology:
+    return replace(topo, price_usd_per_gpu_hour=usd_per_gpu_hour, price_source="override")
+
+
+_GROUP_BW: "weakref.WeakKeyDictionary[nx.Graph, dict[int, float]]" = weakref.WeakKeyDictionary()  # memo per graph
+
+
+def scale_up_group_bw(topo: Topology, size) -> "np.ndarray":
+    """Bytes/s per GPU (one direction) that a collective inside a group of ``size``
+    GPUs of one domain can use: through a switch every link of the GPU; on a full
+    mesh or a torus only the links to the group's other members (a 2-GPU group on an
+    8-GPU mesh has one link of seven). The group is ``size`` consecutive GPU ids, as
+    the planner places TP and EP groups (plan.groups). Vectorised over ``size``."""
+    import numpy as np
+
+    size = np.asarray(size, dtype=np.float64)
+    if topo.scale_up_kind == "switch":
+        return np.full_like(size, topo.scale_up_bw_per_gpu)
+    g, dom = topo.graph, topo.domains[0]
+    memo = _GROUP_BW.setdefault(g, {})
+
+    def one(n: int) -> float:
+        if n not in memo:
+            members = {("gpu", i) for i in dom[:n]}
+            inside = lambda v: sum(a["bw"] for u, a in g.adj[v].items() if a["kind"] == "scale_up" and u in members)  # noqa: E731
+            memo[n] = topo.scale_up_bw_per_gpu if n == 1 else min(topo.scale_up_bw_per_gpu, min(inside(v) for v in members))
+        return memo[n]
+
+    values = {float(n): one(int(min(max(n, 1), len(dom)))) for n in np.unique(size)}
+    return np.vectorize(lambda n: values[float(n)], otypes=[np.float64])(size)
