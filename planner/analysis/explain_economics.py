@@ -10,7 +10,8 @@ from ..inputs import units
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 from ..physics import long_context as lc
-from ..plan.economics import economics, prefill_compute_usd_per_token
+from ..physics.costmodel import gemm_rate
+from ..plan.economics import economics, main_component, prefill_compute_usd_per_token
 
 CONTEXT_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # contexts shown, in units of the crossover
 
@@ -18,9 +19,8 @@ CONTEXT_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # contexts shown, in units of th
 def crossover_inputs(w: Workload, topo: Topology) -> dict[str, float]:
     """Achieved FLOP/s and HBM bytes/s of one GPU (calibrated), and KV bytes per token."""
     acc, eff = topo.accelerator, topo.efficiency
-    cd = acc.compute_dtype(w.weight_dtype)
     return {
-        "flops_per_s": acc.peak_flops[cd] * eff.flops_eff(cd),
+        "flops_per_s": gemm_rate(w, topo, main_component(w)),
         "hbm_bytes_per_s": acc.hbm_bw_bytes_per_s * eff.hbm_fraction,
         "kv_bytes_per_token": w.kv_bytes_per_token(),
         "active_params": float(w.model.active_params),

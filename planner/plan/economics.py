@@ -18,7 +18,7 @@ from typing import Any
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 from ..physics import kv_tiers as kt
-from ..physics.costmodel import prefill_attn_flops_per_ctx
+from ..physics.costmodel import gemm_rate, prefill_attn_flops_per_ctx
 
 
 def _r(x: float) -> float | None:
@@ -42,11 +42,15 @@ def prefill_compute_usd_per_token(w: Workload, topo: Topology) -> float:
     """Compute-only cost of one computed prompt token: its FLOPs (2 per active
     parameter, plus attention to the cached prefix and half its new tokens) at the
     calibrated prefill rate of one GPU, that GPU-second at its price."""
-    acc, eff, m = topo.accelerator, topo.efficiency, w.model
-    cd = acc.compute_dtype(w.weight_dtype)
+    m = w.model
     ctx = w.cached_prefix_tokens + w.prefill_isl / 2.0
     flops = 2.0 * m.active_params + m.n_layers * prefill_attn_flops_per_ctx(m) * ctx
-    return flops / (acc.peak_flops[cd] * eff.flops_eff(cd, prefill=True)) * topo.price_usd_per_gpu_hour / 3600.0
+    return flops / gemm_rate(w, topo, main_component(w), prefill=True) * topo.price_usd_per_gpu_hour / 3600.0
+
+
+def main_component(w: Workload) -> str:
+    """The weights most of a token's FLOPs go through: the experts of an MoE, else the MLP."""
+    return "routed_experts" if w.model.is_moe else "dense_ffn"
 
 
 def economics(w: Workload, topo: Topology, metrics: dict[str, Any]) -> dict[str, Any]:
