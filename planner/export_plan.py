@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, shown_value
 
 ROLES = ("aggregated", "prefill", "decode")
 
@@ -36,7 +36,7 @@ class Replica:
 def int_field(d: dict, key: str, where: str, minimum: int = 1) -> int:
     v = d.get(key) if isinstance(d, dict) else None
     if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise InputError(f"plan: {where}.{key} must be an integer >= {minimum} (got {v!r})")
+        raise InputError(f"plan: {where}.{key} must be an integer >= {minimum} (got {shown_value(v)})")
     return v
 
 
@@ -50,7 +50,7 @@ def _replica(r: Any, i: int, disagg: bool) -> Replica:
     conc = r.get("concurrency", batch * pp)
     role = r.get("role", "aggregated")
     if role not in ROLES or (disagg and role == "aggregated"):
-        raise InputError(f"plan: {where}.role must be prefill or decode in a plan with pools (got {role!r})")
+        raise InputError(f"plan: {where}.role must be prefill or decode in a plan with pools (got {shown_value(role)})")
     ids = r.get("gpu_ids")
     if not isinstance(ids, list) or len(ids) != tp * dp * pp or len(set(ids)) != len(ids) or not all(isinstance(g, int) and g >= 0 for g in ids):
         raise InputError(f"plan: {where}.gpu_ids must list {tp * dp * pp} distinct GPU ids (tp*dp_attn*pp)")
