@@ -23,6 +23,7 @@ from .candidates import enumerate_layouts
 from .costmodel import BOTTLENECKS, evaluate as evaluate_arrays, max_feasible_batch
 from .errors import InfeasibleError, InputError
 from .plan import Plan, _r, layout_dict
+from .ranges import GPU_BUDGET, PRICE_USD_PER_GPU_HOUR, TIME_LIMIT_S
 from .topology import Topology, build_topology, with_price
 from .workload import Workload
 
@@ -59,8 +60,7 @@ def size_topologies(refs: list[str], max_gpus: int | None = None) -> list[tuple[
     large model."""
     if not refs:
         raise InputError("--topologies: give at least one topology")
-    if max_gpus is not None and max_gpus < 1:
-        raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
+    GPU_BUDGET.check("--gpus", max_gpus)
     specs = [_spec(r) for r in refs]  # read the files only: each graph is built once, at its final size
     racks = [s.domains * s.scale_up.domain_gpus for s in specs if s.domain_unit in RACK_UNITS]
     target = max(racks) if racks else RACK_EQUIVALENT_GPUS
@@ -159,8 +159,7 @@ def _prepare(workload, topologies, query, max_gpus):
     if q.domains is not None or q.unavailable_gpus:
         raise InputError("this command sizes every topology itself: give a shared --gpus budget instead of domains")
     price = q.price_per_gpu_hour
-    if price is not None and not price > 0:
-        raise InputError(f"--price-per-gpu-hour must be positive (got {price})")
+    PRICE_USD_PER_GPU_HOUR.check("--price-per-gpu-hour", price)
     sized = size_topologies(list(topologies), max_gpus)
     if price is not None:
         sized = [(s, with_price(t, price)) for s, t in sized]
@@ -181,6 +180,7 @@ def compare(
     topology that cannot meet them gets a row with the reason instead.
     ``mode`` defaults to aggregated serving (fast, and the mode ``frontier``
     sweeps); ``auto`` also tries disaggregated pools, as ``plan`` does."""
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     w, sized = _prepare(workload, topologies, query, max_gpus)
     rows: list[CompareRow] = []
     for sizing, topo in sized:

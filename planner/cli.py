@@ -11,10 +11,58 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
-from .errors import PlannerError
+from .errors import PlannerError, one_line
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """click's (or typer's vendored click's) own exceptions: usage errors, bad
+    parameter values, missing options, aborts. Matched by module, since typer
+    vendors click under a private name."""
+    module = type(exc).__module__ or ""
+    return module.split(".")[0] in ("click", "typer") and hasattr(exc, "format_message")
+
+
+def usage_line(exc: BaseException) -> str:
+    """click's usage errors (unknown option, bad value, missing option or command)
+    as one line naming the command, the flag and where the fix is documented."""
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "planner"
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return f"{where}: give a command (plan, evaluate, compare, fleet, export, ...); see '{where} --help'"
+    message = exc.format_message().rstrip(".")
+    return one_line(f"{where}: {message[:1].lower()}{message[1:]}; see '{where} --help'")
+
+
+class OneLineGroup(TyperGroup):
+    """The ``planner`` group: every error a user can cause, including click's own
+    usage errors, is printed as one ``error:`` line with exit 2 (PlannerError:
+    its own code) instead of click/typer's multi-line usage box."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "planner", complete_var=complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except PlannerError as exc:
+            typer.echo(f"error: {one_line(exc)}", err=True)
+            code = exc.exit_code
+        except Exception as exc:
+            if _is_usage_error(exc):
+                typer.echo(f"error: {usage_line(exc)}", err=True)
+                code = int(getattr(exc, "exit_code", 2) or 2)
+            elif type(exc).__name__ == "Abort" and (type(exc).__module__ or "").split(".")[0] in ("click", "typer"):
+                typer.echo("error: aborted", err=True)
+                code = 1
+            else:
+                raise
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
 
 app = typer.Typer(
+    cls=OneLineGroup,
     add_completion=False,
     no_args_is_help=False,
     help="Plan LLM inference deployments on GPU racks: parallel layout, batch, replicas and placement at least cost per token.",
@@ -42,27 +90,35 @@ OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this f
 
 
 def _fail(exc: PlannerError) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {one_line(exc)}", err=True)
     raise typer.Exit(exc.exit_code)
 
 
 def _ids(text: Optional[str]) -> tuple[int, ...]:
     if not text:
         return ()
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        from .errors import InputError
+    from .errors import InputError
+    from .ranges import GPU_ID
 
-        raise InputError(f"--unavailable expects comma-separated GPU ids (got {text!r})") from None
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    if len(parts) > 100_000:
+        raise InputError(f"--unavailable lists {len(parts):,} GPU ids; give at most 100,000")
+    try:
+        return tuple(GPU_ID.check("--unavailable", int(x)) for x in parts)
+    except ValueError:
+        raise InputError(f"--unavailable expects comma-separated GPU ids (got {one_line(text, 60)!r})") from None
 
 
 def _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price, unavailable):
     from .api import Query
     from .errors import InputError
 
+    from .ranges import DOMAINS
+
     if nodes is not None and racks is not None:
         raise InputError("give --nodes or --racks, not both")
+    DOMAINS.check("--nodes", nodes)
+    DOMAINS.check("--racks", racks)
     count = nodes if nodes is not None else racks
     if count is not None:
         _check_unit(topology, "node" if nodes is not None else "rack")
@@ -82,16 +138,14 @@ def _check_unit(topology: str, flag_unit: str) -> None:
         raise InputError(f"{topology} counts {unit}s: use {domain_flag(unit)} instead of --{flag_unit}s")
 
 
-def write_out(out: Optional[Path], text: str) -> None:
-    """Write ``--out`` files; an unwritable path is an input error naming the flag."""
+def write_out(out: Optional[Path], text: str, flag: str = "--out") -> None:
+    """Write ``--out`` files atomically (planner.safeio.atomic_write): a failed or
+    interrupted write leaves the previous file whole; errors name the flag."""
     if out is None:
         return
-    try:
-        out.write_text(text + "\n")
-    except OSError as exc:
-        from .errors import InputError
+    from .safeio import atomic_write
 
-        raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
+    atomic_write(out, text + "\n", flag)
 
 
 def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
@@ -199,11 +253,9 @@ _register_commands()
 
 
 def main() -> None:
-    try:
-        app()
-    except PlannerError as exc:  # anything a command let through
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    from .entry import main as entry_main
+
+    entry_main()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from .errors import InputError
 
 
 def _fmt(x: float) -> str:
+    if isinstance(x, int):
+        return f"{x:,}" if abs(x) < 10**30 else f"a {len(str(abs(x)))}-digit integer"
     if float(x).is_integer() and abs(x) < 1e15:
         return f"{int(x):,}"
     return f"{x:g}"

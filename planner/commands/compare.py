@@ -4,7 +4,6 @@ Heavy imports happen inside the commands."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -28,16 +27,14 @@ def _names(text: str) -> list[str]:
 
 
 def _write(path: Path, text: str, flag: str) -> None:
-    from ..errors import InputError
+    from ..safeio import atomic_write
 
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot write ({exc.strerror})") from None
+    atomic_write(path, text, flag)
 
 
 def register(app: typer.Typer) -> None:
     from .. import cli as c
+    from ..jsonout import dumps
     from ..errors import PlannerError
 
     GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
@@ -78,7 +75,7 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.plot_compare(rows, plot, title=f"{title}: best plan per topology")
             if as_json:
-                typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
+                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
                                        "rows": [r.to_dict() for r in rows]}, indent=2))
             else:
                 report.compare_table(rows, Console(), title=title)
@@ -123,7 +120,7 @@ def register(app: typer.Typer) -> None:
                 wr.writerows(analysis.frontier_rows(res))
                 _write(csv_path, buf.getvalue(), "--csv")
             if as_json:
-                typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
+                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
                                        "topologies": [r.to_dict() for r in res]}, indent=2))
             else:
                 report.frontier_table(res, Console())
@@ -156,7 +153,7 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.plot_explain(e, plot)
             if as_json:
-                typer.echo(json.dumps({"kind": "explain", **e.to_dict()}, indent=2))
+                typer.echo(dumps({"kind": "explain", **e.to_dict()}, indent=2))
             else:
                 report.explain_table(e, Console())
                 if plot is not None:

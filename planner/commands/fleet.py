@@ -25,17 +25,18 @@ def fleet(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
 ) -> None:
     """Choose layouts, replica counts and placement for every demand at least $/hour."""
-    import json
-
     from ..errors import InfeasibleError, InputError, PlannerError
     from ..cli import write_out
     from ..fleet import plan_fleet
 
+    from ..jsonout import dumps
+    from ..ranges import TIME_LIMIT_S, WORKERS
+
     try:
-        if workers < 1:
-            raise InputError(f"--workers must be at least 1 (got {workers})")
+        WORKERS.check("--workers", workers)
+        TIME_LIMIT_S.check("--time-limit", time_limit)
         f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
-        text = json.dumps(f.to_dict(), indent=2)
+        text = dumps(f.to_dict(), indent=2)
         write_out(out, text)
         if as_json:
             typer.echo(text)
