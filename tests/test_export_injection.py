@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from planner import api
 from planner.api import Query
-from planner.commands.export import render_text
-from planner.errors import InputError
-from planner.export import ENGINES, engine_table, launch_commands
+from planner.cli.commands.export import render_text
+from planner.inputs.errors import InputError
+from planner.plan.export import ENGINES, engine_table, launch_commands
 
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="needs bash")
