@@ -35,7 +35,14 @@ def fleet(
     try:
         WORKERS.check("--workers", workers)
         TIME_LIMIT_S.check("--time-limit", time_limit)
-        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
+        from ..console import progress
+
+        with progress("fleet", None, enabled=not as_json) as bar:
+            def step(label: str) -> None:
+                bar.advance(label)
+                bar.note(f"{label}; then the solve (at most {time_limit:g} s)")
+
+            f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
         text = dumps(f.to_dict(), indent=2)
         write_out(out, text)
         if as_json:
