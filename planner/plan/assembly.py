@@ -173,7 +173,9 @@ class Plan:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+        from ..inputs.jsonout import dumps
+
+        return dumps(self.to_dict(), indent=2, sort_keys=False)
 
 
 def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str, Any]:
