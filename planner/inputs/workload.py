@@ -76,7 +76,7 @@ class ModelFile(Strict):
     mla: Optional[MLAFile] = None
     sliding_window: Optional[SlidingWindowFile] = None
     attention_bias: bool = False
-    max_position_embeddings: Optional[PositiveInt] = None  # longest context the model accepts (config.json)
+    max_position_embeddings: Optional[TOKENS.type] = None  # longest context the model accepts (config.json)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelFile":
