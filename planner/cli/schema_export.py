@@ -26,6 +26,7 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "efficiency": ("planner.inputs.hardware", "EfficiencyFields", "Efficiency factors (hardware/efficiency.yaml, or a topology's efficiency: section)."),
     "inventory": ("planner.plan.fleet", "InventoryFile", "A fleet inventory (planner fleet --inventory): groups of racks or nodes, each a topology times a count."),
     "demands": ("planner.plan.fleet", "DemandsFile", "Fleet demands (planner fleet --demands): workloads with output tokens/s and optional SLO overrides."),
+    "plan": ("planner.plan.document", "PLAN_DOCUMENT", "A plan document the planner writes (planner plan/evaluate/fleet --json or --out; read by planner export): kind plan, evaluation or fleet."),
 }
 
 
@@ -36,7 +37,8 @@ def model_class(stem: str) -> Any:
 
 def schema(stem: str) -> dict[str, Any]:
     """The JSON Schema of one file kind, with a title, description and $id."""
-    body = model_class(stem).model_json_schema(mode="validation")
+    model = model_class(stem)
+    body = model.model_json_schema(mode="validation") if hasattr(model, "model_json_schema") else model.json_schema(mode="validation")
     head = {
         "$schema": SCHEMA_DRAFT,
         "$id": f"https://rack-planner.invalid/schema/{stem}.schema.json",

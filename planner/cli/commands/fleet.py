@@ -25,8 +25,6 @@ def fleet(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
 ) -> None:
     """Choose layouts, replica counts and placement for every demand at least $/hour."""
-    import json
-
     from ...inputs.errors import InfeasibleError, InputError, PlannerError
     from ..common import write_out
     from ...plan.fleet import plan_fleet
@@ -35,7 +33,7 @@ def fleet(
         if workers < 1:
             raise InputError(f"--workers must be at least 1 (got {workers})")
         f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
-        text = json.dumps(f.to_dict(), indent=2)
+        text = f.to_json()
         write_out(out, text)
         if as_json:
             typer.echo(text)
