@@ -84,8 +84,9 @@ def write(out_dir: Path = DEFAULT_DIR) -> list[Path]:
     written = []
     for stem in MODELS:
         path = path_for(stem, out_dir)
-        path.write_text(render(stem))
-        written.append(path)
+        from ..inputs.safeio import atomic_write
+
+        written.append(atomic_write(path, render(stem), "schema"))
     return written
 
 

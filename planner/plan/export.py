@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from ..inputs.errors import InputError
-from .export_plan import Replica, int_field, gpus_per_host, plan_replicas  # noqa: F401  (plan reading, re-exported)
+from ..inputs.ranges import TOKENS
+from .export_plan import Replica, int_field, gpus_per_host, plan_replicas, section  # noqa: F401  (plan reading, re-exported)
 
 ENGINES = ("vllm", "sglang", "trtllm")
 MODEL = "$MODEL"
@@ -63,6 +64,7 @@ class Command:
     launcher: tuple[str, ...] = ()
     files: tuple[tuple[str, str], ...] = ()  # (name, text) to write before launching
     config: dict = field(default_factory=dict, compare=False)  # parsed options file, if any
+    literal: frozenset = field(default_factory=frozenset, compare=False)  # words that are data, never placeholders (a user's --model)
 
     def flags(self) -> list[str]:
         return [a.split("=")[0] for a in self.args if a.startswith("-")]
@@ -79,24 +81,84 @@ class Command:
         return "true" if not nxt or nxt.startswith("--") else nxt
 
     def shell(self) -> str:
-        lines = [f"cat > {name} <<EOF\n{text.rstrip()}\nEOF" for name, text in self.files]
-        words = [f"{k}={_q(v)}" for k, v in self.env] + [_q(w) for w in (*self.launcher, *self.program, *self.args)]
+        """The command as POSIX shell text. Every word goes through :func:`_q`, so
+        whatever a name or path holds, the shell sees exactly these words."""
+        lines = [f"cat > {_q(name)} <<'{_EOF}'\n{_heredoc(text)}\n{_EOF}" if not _PLACEHOLDER.search(text)
+                 else f"cat > {_q(name)} <<{_EOF}\n{_heredoc(text)}\n{_EOF}" for name, text in self.files]
+        words = [f"{_env_name(k)}={_q(v)}" for k, v in self.env]
+        words += [_q(w, literal=w in self.literal) for w in (*self.launcher, *self.program, *self.args)]
         return "\n".join([*lines, " ".join(words)])
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("literal")
         d["env"] = dict(self.env)
         d["files"] = [{"name": n, "text": t} for n, t in self.files]
         d["shell"] = self.shell()
         return d
 
 
-_SAFE = re.compile(r"^[\w@%+=:,./{}$-]+$")
+# The only text the shell may expand: the $MODEL and ${HOST_<n>} placeholders the
+# planner itself writes. Everything else is quoted by shlex.quote.
+_PLACEHOLDER = re.compile(r"\$MODEL(?![A-Za-z0-9_])|\$\{HOST_[0-9]+\}")
+_EOF = "PLANNER_EOF"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _q(word: str) -> str:
-    """Shell-quote, but leave $MODEL and ${HOST_n} placeholders expandable."""
-    return word if _SAFE.match(word) else shlex.quote(word)
+def _q(word: str, literal: bool = False) -> str:
+    """One shell word that the shell reads back as ``word``: literal text through
+    shlex.quote, placeholders in double quotes (expanded, never split or globbed).
+    ``literal``: the word is data (a user's --model) even if it looks like one."""
+    word = str(word)
+    if literal:
+        return shlex.quote(word)
+    parts, pos = [], 0
+    for m in _PLACEHOLDER.finditer(word):
+        if m.start() > pos:
+            parts.append(shlex.quote(word[pos:m.start()]))
+        parts.append(f'"{m.group()}"')
+        pos = m.end()
+    if pos < len(word) or not parts:
+        parts.append(shlex.quote(word[pos:]))
+    return "".join(parts)
+
+
+def _env_name(name: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise InputError(f"engine_flags.yaml: {name!r} is not an environment variable name")
+    return name
+
+
+def _heredoc(text: str) -> str:
+    """A here-document body that writes ``text``: with placeholders, the shell's
+    other expansions (``$``, backquote, backslash) are escaped so only the
+    placeholders expand; without, the delimiter is quoted and nothing expands."""
+    text = text.rstrip()
+    if _EOF in text.splitlines():
+        raise InputError("export: a file body holds the here-document delimiter")
+    if not _PLACEHOLDER.search(text):
+        return text
+    out, pos = [], 0
+    esc = lambda t: t.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")  # noqa: E731
+    for m in _PLACEHOLDER.finditer(text):
+        out += [esc(text[pos:m.start()]), m.group()]
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def check_model(model: str) -> str:
+    """A --model value: any path or id, but not an engine option (leading '-')
+    and without control characters (a newline would end the shell command)."""
+    import unicodedata
+
+    if not model.strip():
+        raise InputError("--model: give a checkpoint path or Hugging Face id")
+    if model.startswith("-"):
+        raise InputError("--model must not start with '-' (the engine would read it as an option); prefix a path with ./")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in model):
+        raise InputError("--model must not contain control characters (newlines, escapes)")
+    return model
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -158,6 +220,7 @@ def _env(ctx: _Ctx, gpus: list[int]) -> list[tuple[str, str]]:
 
 def _cmd(ctx: _Ctx, r: Replica, node: int | None, segs, program, args, **kw) -> Command:
     chosen = segs if node is None else [segs[node]]
+    kw.setdefault("literal", frozenset({ctx.model}) if ctx.model != MODEL else frozenset())
     return Command(
         engine=ctx.engine, role=r.role, replica=r.id, node_rank=node, nnodes=len(segs),
         hosts=tuple(h for h, _ in chosen), gpu_ids=tuple(g for _, s in chosen for g in s),
@@ -319,6 +382,14 @@ def _router(ctx: _Ctx, servers: list[Command]) -> Command:
                    program=tuple(ctx.spec["router"]), args=tuple(str(a) for a in args), files=files, config=config)
 
 
+def _precision(value: Any) -> str:
+    from ..inputs.units import DTYPE_BYTES
+
+    if not isinstance(value, str) or value not in DTYPE_BYTES:
+        raise InputError(f"plan: inputs.precision.kv_cache must be one of {', '.join(DTYPE_BYTES)}")
+    return value
+
+
 def launch_commands(
     plan: dict, engine: str, *, model: str = MODEL, gpus_per_host_override: int | None = None,
     host_prefix: str = "", taken: dict | None = None,
@@ -329,12 +400,14 @@ def launch_commands(
     if engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     reps = plan_replicas(plan)
-    inputs = plan.get("inputs") or {}
-    traffic, precision = inputs.get("traffic") or {}, inputs.get("precision") or {}
+    if model != MODEL:
+        check_model(model)
+    inputs = section(plan, "inputs")
+    traffic, precision = section(inputs, "traffic", "inputs."), section(inputs, "precision", "inputs.")
     ctx = _Ctx(
         engine=engine, spec=engine_table()[engine], model=model, gph=gpus_per_host(plan, gpus_per_host_override),
-        kv_len=int_field(traffic, "kv_len", "inputs.traffic"), isl=int_field(traffic, "isl", "inputs.traffic"),
-        kv_dtype=str(precision.get("kv_cache", "bf16")), taken={} if taken is None else taken, host_prefix=host_prefix,
+        kv_len=int_field(traffic, "kv_len", "inputs.traffic", maximum=int(TOKENS.hi)), isl=int_field(traffic, "isl", "inputs.traffic", maximum=int(TOKENS.hi)),
+        kv_dtype=_precision(precision.get("kv_cache", "bf16")), taken={} if taken is None else taken, host_prefix=host_prefix,
     )
     out = [c for r in reps for c in _BUILDERS[engine](ctx, r)]
     if isinstance(plan.get("pools"), dict) and plan["pools"]:

@@ -26,12 +26,13 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 from ..inputs import units
 from ..inputs.datafiles import read_yaml
 from ..inputs.errors import InputError
+from ..inputs.ranges import MAX_FLEET_DOMAINS, DEMAND_TPS, FLEET_DOMAINS, FLEET_DOMAINS_ID, GPU_ID, PRICE_USD_PER_GPU_HOUR, SLO_MS, TOKENS
 from ..inputs.schema import Strict, validate
 from .fleet_build import build_problem, report
 from .fleet_result import FleetPlan
 
-MAX_DOMAINS_PER_GROUP = 100_000  # 7.2M GPUs of NVL72 racks: beyond any fleet this plans
-MAX_DEMAND_TPS = 1e12  # output tokens/s; far above any fleet's compute ceiling, keeps solver integers in range
+MAX_DOMAINS_PER_GROUP = MAX_FLEET_DOMAINS  # 7.2M GPUs of NVL72 racks: beyond any fleet this plans
+MAX_DEMAND_TPS = DEMAND_TPS.hi  # output tokens/s; far above any fleet's compute ceiling, keeps solver integers in range
 MAX_REPLICA_GPUS = 288  # replicas up to this size are considered (EP144 x PP2, four NVL72 racks)
 
 # --------------------------------------------------------------------------- files
@@ -40,11 +41,11 @@ MAX_REPLICA_GPUS = 288  # replicas up to this size are considered (EP144 x PP2, 
 class GroupFile(Strict):
     name: str = Field(min_length=1)
     topology: str = Field(min_length=1)  # shipped topology name or a topology YAML
-    count: PositiveInt = Field(le=MAX_DOMAINS_PER_GROUP)  # scale-up domains (racks or nodes)
-    price_usd_per_gpu_hour: Optional[PositiveFloat] = None  # default: the topology's price
+    count: FLEET_DOMAINS.type  # scale-up domains (racks or nodes)
+    price_usd_per_gpu_hour: Optional[PRICE_USD_PER_GPU_HOUR.type] = None  # default: the topology's price
     price_source: str = ""
-    unavailable_gpus: list[NonNegativeInt] = []  # group-local ids: domain d holds d*size .. d*size+size-1
-    unavailable_domains: list[NonNegativeInt] = []  # whole racks/nodes out of service
+    unavailable_gpus: list[GPU_ID.type] = Field([], max_length=10_000_000)  # group-local ids: domain d holds d*size .. d*size+size-1
+    unavailable_domains: list[FLEET_DOMAINS_ID.type] = Field([], max_length=MAX_DOMAINS_PER_GROUP)  # whole racks/nodes out of service
 
     @model_validator(mode="after")
     def _sourced(self) -> "GroupFile":
@@ -70,11 +71,11 @@ class InventoryFile(Strict):
 class DemandFile(Strict):
     name: str = Field(min_length=1)
     workload: str = Field(min_length=1)  # shipped workload name, workload YAML or HF config.json
-    output_tokens_per_s: PositiveFloat = Field(le=MAX_DEMAND_TPS)
-    isl: Optional[PositiveInt] = None
-    osl: Optional[PositiveInt] = None
-    ttft_ms: Optional[PositiveFloat] = None
-    tpot_ms: Optional[PositiveFloat] = None
+    output_tokens_per_s: DEMAND_TPS.type
+    isl: Optional[TOKENS.type] = None
+    osl: Optional[TOKENS.type] = None
+    ttft_ms: Optional[SLO_MS.type] = None
+    tpot_ms: Optional[SLO_MS.type] = None
     groups: Optional[list[str]] = None  # restrict to these inventory groups
 
 
@@ -94,7 +95,7 @@ class DemandsFile(Strict):
 
 def _load(model, ref: str | Path):
     path = Path(ref)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{ref}: no such file")
     return validate(model, read_yaml(path).data, path), str(path)
 

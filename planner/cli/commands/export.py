@@ -16,13 +16,23 @@ def read_plan(path: str | Path) -> dict:
     return read_json(Path(path), top="a plan object")[0]
 
 
-def render_text(plan: dict, engine: str, commands: list, gph: int) -> str:
-    from ...plan.export import engine_table
+def comment(text: object) -> str:
+    """Text for a ``#`` comment line of the export: names from a plan or a Hub
+    config may hold newlines or escapes, which would end the comment and run the
+    rest as a command when the export is piped to a shell. Control and format
+    characters become spaces (errors.one_line), so the comment stays one line."""
+    from ...inputs.errors import one_line
 
-    inputs = plan.get("inputs") or {}
-    workload = (inputs.get("workload") or {}).get("name", "?")
-    topology = (inputs.get("topology") or {}).get("name", "?")
-    weights = (inputs.get("precision") or {}).get("weights", "?")
+    return one_line(text, 200)
+
+
+def render_text(plan: dict, engine: str, commands: list, gph: int) -> str:
+    from ...plan.export import engine_table, section
+
+    inputs = section(plan, "inputs")
+    workload = comment(section(inputs, "workload", "inputs.").get("name", "?"))
+    topology = comment(section(inputs, "topology", "inputs.").get("name", "?"))
+    weights = comment(section(inputs, "precision", "inputs.").get("weights", "?"))
     replicas = len({c.replica for c in commands if c.replica is not None})
     lines = [
         f"# {engine_table()[engine]['engine']} launch commands for {workload} on {topology}: {replicas} replicas",
@@ -35,7 +45,7 @@ def render_text(plan: dict, engine: str, commands: list, gph: int) -> str:
         else:
             node = f", node {c.node_rank} of {c.nnodes}" if c.node_rank is not None and c.nnodes > 1 else ""
             where = f"replica {c.replica} ({c.role}){node}, host{'s' * (len(c.hosts) > 1)} {','.join(map(str, c.hosts))}, GPU ids {','.join(map(str, c.gpu_ids))}"
-        lines += ["", f"# {where}", c.shell()]
+        lines += ["", f"# {comment(where)}", c.shell()]
     return "\n".join(lines)
 
 
@@ -47,9 +57,9 @@ def to_json(plan: dict, engine: str, commands: list, gph: int) -> str:
         "placeholders": {"MODEL": "checkpoint path or Hugging Face id", "HOST_<n>": "address of topology host n"},
         "commands": [c.to_dict() for c in commands],
     }
-    from ...plan.document import strict_dumps
+    from ...inputs.jsonout import dumps
 
-    return strict_dumps(out)
+    return dumps(out, indent=2)
 
 
 def fleet_text(sets: list, engine: str) -> str:

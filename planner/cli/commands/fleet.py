@@ -29,9 +29,11 @@ def fleet(
     from ..common import write_out
     from ...plan.fleet import plan_fleet
 
+    from ...inputs.ranges import TIME_LIMIT_S, WORKERS
+
     try:
-        if workers < 1:
-            raise InputError(f"--workers must be at least 1 (got {workers})")
+        WORKERS.check("--workers", workers)
+        TIME_LIMIT_S.check("--time-limit", time_limit)
         from ..console import progress
 
         with progress("fleet", None, enabled=not as_json) as bar:
