@@ -140,7 +140,7 @@ def test_plan_json_records_the_cached_prefix_and_its_prices():
     t = d["inputs"]["traffic"]
     assert (t["cached_prefix_tokens"], t["prefix_hit_rate"], t["prefix_hold_s"]) == (25600, 0.8, 600)
     e = d["serving_economics"]
-    assert e["prefix_tier"] in {x["to_option"] for x in e["tier_break_evens"]} | {"hbm"}
+    assert e["prefix_tier"] in {x["to"] for x in e["tier_break_evens"]} | {"hbm"}
     # a miss pays at least its own FLOPs; a hit held ten minutes costs less than recomputing it
     assert e["usd_per_mtok_input_cache_miss"] >= e["usd_per_mtok_prefill_compute_only"]
     assert e["usd_per_mtok_input_cache_hit"] < e["usd_per_mtok_input_cache_miss"]
@@ -152,7 +152,7 @@ def test_explain_json_carries_crossover_break_evens_and_multiplier():
     seeds = {s["key"]: s for s in json.loads(r.output)["seeds"]}
     assert seeds["long_context_crossover"]["value"] > 0
     assert seeds["long_context_price_multiplier"]["value"] > 1
-    assert [b["from_option"] for b in seeds["kv_tier_break_evens"]["detail"]["tier_break_evens"]][:2] == ["hbm", "dgx-hopper-ddr5"]
+    assert [b["from"] for b in seeds["kv_tier_break_evens"]["detail"]["tier_break_evens"]][:2] == ["hbm", "dgx-hopper-ddr5"]
     assert "compute-only" in seeds["prefill_vs_decode"]["takeaway"]
 
 

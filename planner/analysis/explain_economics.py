@@ -56,7 +56,7 @@ def tier_seed(w: Workload, topo: Topology, metrics: dict[str, Any], seed_cls):
     if not topo.kv_tiers:
         text = f"{topo.name} lists no KV tiers below HBM (kv_tiers:): a cached prefix stays in HBM or is recomputed"
     else:
-        steps = "; ".join(f"{b['from_option']} -> {b['to_option']} past {_dur(b['hold_s'])}" for b in evens)
+        steps = "; ".join(f"{b['from']} -> {b['to']} past {_dur(b['hold_s'])}" for b in evens)
         text = (f"a {e['prefix_kv_bytes'] / units.GB:,.2f} GB prefix is cheapest in: {steps}"
                 + (f". At the {_dur(w.prefix_hold_s)} hold time it waits in {e['prefix_tier']} "
                    f"(restore {e['prefix_restore_s']:.3g} s)" if w.prefix_hold_s else ""))

@@ -75,7 +75,7 @@ def economics(w: Workload, topo: Topology, metrics: dict[str, Any]) -> dict[str,
     opts = prefix_options(w, topo, prefix, per_token)
     nbytes = prefix * w.kv_bytes_per_token()
     out["prefix_kv_bytes"] = _r(nbytes)
-    out["tier_break_evens"] = [{"from_option": b.frm, "to_option": b.to, "hold_s": _r(b.hold_s)} for b in kt.break_evens(opts)]
+    out["tier_break_evens"] = [{"from": b.frm, "to": b.to, "hold_s": _r(b.hold_s)} for b in kt.break_evens(opts)]
     if w.prefix_hold_s:
         gpus = float(metrics.get("gpus_used") or 1)
         req_per_s_per_gpu = float(metrics.get("input_tokens_per_s") or 0.0) / w.isl / gpus
