@@ -42,8 +42,9 @@ def engine_table() -> dict[str, Any]:
     return yaml.safe_load(resources.files("planner").joinpath("engine_flags.yaml").read_text())
 
 
-def host_ref(h: int) -> str:
-    return "${HOST_%d}" % h
+def host_ref(h: int, prefix: str = "") -> str:
+    """The shell placeholder for topology host ``h`` (``${HOST_3}``, or ``${GB200_RACKS_HOST_3}`` in a fleet)."""
+    return "${%sHOST_%d}" % (prefix, h)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,11 @@ class _Ctx:
     kv_len: int
     isl: int
     kv_dtype: str
-    taken: dict = field(default_factory=dict)
+    taken: dict = field(default_factory=dict)  # (port kind, host) -> ports handed out
+    host_prefix: str = ""  # fleet exports: one placeholder family per inventory group
+
+    def host(self, h: int) -> str:
+        return host_ref(h, self.host_prefix)
 
     def port(self, kind: str, host: int, n: int = 1) -> int:
         """A port on ``host`` no other replica of this export uses (default + k)."""
@@ -253,14 +258,14 @@ def _vllm(ctx: _Ctx, r: Replica) -> list[Command]:
         start = 0
         for i, (h, gpus) in enumerate(segs):
             local = len(gpus) // (r.tp * r.pp)
-            extra = [f("dp_local"), local, f("dp_address"), host_ref(head)]
+            extra = [f("dp_local"), local, f("dp_address"), ctx.host(head)]
             extra += [f("headless"), f("dp_start_rank"), start] if i else []
             start += local
             cmds.append((i, h, gpus, args + extra))
     elif len(segs) > 1:
         mport = ctx.port("dist_port", head)
         for i, (h, gpus) in enumerate(segs):
-            extra = [f("nnodes"), len(segs), f("node_rank"), i, f("master_addr"), host_ref(head), f("master_port"), mport]
+            extra = [f("nnodes"), len(segs), f("node_rank"), i, f("master_addr"), ctx.host(head), f("master_port"), mport]
             cmds.append((i, h, gpus, args + extra + ([f("headless")] if i else [])))
     else:
         cmds.append((0, head, segs[0][1], args))
@@ -268,7 +273,7 @@ def _vllm(ctx: _Ctx, r: Replica) -> list[Command]:
     for i, h, gpus, a in cmds:
         env, names = _env(ctx, gpus), ctx.spec["kv_transfer_env"]
         if r.role != "aggregated":  # NIXL side channel: one port per DP rank, unique on the host
-            env += [(names["host"], host_ref(h)), (names["port"], str(ctx.port("nixl_port", h, max(1, len(gpus) // (r.tp * r.pp)))))]
+            env += [(names["host"], ctx.host(h)), (names["port"], str(ctx.port("nixl_port", h, max(1, len(gpus) // (r.tp * r.pp)))))]
         out.append(_cmd(ctx, r, i, segs, ctx.spec["program"], a, env=tuple(env)))
     return out
 
@@ -293,7 +298,7 @@ def _sglang(ctx: _Ctx, r: Replica) -> list[Command]:
     args += [f("host"), "0.0.0.0", f("port"), ctx.port("http_port", head)]
     if len(segs) == 1:
         return [_cmd(ctx, r, 0, segs, ctx.spec["program"], args, env=tuple(_env(ctx, segs[0][1])))]
-    addr = f"{host_ref(head)}:{ctx.port('dist_port', head)}"
+    addr = f"{ctx.host(head)}:{ctx.port('dist_port', head)}"
     return [
         _cmd(ctx, r, i, segs, ctx.spec["program"], args + [f("nnodes"), len(segs), f("node_rank"), i, f("dist_init_addr"), addr], env=tuple(_env(ctx, gpus)))
         for i, (_, gpus) in enumerate(segs)
@@ -338,7 +343,7 @@ def _trtllm(ctx: _Ctx, r: Replica) -> list[Command]:
     if len({tuple(g % ctx.gph for g in s) for _, s in segs}) > 1:
         raise ctx.cannot(f"replica {r.id} on different GPU slots of its hosts", "uneven_hosts")
     lf = ctx.spec["launcher_flags"]
-    launcher = [*ctx.spec["launcher"], lf["nodes"], str(len(segs)), lf["nodelist"], ",".join(host_ref(h) for h, _ in segs),
+    launcher = [*ctx.spec["launcher"], lf["nodes"], str(len(segs)), lf["nodelist"], ",".join(ctx.host(h) for h, _ in segs),
                 lf["ntasks"], str(len(order)), lf["per_node"], str(len(segs[0][1])), lf["mpi"]]
     return [_cmd(ctx, r, None, segs, [*ctx.spec["launch_wrapper"], *ctx.spec["program"]], args,
                  env=tuple(_env(ctx, segs[0][1])), launcher=tuple(launcher), files=files, config=config)]
@@ -357,20 +362,20 @@ def _router(ctx: _Ctx, servers: list[Command]) -> Command:
     rf, port = ctx.spec["router_flags"], int(ctx.spec["defaults"]["router_port"])
     files, config = (), {}
     if ctx.engine == "vllm":
-        args = [rf["port"], port, rf["prefill_hosts"], *[host_ref(h) for h, _ in pre], rf["prefill_ports"], *[p for _, p in pre],
-                rf["decode_hosts"], *[host_ref(h) for h, _ in dec], rf["decode_ports"], *[p for _, p in dec]]
+        args = [rf["port"], port, rf["prefill_hosts"], *[ctx.host(h) for h, _ in pre], rf["prefill_ports"], *[p for _, p in pre],
+                rf["decode_hosts"], *[ctx.host(h) for h, _ in dec], rf["decode_ports"], *[p for _, p in dec]]
     elif ctx.engine == "sglang":
         boot = [c.value(ctx.flag("bootstrap_port")) for c in heads if c.role == "prefill"]
         args = [rf["pd"]]
         for (h, p), b in zip(pre, boot):
-            args += [rf["prefill"], f"http://{host_ref(h)}:{p}", b]
+            args += [rf["prefill"], f"http://{ctx.host(h)}:{p}", b]
         for h, p in dec:
-            args += [rf["decode"], f"http://{host_ref(h)}:{p}"]
+            args += [rf["decode"], f"http://{ctx.host(h)}:{p}"]
         args += [rf["host"], "0.0.0.0", rf["port"], port]
     else:
         config = {"hostname": "0.0.0.0", "port": port, "backend": "pytorch",
-                  "context_servers": {"num_instances": len(pre), "urls": [f"{host_ref(h)}:{p}" for h, p in pre]},
-                  "generation_servers": {"num_instances": len(dec), "urls": [f"{host_ref(h)}:{p}" for h, p in dec]}}
+                  "context_servers": {"num_instances": len(pre), "urls": [f"{ctx.host(h)}:{p}" for h, p in pre]},
+                  "generation_servers": {"num_instances": len(dec), "urls": [f"{ctx.host(h)}:{p}" for h, p in dec]}}
         files = (("trtllm-disagg.yaml", yaml.safe_dump(config, sort_keys=False)),)
         args = [rf["config"], files[0][0]]
     return Command(engine=ctx.engine, role="router", replica=None, node_rank=None, nnodes=1, hosts=(), gpu_ids=(),
@@ -385,9 +390,13 @@ def _precision(value: Any) -> str:
     return value
 
 
-def launch_commands(plan: dict, engine: str, *, model: str = MODEL, gpus_per_host_override: int | None = None) -> list[Command]:
+def launch_commands(
+    plan: dict, engine: str, *, model: str = MODEL, gpus_per_host_override: int | None = None,
+    host_prefix: str = "", taken: dict | None = None,
+) -> list[Command]:
     """Every command that launches ``plan`` on ``engine``, replica by replica
-    (node by node), then the router of a disaggregated plan."""
+    (node by node), then the router of a disaggregated plan. ``taken`` shares the
+    ports already handed out with other command sets on the same hosts."""
     if engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     reps = plan_replicas(plan)
@@ -398,7 +407,7 @@ def launch_commands(plan: dict, engine: str, *, model: str = MODEL, gpus_per_hos
     ctx = _Ctx(
         engine=engine, spec=engine_table()[engine], model=model, gph=gpus_per_host(plan, gpus_per_host_override),
         kv_len=int_field(traffic, "kv_len", "inputs.traffic", maximum=int(TOKENS.hi)), isl=int_field(traffic, "isl", "inputs.traffic", maximum=int(TOKENS.hi)),
-        kv_dtype=_precision(precision.get("kv_cache", "bf16")),
+        kv_dtype=_precision(precision.get("kv_cache", "bf16")), taken={} if taken is None else taken, host_prefix=host_prefix,
     )
     out = [c for r in reps for c in _BUILDERS[engine](ctx, r)]
     if isinstance(plan.get("pools"), dict) and plan["pools"]:

@@ -17,12 +17,13 @@ GPUs form one class, so the model's size does not grow with the fleet.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
+from ..inputs import units
 from ..inputs.datafiles import read_yaml
 from ..inputs.errors import InputError
 from ..inputs.ranges import MAX_FLEET_DOMAINS, DEMAND_TPS, FLEET_DOMAINS, FLEET_DOMAINS_ID, GPU_ID, PRICE_USD_PER_GPU_HOUR, SLO_MS, TOKENS
@@ -155,7 +156,27 @@ def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float =
                 raise InputError(f"{dem_path}: demand {d.name!r}: unknown group {gname!r}; inventory groups: {', '.join(sorted(names))}")
     groups = [_group(g, inv_path) for g in inv.groups]
     built = build_problem(groups, dem.demands, dem_path, time_limit_s, workers, on_step)
-    return report(built, groups, dem.demands)
+    return _with_launch_facts(report(built, groups, dem.demands), groups, dem.demands, dem_path)
+
+
+def _with_launch_facts(plan: FleetPlan, groups: list[_Group], demands, path: str) -> FleetPlan:
+    """What a launch command needs beyond the placement: each demand's traffic,
+    precisions and SLOs (after its overrides) and each group's GPUs per host."""
+    from ..inputs.query import load_workload
+    from ..inputs.workload import with_overrides
+    from .assembly import _r
+
+    rows = []
+    for row, dem in zip(plan.workloads, demands):
+        try:
+            w = with_overrides(load_workload(dem.workload), isl=dem.isl, osl=dem.osl, ttft_ms=dem.ttft_ms, tpot_ms=dem.tpot_ms)
+        except InputError as exc:
+            raise InputError(f"{path}: demand {dem.name!r}: {exc}") from None
+        rows.append({**row, "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len},
+                     "precision": {"weights": w.weight_dtype, "kv_cache": w.kv_dtype, "activations": w.act_dtype},
+                     "slo": {"ttft_ms": _r(w.ttft_s / units.MS), "tpot_ms": _r(w.tpot_s / units.MS)}})
+    hosts = [{**row, "gpus_per_host": g.topo.gpus_per_host} for row, g in zip(plan.groups, groups)]
+    return replace(plan, workloads=rows, groups=hosts)
 
 
 def check(plan: FleetPlan) -> list[str]:

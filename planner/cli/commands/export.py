@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -63,6 +62,51 @@ def to_json(plan: dict, engine: str, commands: list, gph: int) -> str:
     return dumps(out, indent=2)
 
 
+def fleet_text(sets: list, engine: str) -> str:
+    from ...plan.export import engine_table
+
+    lines = [f"# {engine_table()[engine]['engine']} launch commands for a fleet: {len(sets)} command sets (demand x group)",
+             "# export MODEL_<demand>=<checkpoint of that demand's workload> and <GROUP>_HOST_<n>=<address of host n of that group>"]
+    for s in sets:
+        replicas = len({c.replica for c in s.commands if c.replica is not None})
+        hosts = sorted({h for c in s.commands for h in c.hosts})
+        lines += ["", f"# ===== demand {s.demand} ({s.workload}) on group {s.group} ({s.topology}): {replicas} replicas",
+                  *[f"#   {s.host_prefix}HOST_{h}: group GPU ids {h * s.gpus_per_host}-{(h + 1) * s.gpus_per_host - 1}" for h in hosts]]
+        for c in s.commands:
+            on = ",".join(f"{s.host_prefix}HOST_{h}" for h in c.hosts)
+            where = "router" if c.role == "router" else f"replica {c.replica} ({c.role}) on {on}, group GPU ids {','.join(map(str, c.gpu_ids))}"
+            lines += ["", f"# {where}", c.shell()]
+    return "\n".join(lines)
+
+
+def fleet_json(doc, engine: str, sets: list) -> str:
+    from ...plan.document import strict_dumps
+
+    return strict_dumps({
+        "engine": engine,
+        "plan_schema_version": doc.schema_version,
+        "kind": "fleet",
+        "sets": [{"demand": s.demand, "workload": s.workload, "group": s.group, "topology": s.topology,
+                  "gpus_per_host": s.gpus_per_host,
+                  "placeholders": {"MODEL": "checkpoint path or Hugging Face id",
+                                   f"{s.host_prefix}HOST_<n>": f"address of host n of group {s.group}"},
+                  "commands": [c.to_dict() for c in s.commands]} for s in sets],
+    })
+
+
+def _export_fleet(data: dict, engine: str, model: str, gpus_per_host: Optional[int], as_json: bool) -> str:
+    from ...plan.document import read_document
+    from ...plan.export import ENGINES
+    from ...plan.export_fleet import fleet_commands
+    from ...inputs.errors import InputError
+
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    doc = read_document(data)
+    sets = fleet_commands(doc, engine, model=model, gpus_per_host_override=gpus_per_host)
+    return fleet_json(doc, engine, sets) if as_json else fleet_text(sets, engine)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
@@ -80,6 +124,9 @@ def register(app: typer.Typer) -> None:
         try:
             data = read_plan(plan)
             name = engine.lower()
+            if data.get("kind") == "fleet":
+                typer.echo(_export_fleet(data, name, model, gpus_per_host, as_json))
+                return
             plan_replicas(data)  # a malformed plan is named before its topology is looked up
             gph = host_size(data, gpus_per_host)
             commands = launch_commands(data, name, model=model, gpus_per_host_override=gph)

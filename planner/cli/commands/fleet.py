@@ -29,7 +29,6 @@ def fleet(
     from ..common import write_out
     from ...plan.fleet import plan_fleet
 
-    from ...inputs.jsonout import dumps
     from ...inputs.ranges import TIME_LIMIT_S, WORKERS
 
     try:
@@ -43,7 +42,7 @@ def fleet(
                 bar.note(f"{label}; then the solve (at most {time_limit:g} s)")
 
             f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
-        text = dumps(f.to_dict(), indent=2)
+        text = f.to_json()
         write_out(out, text)
         if as_json:
             typer.echo(text)
