@@ -179,7 +179,7 @@ def workloads() -> None:
 
 # Commands that live in their own modules (planner/commands/*.py); each module
 # exposes ``register(app)`` and imports nothing heavy at module level.
-_COMMAND_MODULES = ("compare", "fidelity", "fleet", "export")
+_COMMAND_MODULES = ("compare", "fidelity", "fleet", "export", "sweep")
 
 
 def _register_commands() -> None:

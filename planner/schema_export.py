@@ -26,6 +26,7 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "efficiency": ("planner.hardware", "EfficiencyFields", "Efficiency factors (hardware/efficiency.yaml, or a topology's efficiency: section)."),
     "inventory": ("planner.fleet", "InventoryFile", "A fleet inventory (planner fleet --inventory): groups of racks or nodes, each a topology times a count."),
     "demands": ("planner.fleet", "DemandsFile", "Fleet demands (planner fleet --demands): workloads with output tokens/s and optional SLO overrides."),
+    "study": ("planner.sweep.study", "StudyFile", "A capacity study (planner sweep): axes whose product, filtered, plus extra points are the scenarios."),
 }
 
 
