@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from planner.errors import InputError
-from planner.sweep import load_study, run_study
-from planner.sweep import safe_expr
-from planner.sweep.columns import NAMES
-from planner.sweep.store import Store, parts_dir
+from planner.inputs.errors import InputError
+from planner.analysis.sweep import load_study, run_study
+from planner.analysis.sweep import safe_expr
+from planner.analysis.sweep.columns import NAMES
+from planner.analysis.sweep.store import Store, parts_dir
 
 PLANNER = [str(Path(sys.executable).parent / "planner")]  # the installed command, as a user runs it
 
@@ -181,7 +181,7 @@ def test_rows_match_planner_plan_and_prices_scale_cost(tmp_path):
 
 
 def test_a_scenario_that_raises_is_a_row_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    from planner.sweep import worker
+    from planner.analysis.sweep import worker
 
     real = worker._workload
     calls = {"n": 0}
@@ -279,7 +279,7 @@ def test_example_study_validates_against_the_published_schema():
     example and rejects an unknown axis, as pydantic does."""
     import jsonschema
 
-    from planner import schema_export
+    from planner.cli import schema_export
 
     root = Path(__file__).resolve().parent.parent
     schema = json.loads(schema_export.path_for("study").read_text())

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from planner.sweep import load_study
-from planner.sweep.columns import TIMING_COLUMNS
+from planner.analysis.sweep import load_study
+from planner.analysis.sweep.columns import TIMING_COLUMNS
 
 PLANNER = str(Path(sys.executable).parent / "planner")
 

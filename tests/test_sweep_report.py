@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from planner.sweep import load_study, run_study
-from planner.sweep import report as rep
+from planner.analysis.sweep import load_study, run_study
+from planner.analysis.sweep import report as rep
 
 PLANNER = str(Path(sys.executable).parent / "planner")
 HOSTILE = "w<img src=y onerror=alert(1)>.yaml"  # a workload file name that is also HTML
