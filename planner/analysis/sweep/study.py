@@ -24,7 +24,6 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from ...inputs.errors import InputError
 from ...inputs.schema import Strict
 
 from . import safe_expr
