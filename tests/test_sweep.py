@@ -288,3 +288,12 @@ def test_example_study_validates_against_the_published_schema():
     load_study(root / "examples" / "sweep-study.yaml")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**example, "axes": {**example["axes"], "colours": [1]}}, schema)
+
+
+def test_every_property_of_the_study_schema_has_a_description():
+    from planner.cli import schema_export
+
+    s = schema_export.schema("study")
+    missing = [f"{where}.{n}" for where, model in [("<root>", s), *s.get("$defs", {}).items()]
+               for n, body in model.get("properties", {}).items() if not str(body.get("description", "")).strip()]
+    assert not missing

@@ -10,17 +10,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, model_validator
 
 from . import units
 from .datafiles import read_yaml, resolve
 from .errors import InputError
-from .schema import Strict, validate
+from .schema import Strict, given, validate
 
 # --------------------------------------------------------------------------- schemas
 
 
 class AcceleratorFile(Strict):
+    # _sourced's rule in JSON Schema: every number has a non-empty source.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"properties": {"sources": {"required": ["hbm_gb", "hbm_tb_per_s", "dense_tflops"], "additionalProperties": {"pattern": "\\S"}}}},
+        {"properties": {"dense_tflops": {"required": ["bf16"], "propertyNames": {"enum": sorted(units.DTYPE_BYTES)}}}},
+        {"if": given("tdp_w"), "then": {"properties": {"sources": {"required": ["tdp_w"]}}}},
+    ]})
+
     name: str
     description: str = ""
     vendor: str = ""
@@ -44,9 +51,24 @@ class AcceleratorFile(Strict):
         return self
 
 
+def _sources_required(schema: dict) -> None:
+    """JSON Schema of EfficiencyFields._sourced: each factor given needs sources.<factor>."""
+    schema["allOf"] = [
+        {"if": given(key), "then": {"required": ["sources"], "properties": {"sources": {"required": [key]}}}}
+        for key in schema.get("properties", {}) if key != "sources"
+    ] + [
+        {"properties": {"sources": {"additionalProperties": {"pattern": "\\S"}}}},
+        *({"properties": {key: {"anyOf": [{"type": "null"}, {"type": "object", "propertyNames": {"enum": sorted(units.DTYPE_BYTES)},
+                                                               "additionalProperties": {"exclusiveMinimum": 0, "maximum": 1}}]}}}
+          for key in ("flops_fraction", "prefill_flops_fraction")),
+    ]
+
+
 class EfficiencyFields(Strict):
     """Achieved fractions of peak and fixed latencies. All optional so that a
     topology can override a subset; the shipped defaults set every one."""
+
+    model_config = ConfigDict(json_schema_extra=_sources_required)
 
     flops_fraction: Optional[dict[str, float]] = None
     prefill_flops_fraction: Optional[dict[str, float]] = None

@@ -16,7 +16,7 @@ from itertools import product
 from typing import Literal, Optional
 
 import networkx as nx
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from . import units
 from .datafiles import read_yaml, resolve
@@ -30,7 +30,7 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
-from .schema import Strict, validate
+from .schema import Strict, given, validate
 
 # --------------------------------------------------------------------------- schema
 
@@ -62,12 +62,20 @@ def check_size(spec: "ScaleUpFile", n_domains: int) -> str | None:
 
 class PriceFile(Strict):
     usd_per_gpu_hour: PositiveFloat
+    estimated: bool = False  # an estimate, not a quote: comparisons mark it
     who: str = ""
     date: str = ""
     source: str = Field(min_length=1)
 
 
 class ScaleUpFile(Strict):
+    # What _shape checks, said in JSON Schema so editors and the loader agree.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"kind": {"const": "switch"}}}, "then": given("gpus_per_domain", "switches_per_domain")},
+        {"if": {"properties": {"kind": {"const": "mesh"}}}, "then": given("gpus_per_domain")},
+        {"if": {"properties": {"kind": {"const": "torus"}}}, "then": given("torus_dims")},
+    ]})
+
     kind: Literal["switch", "mesh", "torus"]
     gpus_per_domain: Optional[PositiveInt] = None
     switches_per_domain: Optional[PositiveInt] = None

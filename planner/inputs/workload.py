@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, model_validator
 
 from . import units
 from .errors import InputError
-from .schema import Strict
+from .schema import Strict, given
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
@@ -55,6 +55,12 @@ class PublishedFile(Strict):
 
 
 class ModelFile(Strict):
+    # What _consistent checks that JSON Schema can say, so editors and the loader agree.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"attention": {"const": "mla"}}, "required": ["attention"]}, "then": given("mla")},
+        {"anyOf": [given("d_ff"), given("moe")]},  # a dense model needs d_ff
+    ]})
+
     n_layers: PositiveInt
     d_model: PositiveInt
     vocab_size: PositiveInt

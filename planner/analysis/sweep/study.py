@@ -120,17 +120,17 @@ class Axes(Strict):
 class ExtraPoint(Strict):
     """One scenario added by hand (outside the product, not filtered)."""
 
-    workload: str = Field(min_length=1, max_length=4096)
-    topology: str = Field(min_length=1, max_length=4096)
-    domains: Optional[int] = Field(None, ge=1, le=MAX_DOMAINS)
-    isl: Optional[int] = Field(None, ge=1, le=MAX_TOKENS)
-    osl: Optional[int] = Field(None, ge=1, le=MAX_TOKENS)
-    ttft_ms: Optional[float] = Field(None, gt=0, le=MAX_MS)
-    tpot_ms: Optional[float] = Field(None, gt=0, le=MAX_MS)
-    price: Optional[float] = Field(None, gt=0, le=MAX_PRICE, description="$/GPU-hour.")
-    price_multiplier: Optional[float] = Field(None, gt=0, le=MAX_MULTIPLIER)
-    demand_tps: Optional[float] = Field(None, gt=0, le=MAX_DEMAND_TPS)
-    mode: Mode = "auto"
+    workload: str = Field(min_length=1, max_length=4096, description="Shipped workload name or a workload YAML path (relative to the study file).")
+    topology: str = Field(min_length=1, max_length=4096, description="Shipped topology name or a topology YAML path (relative to the study file).")
+    domains: Optional[int] = Field(None, ge=1, le=MAX_DOMAINS, description="Scale-up domains (racks or nodes); omitted: the topology file's count.")
+    isl: Optional[int] = Field(None, ge=1, le=MAX_TOKENS, description="Input tokens per request (with osl); omitted: the workload's.")
+    osl: Optional[int] = Field(None, ge=1, le=MAX_TOKENS, description="Output tokens per request (with isl); omitted: the workload's.")
+    ttft_ms: Optional[float] = Field(None, gt=0, le=MAX_MS, description="Time-to-first-token limit (ms); omitted: the workload's.")
+    tpot_ms: Optional[float] = Field(None, gt=0, le=MAX_MS, description="Time-per-output-token limit (ms); omitted: the workload's.")
+    price: Optional[float] = Field(None, gt=0, le=MAX_PRICE, description="Absolute price ($/GPU-hour); omitted: the topology's list price.")
+    price_multiplier: Optional[float] = Field(None, gt=0, le=MAX_MULTIPLIER, description="Multiplier on the topology's list price.")
+    demand_tps: Optional[float] = Field(None, gt=0, le=MAX_DEMAND_TPS, description="Output tokens/s to serve at least cost; omitted: least $/token on the whole inventory.")
+    mode: Mode = Field("auto", description="Serving mode: agg, disagg or auto.")
 
     @model_validator(mode="after")
     def _one_price(self) -> "ExtraPoint":
@@ -145,8 +145,8 @@ class StudyFile(Strict):
     """A capacity study: axes whose product (optionally filtered) plus extra points are the scenarios."""
 
     name: str = Field("study", min_length=1, max_length=200, description="A label for the study.")
-    description: str = Field("", max_length=10_000)
-    axes: Axes
+    description: str = Field("", max_length=10_000, description="Free text: what the study asks (not read by the planner).")
+    axes: Axes = Field(description="The axes whose product (filtered) gives the scenarios.")
     filter: Optional[str] = Field(
         None, max_length=safe_expr.MAX_CHARS,
         description="Keep only product scenarios where this expression is true (fields, constants, and/or/not, comparisons, + - * /).",

@@ -59,11 +59,10 @@ def register(app: typer.Typer) -> None:
         time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit per topology (s)."),
         mode: str = typer.Option("agg", "--mode", help="Serving mode: agg (default, fast), disagg, or auto (the cheaper of the two, as plan does; slower)."),
         as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
-        plot: Optional[Path] = PLOT,
+        plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
     ) -> None:
         """Best plan of one workload on each topology under the same SLOs: $/Mtok, tok/s per GPU and per user, layout, ratio to the first."""
-        from rich.console import Console
-
+        from ..console import console
         from ...analysis import analysis, report
         from ...plan.assembly import SCHEMA_VERSION
 
@@ -71,7 +70,7 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.check_plot_path(plot)
             q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour)
-            rows = analysis.compare(workload, _names(topologies), q, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
+            rows = analysis.compare(c.workload_arg(workload, allow_download), _names(topologies), q, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
             first = next((r.plan for r in rows if r.plan is not None), None)
             inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
             title = f"{inputs['workload']['name']}" + (f" | TPOT SLO {inputs['slo']['tpot_ms']:g} ms, TTFT {inputs['slo']['ttft_ms']:g} ms" if first else "")
@@ -81,7 +80,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
                                        "rows": [r.to_dict() for r in rows]}, indent=2))
             else:
-                report.compare_table(rows, Console(), title=title)
+                report.compare_table(rows, console(), title=title)
                 if plot is not None:
                     typer.echo(f"plot written to {plot}")
         except PlannerError as exc:
@@ -97,11 +96,10 @@ def register(app: typer.Typer) -> None:
         gpus: Optional[int] = GPUS,
         csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write every frontier point to this CSV file."),
         as_json: bool = typer.Option(False, "--json", help="Print the frontiers as JSON."),
-        plot: Optional[Path] = PLOT,
+        plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
     ) -> None:
         """Pareto frontiers (tok/s per GPU vs tok/s per user; $/Mtok vs TPOT) over every layout and batch that fits memory."""
-        from rich.console import Console
-
+        from ..console import console
         from ...analysis import analysis, report
         from ...plan.assembly import SCHEMA_VERSION
 
@@ -109,7 +107,7 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.check_plot_path(plot)
             q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour)
-            res = analysis.frontier(workload, _names(topologies), q, max_gpus=gpus)
+            res = analysis.frontier(c.workload_arg(workload, allow_download), _names(topologies), q, max_gpus=gpus)
             slo = res[0].slo.get("tpot_ms")
             if plot is not None:
                 report.plot_frontier(res, plot, tpot_slo_ms=slo, title=f"{workload}: Pareto frontiers over every layout and batch (memory limits kept)")
@@ -126,7 +124,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
                                        "topologies": [r.to_dict() for r in res]}, indent=2))
             else:
-                report.frontier_table(res, Console())
+                report.frontier_table(res, console())
                 for p, what in ((plot, "plot"), (csv_path, "CSV")):
                     if p is not None:
                         typer.echo(f"{what} written to {p}")
@@ -140,11 +138,10 @@ def register(app: typer.Typer) -> None:
         nodes: Optional[int] = c.NODES, racks: Optional[int] = c.RACKS, price_per_gpu_hour: Optional[float] = c.PRICE,
         unavailable: Optional[str] = c.DOWN,
         as_json: bool = typer.Option(False, "--json", help="Print the seeds as JSON."),
-        plot: Optional[Path] = PLOT,
+        plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
     ) -> None:
         """The seeds of the cost model for one workload on one topology, each with its number and a one-line takeaway."""
-        from rich.console import Console
-
+        from ..console import console
         from ...analysis import report
         from ...analysis.explain import explain as explain_api
 
@@ -152,13 +149,13 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.check_plot_path(plot)
             q = c._query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-            e = explain_api(workload, topology, q)
+            e = explain_api(c.workload_arg(workload, allow_download), topology, q)
             if plot is not None:
                 report.plot_explain(e, plot)
             if as_json:
                 typer.echo(json.dumps({"kind": "explain", **e.to_dict()}, indent=2))
             else:
-                report.explain_table(e, Console())
+                report.explain_table(e, console())
                 if plot is not None:
                     typer.echo(f"plot written to {plot}")
         except PlannerError as exc:

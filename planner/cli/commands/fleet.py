@@ -53,12 +53,12 @@ def fleet(
 
 
 def _render(d: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from ..console import console
     from ...plan.text import layout_label as _layout, num as _num
 
-    c = Console()
+    c = console()
     color = {"optimal": "green", "feasible": "yellow"}.get(d["status"], "red")
     gap = d["gap"]
     c.print(
