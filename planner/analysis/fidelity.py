@@ -340,11 +340,17 @@ def predict(case: Case, efficiency=None, batch: int | None = None) -> Result:
     return Result(case, value, b, rule, label)
 
 
-def validate(path: Path | str | None = None, efficiency=None) -> Report:
-    """Predicted vs measured for every expressible case of a measurements file."""
+def validate(path: Path | str | None = None, efficiency=None, on_step=None) -> Report:
+    """Predicted vs measured for every expressible case of a measurements file;
+    ``on_step(case id)`` after each prediction."""
     resolved = Path(path) if path is not None else default_measurements_path()
     cases, skipped = load_cases(resolved)
-    results = tuple(predict(c, efficiency) for c in cases)
+    results = []
+    for c in cases:
+        results.append(predict(c, efficiency))
+        if on_step is not None:
+            on_step(c.record_id)
+    results = tuple(results)
     return Report(str(resolved), results, tuple(skipped))
 
 

@@ -87,29 +87,9 @@ def evaluate(
         _fail(exc)
 
 
-@app.command()
-def topologies() -> None:
-    """List shipped topologies, one line each."""
-    from ..inputs.datafiles import read_yaml, resolve, shipped_names
-
-    for name in shipped_names("topologies"):
-        d = read_yaml(resolve("topologies", name)).data
-        typer.echo(f"{name:22s} {d.get('description', '')}")
-
-
-@app.command()
-def workloads() -> None:
-    """List shipped workloads, one line each."""
-    from ..inputs.datafiles import read_yaml, resolve, shipped_names
-
-    for name in shipped_names("workloads"):
-        d = read_yaml(resolve("workloads", name)).data
-        typer.echo(f"{name:18s} {d.get('description', '')}")
-
-
 # Commands that live in their own modules (planner/cli/commands/*.py); each module
 # exposes ``register(app)`` and imports nothing heavy at module level.
-_COMMAND_MODULES = ("compare", "fidelity", "fleet", "export", "sweep")
+_COMMAND_MODULES = ("listing", "compare", "fidelity", "fleet", "export", "sweep")
 
 
 def _register_commands() -> None:
