@@ -297,3 +297,12 @@ def test_every_property_of_the_study_schema_has_a_description():
     missing = [f"{where}.{n}" for where, model in [("<root>", s), *s.get("$defs", {}).items()]
                for n, body in model.get("properties", {}).items() if not str(body.get("description", "")).strip()]
     assert not missing
+
+
+def test_two_sweeps_cannot_share_a_results_folder(tmp_path):
+    s = load_study(write_study(tmp_path, SMALL))
+    out = tmp_path / "r.parquet"
+    first = Store(out, s.fingerprint, s.name)
+    with pytest.raises(InputError, match="another planner sweep"):
+        Store(out, s.fingerprint, s.name)
+    del first

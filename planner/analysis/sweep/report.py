@@ -22,7 +22,7 @@ from typing import Any
 from ...inputs.errors import InputError
 
 from .columns import COLUMNS, NAMES
-from .store import write_atomic
+from ...inputs.safeio import atomic_write
 
 MAX_TABLE_ROWS = 5000  # rows in the page's table; the page says when there are more (all are in --csv)
 MAX_FIGURE_GROUPS = 12  # workloads plotted; the page says when there are more
@@ -52,12 +52,12 @@ def title_of(table, path: Path) -> str:
 
 
 def write_csv(table, path: Path) -> None:
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    try:
-        write_atomic(path, lambda p: pcsv.write_csv(table, p))
-    except OSError as exc:
-        raise InputError(f"--csv {path}: cannot write ({exc.strerror})") from None
+    sink = pa.BufferOutputStream()
+    pcsv.write_csv(table, sink)
+    atomic_write(path, sink.getvalue().to_pybytes(), flag="--csv")
 
 
 # --------------------------------------------------------------------------- numbers for the views
@@ -249,8 +249,4 @@ def page(table, title: str) -> str:
 
 
 def write_html(table, path: Path, title: str) -> None:
-    text = page(table, title)
-    try:
-        write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"--html {path}: cannot write ({exc.strerror})") from None
+    atomic_write(path, page(table, title), flag="--html")

@@ -14,12 +14,12 @@ back and adopted on restart, so no finished scenario is lost or run twice.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from ...inputs.errors import InputError
+from ...inputs.safeio import atomic_write
 
 from .columns import NAMES, SCHEMA_VERSION, arrow_schema
 
@@ -32,31 +32,13 @@ def parts_dir(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def parquet_bytes(table) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-
-def write_atomic(path: Path, write) -> None:
-    """``write(tmp_path)`` then fsync and rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 class Store:
@@ -74,11 +56,26 @@ class Store:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"--out {out}: cannot create {self.dir} ({exc.strerror})") from None
+        self._lock()
         if restart:
             for p in self.dir.glob("*.parquet"):
                 p.unlink()
             (self.dir / INDEX).unlink(missing_ok=True)
         self._load()
+
+    def _lock(self) -> None:
+        """One sweep per results folder: a second one would run the same scenarios.
+        The lock is the kernel's (flock), so a killed sweep does not leave it held."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        self._lock_file = open(self.dir / "lock", "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            raise InputError(f"--out {self.out}: another planner sweep is writing to {self.dir}") from None
 
     # ---- reading what is there
     def _load(self) -> None:
@@ -96,7 +93,7 @@ class Store:
                     f"({data.get('study')!r}, {len(data.get('parts', {}))} parts): use another --out, or --restart to discard them"
                 )
             self.parts = {k: list(v) for k, v in data.get("parts", {}).items() if (self.dir / k).exists()}
-        for tmp in self.dir.glob(".*.tmp-*"):
+        for tmp in self.dir.glob(".*.tmp"):  # left by a kill mid-write (atomic_write's temporary names)
             tmp.unlink()
         adopted = False
         for part in sorted(self.dir.glob("part-*.parquet")):
@@ -112,7 +109,7 @@ class Store:
 
     def _write_index(self) -> None:
         body = {"schema_version": SCHEMA_VERSION, "study": self.study_name, "fingerprint": self.fingerprint, "parts": self.parts}
-        write_atomic(self.dir / INDEX, lambda p: p.write_text(json.dumps(body, sort_keys=True)))
+        atomic_write(self.dir / INDEX, json.dumps(body, sort_keys=True), flag="--out")
 
     # ---- writing as results arrive
     def add(self, row: dict[str, Any]) -> None:
@@ -125,7 +122,6 @@ class Store:
 
     def flush(self) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         self.last_flush = time.monotonic()
         if not self.buffer:
@@ -133,7 +129,7 @@ class Store:
         seq = 1 + max((int(n[5:11]) for n in self.parts), default=0)
         name = f"part-{seq:06d}.parquet"
         table = pa.Table.from_pylist(self.buffer, schema=arrow_schema())
-        write_atomic(self.dir / name, lambda p: pq.write_table(table, p))
+        atomic_write(self.dir / name, parquet_bytes(table), flag="--out")
         self.parts[name] = [r["scenario_id"] for r in self.buffer]
         for sid in self.parts[name]:
             self.done[sid] = name
@@ -156,11 +152,8 @@ class Store:
         table = table.take(pc.sort_indices(table, sort_keys=[("scenario_index", "ascending")]))
         meta = {"study": self.study_name, "fingerprint": self.fingerprint, "columns_version": SCHEMA_VERSION}
         table = table.replace_schema_metadata({"rack_planner.sweep": json.dumps(meta, sort_keys=True)})
-        try:
-            write_atomic(self.out, lambda p: pq.write_table(table, p))
-        except OSError as exc:
-            raise InputError(f"--out {self.out}: cannot write ({exc.strerror})") from None
+        atomic_write(self.out, parquet_bytes(table), flag="--out")
         return table
 
 
-__all__ = ["Store", "parts_dir", "write_atomic", "NAMES"]
+__all__ = ["Store", "parts_dir", "parquet_bytes", "NAMES"]

@@ -52,6 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a capacity study: every scenario of the study through the same planner as `planner plan`; resumable."""
         from ...analysis.sweep.run import run_study
+        from ...inputs import interrupts
         from ...analysis.sweep.expand import load_study
 
         try:
@@ -73,9 +74,9 @@ def register(app: typer.Typer) -> None:
             try:
                 summary = run_study(s, out, workers=workers, ray=ray, restart=restart, flush_rows=flush_every,
                                     on_row=on_row, on_start=on_start)
-            except KeyboardInterrupt:
-                typer.echo(f"interrupted: finished scenarios are kept in {out}.parts/; rerun the same command to resume", err=True)
-                raise typer.Exit(130)
+            except interrupts.Interrupted:
+                typer.echo(f"note: finished scenarios are kept in {out}.parts/; rerun the same command to resume", err=True)
+                raise
             finally:
                 if state["bar"] is not None:
                     state["bar"].stop()
