@@ -306,3 +306,34 @@ def test_two_sweeps_cannot_share_a_results_folder(tmp_path):
     with pytest.raises(InputError, match="another planner sweep"):
         Store(out, s.fingerprint, s.name)
     del first
+
+
+def test_docs_list_every_result_column_with_its_type():
+    from planner.analysis.sweep.columns import COLUMNS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "sweep.md").read_text()
+    for name, kind, _ in COLUMNS:
+        assert f"| `{name}` | {kind} |" in text, name
+
+
+def crash_on_second(chunk):
+    """A stand-in for a scenario that kills its worker process (a crash, the OOM killer)."""
+    from planner.analysis.sweep.worker import run_chunk
+
+    if any(p["index"] == 1 for p in chunk):
+        os._exit(9)
+    return run_chunk(chunk)
+
+
+def test_a_scenario_that_kills_its_worker_is_an_error_row_and_the_rest_complete(tmp_path):
+    from planner.analysis.sweep.run import pool_rows
+    from planner.analysis.sweep.worker import payload
+
+    body = {**SMALL, "axes": {**SMALL["axes"], "slo": [{"tpot_ms": t} for t in (20, 30, 50, 80)]}}
+    s = load_study(write_study(tmp_path, body))
+    rows = list(pool_rows([payload(sc) for sc in s.scenarios], 2, fn=crash_on_second))
+    assert sorted(r["scenario_index"] for r in rows) == [0, 1, 2, 3]
+    by_index = {r["scenario_index"]: r for r in rows}
+    assert by_index[1]["status"] == "error" and "worker process died" in by_index[1]["reason"]
+    for k in (0, 2, 3):  # planned by a worker, not written off with the one that died
+        assert by_index[k]["elapsed_s"] > 0 and "worker process died" not in (by_index[k]["reason"] or "")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -26,7 +26,7 @@ from ...inputs.errors import InputError
 
 from .store import Store
 from .study import Study
-from .worker import payload, run_chunk
+from .worker import failed_row, payload, run_chunk
 
 MAX_WORKERS = 1024
 IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: keeps workers busy, bounds what a kill can lose
@@ -56,25 +56,53 @@ def serial_rows(payloads: list[dict]) -> Iterator[dict]:
         yield from run_chunk([p])
 
 
-def pool_rows(payloads: list[dict], workers: int) -> Iterator[dict]:
+def _pool_pass(todo: deque, workers: int, in_flight: int, fn: Callable) -> Iterator[dict]:
+    """Run chunks from ``todo`` on a fresh pool, yielding rows; returns the chunks
+    that were in flight if a worker process died (the pool is then unusable)."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
-    chunks = _chunks(payloads, chunk_size(len(payloads), workers))
     # spawn: workers start clean (no copied solver threads or locks), the same on every OS
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-        pending, k = set(), 0
-        try:
-            while k < len(chunks) or pending:
-                while k < len(chunks) and len(pending) < workers * IN_FLIGHT_PER_WORKER:
-                    pending.add(ex.submit(run_chunk, chunks[k]))
-                    k += 1
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    yield from f.result()
-        finally:
-            for f in pending:
-                f.cancel()
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pending: dict = {}
+    lost: list = []
+    try:
+        while todo or pending:
+            while todo and len(pending) < in_flight:
+                chunk = todo.popleft()
+                pending[ex.submit(fn, chunk)] = chunk
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                chunk = pending.pop(f)
+                try:
+                    rows = f.result()
+                except BrokenProcessPool:
+                    lost.append(chunk)
+                    continue
+                yield from rows
+            if lost:
+                return lost + list(pending.values())
+        return []
+    finally:
+        for f in pending:
+            f.cancel()
+        ex.shutdown(wait=not lost, cancel_futures=True)
+
+
+def pool_rows(payloads: list[dict], workers: int, fn: Callable = run_chunk) -> Iterator[dict]:
+    """Chunks on ``workers`` processes. If a worker dies (a crash, the OOM killer),
+    the scenarios it may have held are rerun one at a time on a single worker, so
+    the one that kills its process is found and recorded as an error row."""
+    todo = deque(_chunks(payloads, chunk_size(len(payloads), workers)))
+    while todo:
+        lost = yield from _pool_pass(todo, workers, workers * IN_FLIGHT_PER_WORKER, fn)
+        suspects = deque([p] for chunk in lost for p in chunk)
+        while suspects:
+            culprit = yield from _pool_pass(suspects, 1, 1, fn)
+            for chunk in culprit[:1]:
+                yield failed_row(chunk[0], "worker process died while planning this scenario (a crash or out of memory)")
+            suspects.extendleft(reversed(culprit[1:]))
 
 
 def ray_rows(payloads: list[dict], workers: Optional[int], address: str) -> Iterator[dict]:
@@ -95,16 +123,23 @@ def ray_rows(payloads: list[dict], workers: Optional[int], address: str) -> Iter
     try:
         slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         remote = ray.remote(num_cpus=1)(run_chunk)
-        chunks = _chunks(payloads, chunk_size(len(payloads), slots))
-        pending: list = []
-        k = 0
-        while k < len(chunks) or pending:
-            while k < len(chunks) and len(pending) < slots * IN_FLIGHT_PER_WORKER:
-                pending.append(remote.remote(chunks[k]))
-                k += 1
-            ready, pending = ray.wait(pending, num_returns=1)
+        todo = deque(_chunks(payloads, chunk_size(len(payloads), slots)))
+        pending: dict = {}
+        while todo or pending:
+            while todo and len(pending) < slots * IN_FLIGHT_PER_WORKER:
+                chunk = todo.popleft()
+                pending[remote.remote(chunk)] = chunk
+            ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                yield from ray.get(ref)
+                chunk = pending.pop(ref)
+                try:
+                    rows = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # the worker died (run_chunk itself never raises)
+                    if len(chunk) > 1:  # rerun one by one: only the scenario that kills its worker fails
+                        todo.extendleft([p] for p in reversed(chunk))
+                        continue
+                    rows = [failed_row(chunk[0], f"worker process died while planning this scenario ({type(exc).__name__})")]
+                yield from rows
     finally:
         ray.shutdown()
 

@@ -93,6 +93,11 @@ def run_one(payload: dict[str, Any]) -> dict[str, Any]:
         return _row(payload, "error", time.perf_counter() - start, reason=text[:MAX_REASON_CHARS])
 
 
+def failed_row(payload: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The row of a scenario whose worker could not report (it died)."""
+    return _row(payload, "error", 0.0, reason=reason)
+
+
 def run_chunk(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [run_one(p) for p in payloads]
 
