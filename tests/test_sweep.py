@@ -166,12 +166,12 @@ def test_rows_match_planner_plan_and_prices_scale_cost(tmp_path):
     for r in rows:
         q = api.Query(tpot_ms=r["tpot_slo_ms"], domains=2, price_per_gpu_hour=r["price_usd_per_gpu_hour"])
         try:
-            p = api.plan(r["workload"], "hgx-h100", q, demand_tps=r["demand_tps"], mode="agg").to_dict()
+            p = api.plan(r["workload"], "hgx-h100", q, demand_tps=r["demand_tps"], mode="agg")
         except Exception as exc:  # noqa: BLE001
             assert r["status"] == "infeasible" and r["reason"] == str(exc)
             continue
         assert (r["status"], r["gpus_used"], r["usd_per_mtok_all_in"], r["tpot_ms"]) == (
-            p["status"], p["metrics"]["gpus_used"], p["metrics"]["usd_per_mtok_all_in"], p["metrics"]["tpot_ms"])
+            p.status, p.metrics["gpus_used"], p.metrics["usd_per_mtok_all_in"], p.metrics["tpot_ms"])
     by_key = {(r["workload"], r["tpot_slo_ms"], r["demand_tps"], r["price_multiplier"]): r for r in rows}
     for (w, slo, d, m), r in by_key.items():
         if m == 2.0 and r["status"] == "optimal":
