@@ -94,8 +94,10 @@ def test_html_is_self_contained_and_holds_every_view(results):
     assert not any(tag == "img" for tag, _ in page.tags)
     rows = pq.read_table(out).to_pylist()
     ids = {a.get("id") for _, a in page.tags}
-    n_workloads = len({r["workload"] for r in rows if r["status"] in rep.OK})
-    assert {f"frontier-{k}" for k in range(n_workloads)} | {f"slo-{k}" for k in range(n_workloads)} | {"demand"} <= ids
+    n_workloads = len({rep.group_of(r) for r in rows if r["status"] in rep.OK})
+    assert {f"fig-frontier-{k}" for k in range(n_workloads)} | {f"fig-slo-{k}" for k in range(n_workloads)} | {"fig-demand"} <= ids
+    all_ids = [a["id"] for _, a in page.tags if "id" in a]
+    assert len(all_ids) == len(set(all_ids))  # a plot bound to a heading's id would draw in the wrong place
     # the sortable table: a header per column, one line per scenario, in study order
     main = page.tables[-1]
     assert main[0] == list(rep.TABLE_COLUMNS)
@@ -178,7 +180,7 @@ def test_html_opens_in_a_headless_browser_offline(results):
             page.route("**/*", route)
             page.goto(html.as_uri(), wait_until="load")
             plots = page.eval_on_selector_all(".js-plotly-plot", "els => els.length")
-            n_workloads = len({r["workload"] for r in pq.read_table(out).to_pylist() if r["status"] in rep.OK})
+            n_workloads = len({rep.group_of(r) for r in pq.read_table(out).to_pylist() if r["status"] in rep.OK})
             assert plots == 2 * n_workloads + 1
             # sort the big table by $/hour, ascending: numbers in order, blanks last
             col = rep.TABLE_COLUMNS.index("usd_per_hour")

@@ -25,7 +25,7 @@ from .columns import COLUMNS, NAMES
 from ...inputs.safeio import atomic_write
 
 MAX_TABLE_ROWS = 5000  # rows in the page's table; the page says when there are more (all are in --csv)
-MAX_FIGURE_GROUPS = 12  # workloads plotted; the page says when there are more
+MAX_FIGURE_GROUPS = 12  # (workload, traffic) groups plotted; the page says when there are more
 OK = ("optimal", "feasible")
 
 
@@ -100,44 +100,55 @@ def _hover(r: dict) -> str:
             f"{r['usd_per_mtok_all_in']:.4g} $/Mtok<br>TPOT {r['tpot_ms']:.3g} ms, TTFT {r['ttft_ms']:.4g} ms")
 
 
-def _frontier_figs(rows: list[dict], workloads: list[str]) -> list[str]:
+def group_of(r: dict) -> tuple[str, int, int]:
+    """Plots compare plans of one workload at one traffic shape."""
+    return (r["workload"], r["isl"], r["osl"])
+
+
+def _label(g: tuple[str, int, int]) -> str:
+    return f"{g[0]}, ISL {g[1]} / OSL {g[2]}"
+
+
+def _frontier_figs(rows: list[dict], groups: list[tuple]) -> list[str]:
     import plotly.graph_objects as go
 
     out = []
-    for k, w in enumerate(workloads):
+    for k, g in enumerate(groups):
         fig = go.Figure()
-        for acc in sorted({r["accelerator"] for r in rows if r["workload"] == w}):
-            pts = [(r["tokens_per_s_per_user"], r["usd_per_mtok_all_in"], r) for r in rows if r["workload"] == w and r["accelerator"] == acc]
+        mine = [r for r in rows if group_of(r) == g]
+        for acc in sorted({r["accelerator"] for r in mine}):
+            pts = [(r["tokens_per_s_per_user"], r["usd_per_mtok_all_in"], r) for r in mine if r["accelerator"] == acc]
             f = frontier(pts)
             fig.add_trace(go.Scatter(
                 x=[p[0] for p in f], y=[p[1] for p in f], mode="lines+markers", name=acc, line_shape="hv",
                 text=[_hover(p[2]) for p in f], hoverinfo="text+name",
             ))
-        fig.update_layout(title=f"{w}: cost frontier per GPU generation", xaxis_title="tokens/s per user (1 / TPOT)",
+        fig.update_layout(title=f"{_label(g)}: cost frontier per GPU generation", xaxis_title="tokens/s per user (1 / TPOT)",
                           yaxis_title="$ per million output tokens (all-in)", yaxis_type="log", template="plotly_white")
-        out.append(_fig_html(fig, f"frontier-{k}"))
+        out.append(_fig_html(fig, f"fig-frontier-{k}"))
     return out
 
 
-def _slo_figs(rows: list[dict], workloads: list[str]) -> list[str]:
+def _slo_figs(rows: list[dict], groups: list[tuple]) -> list[str]:
     import plotly.graph_objects as go
 
     out = []
-    for k, w in enumerate(workloads):
+    for k, g in enumerate(groups):
         fig = go.Figure()
-        for topo in sorted({r["topology"] for r in rows if r["workload"] == w}):
+        mine = [r for r in rows if group_of(r) == g]
+        for topo in sorted({r["topology"] for r in mine}):
             best: dict[float, dict] = {}
-            for r in rows:
-                if r["workload"] == w and r["topology"] == topo:
+            for r in mine:
+                if r["topology"] == topo:
                     s = r["tpot_slo_ms"]
                     if s not in best or r["usd_per_mtok_all_in"] < best[s]["usd_per_mtok_all_in"]:
                         best[s] = r
             xs = sorted(best)
             fig.add_trace(go.Scatter(x=xs, y=[best[s]["usd_per_mtok_all_in"] for s in xs], mode="lines+markers", name=topo,
                                      text=[_hover(best[s]) for s in xs], hoverinfo="text+name"))
-        fig.update_layout(title=f"{w}: cheapest $/Mtok at each TPOT SLO", xaxis_title="TPOT SLO (ms)",
+        fig.update_layout(title=f"{_label(g)}: cheapest $/Mtok at each TPOT SLO", xaxis_title="TPOT SLO (ms)",
                           yaxis_title="$ per million output tokens (all-in)", yaxis_type="log", template="plotly_white")
-        out.append(_fig_html(fig, f"slo-{k}"))
+        out.append(_fig_html(fig, f"fig-slo-{k}"))
     return out
 
 
@@ -147,11 +158,11 @@ def _demand_fig(best: list[dict]) -> str:
     fig = go.Figure()
     for w in sorted({r["workload"] for r in best}):
         sel = [r for r in best if r["workload"] == w and r["demand_tps"] is not None]
-        fig.add_trace(go.Bar(x=[f"{r['demand_tps']:.4g}" for r in sel], y=[r["usd_per_hour"] for r in sel], name=w,
-                             text=[f"{r['topology']} x{r['gpus_used']}" for r in sel], hovertext=[_hover(r) for r in sel]))
+        fig.add_trace(go.Bar(x=[f"{r['demand_tps']:,.0f}" for r in sel], y=[r["usd_per_hour"] for r in sel], name=w,
+                             text=[f"{r['topology']}, {r['gpus_used']} GPUs" for r in sel], hovertext=[_hover(r) for r in sel]))
     fig.update_layout(title="Cheapest option per demand level", xaxis_title="demand (output tokens/s)", xaxis_type="category",
                       yaxis_title="$ per hour", barmode="group", template="plotly_white")
-    return _fig_html(fig, "demand")
+    return _fig_html(fig, "fig-demand")
 
 
 # --------------------------------------------------------------------------- the page
@@ -219,9 +230,10 @@ def page(table, title: str) -> str:
 
     rows = table.to_pylist()
     ok = [r for r in rows if r["status"] in OK and r["usd_per_mtok_all_in"] is not None and math.isfinite(r["usd_per_mtok_all_in"])]
-    workloads = sorted({r["workload"] for r in ok})
-    shown = workloads[:MAX_FIGURE_GROUPS]
-    more = f'<p class="note">Plots show {len(shown)} of {len(workloads)} workloads; the table and --csv have all.</p>' if len(shown) < len(workloads) else ""
+    groups = sorted({group_of(r) for r in ok})
+    shown = groups[:MAX_FIGURE_GROUPS]
+    more = (f'<p class="note">Plots show {len(shown)} of {len(groups)} workload and traffic groups; the table and --csv have all.</p>'
+            if len(shown) < len(groups) else "")
     counts = Counter(r["status"] for r in rows)
     status = ", ".join(f"{counts[s]} {s}" for s in ("optimal", "feasible", "infeasible", "error") if counts[s])
     best = cheapest_per_demand(rows)
