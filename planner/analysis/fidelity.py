@@ -289,13 +289,19 @@ def _prefill_bound(w, topo, L, tokens: float) -> str:
     return BOTTLENECKS[int(np.argmax([float(np.ravel(x)[0]) for x in parts]))]
 
 
-def predict(case: Case, efficiency=None) -> Result:
-    """Evaluate one case with the shipped (or the given) efficiency factors."""
+def predict(case: Case, efficiency=None, batch: int | None = None) -> Result:
+    """Evaluate one case with the shipped (or the given) efficiency factors; a dict
+    of field changes applies to the case topology's own factors.
+    ``batch``: a decode batch already found for this case (the largest fitting
+    memory does not depend on the time constants a fit moves), to skip the search."""
     from ..physics.costmodel import BOTTLENECKS, evaluate, max_feasible_batch, prefill_pass_s
 
     spec = case.spec
     w, topo, L = _loaded(spec)
-    eff = efficiency if efficiency is not None else topo.efficiency
+    if isinstance(efficiency, dict):  # changes to the case's own (topology) constants
+        eff = replace(topo.efficiency, **efficiency)
+    else:
+        eff = efficiency if efficiency is not None else topo.efficiency
     if spec.engine is not None:
         stated = {k: v for k, v in spec.engine.model_dump().items() if k != "source" and v is not None}
         eff = replace(eff, **stated)
@@ -312,6 +318,8 @@ def predict(case: Case, efficiency=None) -> Result:
     aggregated = spec.mode == "aggregated"
     if spec.batch is not None:
         b, rule = spec.batch, "pinned"
+    elif batch is not None:
+        b, rule = batch, "max fitting memory (given)"
     else:
         b = int(max_feasible_batch(w, topo, L, aggregated=aggregated or spec.mode == "static")[0])
         rule = "max fitting memory"
@@ -332,11 +340,17 @@ def predict(case: Case, efficiency=None) -> Result:
     return Result(case, value, b, rule, label)
 
 
-def validate(path: Path | str | None = None, efficiency=None) -> Report:
-    """Predicted vs measured for every expressible case of a measurements file."""
+def validate(path: Path | str | None = None, efficiency=None, on_step=None) -> Report:
+    """Predicted vs measured for every expressible case of a measurements file;
+    ``on_step(case id)`` after each prediction."""
     resolved = Path(path) if path is not None else default_measurements_path()
     cases, skipped = load_cases(resolved)
-    results = tuple(predict(c, efficiency) for c in cases)
+    results = []
+    for c in cases:
+        results.append(predict(c, efficiency))
+        if on_step is not None:
+            on_step(c.record_id)
+    results = tuple(results)
     return Report(str(resolved), results, tuple(skipped))
 
 

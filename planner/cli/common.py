@@ -14,7 +14,8 @@ DEFAULT_WORKLOAD = "deepseek-v3"
 DEFAULT_TOPOLOGY = "gb200-nvl72"
 
 # ---- shared options (typer reads the defaults as option declarations)
-W = typer.Option(DEFAULT_WORKLOAD, "--workload", "-w", help="Shipped workload name, a workload YAML, or a Hugging Face config.json.")
+W = typer.Option(DEFAULT_WORKLOAD, "--workload", "-w", help="Shipped workload name, a workload YAML, a Hugging Face config.json or model folder, or a model id (Qwen/Qwen2.5-72B-Instruct).")
+DL = typer.Option(False, "--allow-download", help="Fetch config.json of a model id that is neither shipped nor in the Hugging Face cache (needs huggingface_hub).")
 T = typer.Option(DEFAULT_TOPOLOGY, "--topology", "-t", help="Shipped topology name or a topology YAML.")
 ISL = typer.Option(None, "--isl", help="Input tokens per request.")
 OSL = typer.Option(None, "--osl", help="Output tokens per request.")
@@ -34,6 +35,17 @@ OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this f
 def _fail(exc: PlannerError) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(exc.exit_code)
+
+
+def workload_arg(ref: str, allow_download: bool):
+    """What the API gets for ``--workload``: the text itself (resolved offline by
+    the loader), or, with ``--allow-download``, the workload loaded with the Hub
+    as a last resort."""
+    if not allow_download:
+        return ref
+    from ..inputs.query import load_workload
+
+    return load_workload(ref, allow_download=True)
 
 
 def _ids(text: Optional[str]) -> tuple[int, ...]:

@@ -235,6 +235,25 @@ def _gpt_oss(r: _Reader) -> dict[str, Any]:
     return model
 
 
+def _glm4_moe(r: _Reader) -> dict[str, Any]:
+    """GLM-4.5 / GLM-4.5-Air: GQA with biases, the first ``first_k_dense_replace`` layers
+    dense, the rest routed + shared experts (the multi-token-prediction layer,
+    ``num_nextn_predict_layers``, is a speculation add-on and is not counted)."""
+    model = _gqa_common(r)
+    model["attention_bias"] = r.flag("attention_bias", True)
+    n_dense = min(r.num("first_k_dense_replace", 0, minimum=0), model["n_layers"])
+    model["moe"] = {
+        "n_routed_experts": r.num("n_routed_experts"),
+        "experts_per_token": r.num("num_experts_per_tok"),
+        "expert_d_ff": r.num("moe_intermediate_size"),
+        "n_shared_experts": r.num("n_shared_experts", 0, minimum=0),
+        "n_dense_layers": n_dense,
+    }
+    if n_dense:
+        model["d_ff"] = r.num("intermediate_size")
+    return model
+
+
 FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "LlamaForCausalLM": _llama,
     "Qwen2ForCausalLM": _qwen2,
@@ -243,6 +262,7 @@ FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "MixtralForCausalLM": _mixtral,
     "DeepseekV3ForCausalLM": _deepseek_v3,
     "GptOssForCausalLM": _gpt_oss,
+    "Glm4MoeForCausalLM": _glm4_moe,
 }
 
 
@@ -304,11 +324,14 @@ def _architecture(cfg: Config, shown: str) -> str:
     raise InputError(f"{shown}: {noun} {names} {verb} not supported; supported: {supported}")
 
 
-def load_hf_config(path: str) -> Workload:
-    """A workload from a Hugging Face ``config.json`` (or a folder holding one)."""
+def load_hf_config(path: str, name: str | None = None) -> Workload:
+    """A workload from a Hugging Face ``config.json`` (or a folder holding one),
+    named ``name`` (a model id) when given."""
     file = Path(path)
     if file.is_dir():
         file = file / "config.json"
+        if not file.is_file():
+            raise InputError(f"{path}: folder has no config.json (give the folder a Hugging Face download lays out, or a config.json path)")
     shown = str(file)
     cfg, raw = _read_json(file, shown)
     arch = _architecture(cfg, shown)
@@ -316,7 +339,8 @@ def load_hf_config(path: str) -> Workload:
     model = FAMILIES[arch](reader)
     weights, notes = _weight_precision(reader)
 
-    name = cfg.get("_name_or_path")
+    if name is None:
+        name = cfg.get("_name_or_path")
     if not isinstance(name, str) or not name.strip():
         name = file.resolve().parent.name or file.stem
     spec = validate(

@@ -48,12 +48,24 @@ def load(workload: str | Workload, topology: str | Topology, q: Query) -> tuple[
     return w, topo
 
 
-def load_workload(ref: str) -> Workload:
-    """A shipped workload name, a workload YAML path, or a Hugging Face config.json."""
-    if ref.endswith(".json"):
-        from .hf_import import load_hf_config  # only when asked: keeps start-up light
+def load_workload(ref: str, allow_download: bool = False) -> Workload:
+    """A shipped workload name, a workload YAML path, a Hugging Face config.json
+    (or a folder holding one), or a Hugging Face model id such as
+    ``Qwen/Qwen2.5-72B-Instruct`` (see :mod:`planner.inputs.model_ids`; the Hub is
+    asked only when ``allow_download``)."""
+    from pathlib import Path
 
+    from .hf_import import load_hf_config  # only when asked: keeps start-up light
+    from .model_ids import find, looks_like_id, resolve_id
+
+    if ref.endswith(".json") or Path(ref).is_dir():
         return load_hf_config(ref)
+    if looks_like_id(ref) and not Path(ref).exists():
+        shipped, config = resolve_id(ref, allow_download)
+        if config is None:
+            return load_workload(shipped)
+        entry = find(ref)
+        return load_hf_config(str(config), name=entry.id if entry else ref)
     path = resolve("workloads", ref)
     loaded = read_yaml(path)
     spec = validate(WorkloadFile, loaded.data, path)

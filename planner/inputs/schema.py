@@ -23,6 +23,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def given(*fields: str) -> dict[str, Any]:
+    """JSON Schema fragment: ``fields`` are present and not null. Models use it in
+    ``json_schema_extra`` to publish the cross-field rules their validators check,
+    so an editor and the loader give the same verdict."""
+    return {"required": list(fields), "properties": {f: {"not": {"type": "null"}} for f in fields}}
+
+
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Known field names of the sub-model that ``loc`` points into."""
     current: Any = model

@@ -20,7 +20,7 @@ from functools import cached_property, lru_cache
 from itertools import product
 from typing import TYPE_CHECKING, Literal, Optional
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from . import units
 from .datafiles import read_yaml, resolve
@@ -34,7 +34,7 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
-from .schema import Strict, validate
+from .schema import Strict, given, validate
 
 if TYPE_CHECKING:  # networkx loads only when someone asks for the whole graph (Topology.graph)
     import networkx as nx
@@ -70,12 +70,20 @@ def check_size(spec: "ScaleUpFile", n_domains: int) -> str | None:
 
 class PriceFile(Strict):
     usd_per_gpu_hour: PositiveFloat
+    estimated: bool = False  # an estimate, not a quote: comparisons mark it
     who: str = ""
     date: str = ""
     source: str = Field(min_length=1)
 
 
 class ScaleUpFile(Strict):
+    # What _shape checks, said in JSON Schema so editors and the loader agree.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"kind": {"const": "switch"}}}, "then": given("gpus_per_domain", "switches_per_domain")},
+        {"if": {"properties": {"kind": {"const": "mesh"}}}, "then": given("gpus_per_domain")},
+        {"if": {"properties": {"kind": {"const": "torus"}}}, "then": given("torus_dims")},
+    ]})
+
     kind: Literal["switch", "mesh", "torus"]
     gpus_per_domain: Optional[PositiveInt] = None
     switches_per_domain: Optional[PositiveInt] = None

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, model_validator
 
 from . import units
+from .formats import COMPONENTS, WeightPrecisions
 from .errors import InputError
-from .schema import Strict
+from .schema import Strict, given
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
@@ -55,6 +56,12 @@ class PublishedFile(Strict):
 
 
 class ModelFile(Strict):
+    # What _consistent checks that JSON Schema can say, so editors and the loader agree.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"attention": {"const": "mla"}}, "required": ["attention"]}, "then": given("mla")},
+        {"anyOf": [given("d_ff"), given("moe")]},  # a dense model needs d_ff
+    ]})
+
     n_layers: PositiveInt
     d_model: PositiveInt
     vocab_size: PositiveInt
@@ -91,8 +98,19 @@ class ModelFile(Strict):
         return self
 
 
+Format = Literal["bf16", "fp16", "fp8", "fp8_block128", "int8", "nvfp4", "mxfp4", "int4_g128"]
+
+
 class PrecisionFile(Strict):
+    """``weights`` is a shorthand (formats.SHORTHAND); a component named here
+    overrides it with the format its checkpoint ships (formats.FORMATS)."""
+
     weights: Precision = "bf16"
+    attention: Optional[Format] = None
+    dense_ffn: Optional[Format] = None
+    routed_experts: Optional[Format] = None
+    shared_experts: Optional[Format] = None
+    embeddings: Optional[Format] = None  # input embeddings and LM head
     kv_cache: Precision = "bf16"
     activations: Precision = "bf16"
 
@@ -212,6 +230,18 @@ class Model:
         dense = self.n_mlp_dense_layers * self.dense_mlp_params
         return self.n_layers * per_layer + moe + dense + self.embedding_params + self.d_model
 
+    def params_by_component(self) -> dict[str, int]:
+        """Parameters by weight component (formats.COMPONENTS); norms and routers
+        ride with attention, they sum to total_params."""
+        per_layer = self.attn_params_per_layer + self.norm_params_per_layer
+        return {
+            "attention": self.n_layers * per_layer + self.n_moe_layers * self.router_params + self.d_model,
+            "dense_ffn": self.n_mlp_dense_layers * self.dense_mlp_params,
+            "routed_experts": self.n_moe_layers * self.n_routed_experts * self.expert_params,
+            "shared_experts": self.n_moe_layers * self.n_shared_experts * self.expert_params,
+            "embeddings": self.embedding_params,
+        }
+
     @property
     def active_params(self) -> int:
         """Parameters a token touches: all but the routed experts it does not use."""
@@ -259,6 +289,7 @@ class Workload:
     kv_len: int
     ttft_s: float
     tpot_s: float
+    weights: WeightPrecisions = WeightPrecisions()  # storage format per weight component
     published_total_params: float | None = None
     published_active_params: float | None = None
     published_source: str = ""
@@ -269,7 +300,8 @@ class Workload:
 
     @property
     def weight_bytes(self) -> float:
-        return self.model.total_params * units.dtype_bytes(self.weight_dtype)
+        """Every weight of the model at its component's format, block scales included."""
+        return sum(n * self.weights.bytes(c) for c, n in self.model.params_by_component().items())
 
     def kv_bytes_per_token(self, context: float | None = None) -> float:
         """KV bytes one token adds, averaged over layers for a ``context``-token sequence."""
@@ -315,6 +347,7 @@ def workload_from_spec(spec: WorkloadFile, path: str = "", sha256: str = "") -> 
         description=spec.description,
         model=model_from_spec(spec.model),
         weight_dtype=spec.precision.weights,
+        weights=WeightPrecisions.shorthand(spec.precision.weights, **{c: getattr(spec.precision, c) for c in COMPONENTS}),
         kv_dtype=spec.precision.kv_cache,
         act_dtype=spec.precision.activations,
         isl=t.isl,
@@ -361,6 +394,7 @@ def with_overrides(
         osl=new_osl,
         kv_len=kv_len or default_kv,
         weight_dtype=weight_dtype or w.weight_dtype,
+        weights=WeightPrecisions.shorthand(weight_dtype) if weight_dtype else w.weights,
         kv_dtype=kv_dtype or w.kv_dtype,
         ttft_s=ttft_ms * units.MS if ttft_ms else w.ttft_s,
         tpot_s=tpot_ms * units.MS if tpot_ms else w.tpot_s,

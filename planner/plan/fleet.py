@@ -139,8 +139,10 @@ def _group(g: GroupFile, path: str) -> _Group:
     return _Group(g, topo, size, tuple(size - x for x in lost), frozenset(down))
 
 
-def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float = 60.0, workers: int = 2) -> FleetPlan:
-    """Layouts, replica counts and placement for every demand at least $/hour."""
+def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float = 60.0, workers: int = 2,
+               on_step=None) -> FleetPlan:
+    """Layouts, replica counts and placement for every demand at least $/hour.
+    ``on_step(label)`` is called after each demand's layouts are rated and before the solve."""
     if not time_limit_s > 0:
         raise InputError(f"--time-limit must be positive (got {time_limit_s})")
     inv, inv_path = _load(InventoryFile, inventory)
@@ -151,7 +153,7 @@ def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float =
             if gname not in names:
                 raise InputError(f"{dem_path}: demand {d.name!r}: unknown group {gname!r}; inventory groups: {', '.join(sorted(names))}")
     groups = [_group(g, inv_path) for g in inv.groups]
-    built = build_problem(groups, dem.demands, dem_path, time_limit_s, workers)
+    built = build_problem(groups, dem.demands, dem_path, time_limit_s, workers, on_step)
     return report(built, groups, dem.demands)
 
 

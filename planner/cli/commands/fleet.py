@@ -34,7 +34,14 @@ def fleet(
     try:
         if workers < 1:
             raise InputError(f"--workers must be at least 1 (got {workers})")
-        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
+        from ..console import progress
+
+        with progress("fleet", None, enabled=not as_json) as bar:
+            def step(label: str) -> None:
+                bar.advance(label)
+                bar.note(f"{label}; then the solve (at most {time_limit:g} s)")
+
+            f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
         text = json.dumps(f.to_dict(), indent=2)
         write_out(out, text)
         if as_json:
@@ -53,12 +60,12 @@ def fleet(
 
 
 def _render(d: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from ..console import console
     from ...plan.text import layout_label as _layout, num as _num
 
-    c = Console()
+    c = console()
     color = {"optimal": "green", "feasible": "yellow"}.get(d["status"], "red")
     gap = d["gap"]
     c.print(
