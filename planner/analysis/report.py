@@ -50,14 +50,17 @@ def _figure(ncols: int, width: float = 5.2, height: float = 4.4):
 def _save(fig, path: Path | str) -> Path:
     import matplotlib.pyplot as plt
 
+    import io
+
+    from ..inputs.safeio import atomic_write
+
     p = check_plot_path(path)
+    buf = io.BytesIO()
     try:
-        fig.savefig(p, format=p.suffix.lower().lstrip("."), dpi=130)
-    except OSError as exc:
-        raise InputError(f"--plot {p}: cannot write ({exc.strerror})") from None
+        fig.savefig(buf, format=p.suffix.lower().lstrip("."), dpi=130)
     finally:
         plt.close(fig)
-    return p
+    return atomic_write(p, buf.getvalue(), "--plot")
 
 
 def _log_if_wide(ax, values: Sequence[float], axis: str = "y", span: float = 20.0) -> None:

@@ -26,8 +26,10 @@ from .common import (  # noqa: F401  (shared with the sub-commands)
     DEFAULT_TOPOLOGY, DEFAULT_WORKLOAD, DL, DOWN, ISL, JSON, KD, KVL, NODES, OSL, OUT, PRICE, RACKS, T, TPOT, TTFT, W, WD,
     _fail, _query, workload_arg, write_out,
 )
+from .usage import OneLineGroup
 
 app = typer.Typer(
+    cls=OneLineGroup,
     add_completion=False,
     no_args_is_help=False,
     help="Plan LLM inference deployments on GPU racks: parallel layout, batch, replicas and placement at least cost per token.",
@@ -118,11 +120,9 @@ _register_commands()
 
 
 def main() -> None:
-    try:
-        app()
-    except PlannerError as exc:  # anything a command let through
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    """Run the app without the interrupt handling of the console script
+    (planner.cli.entry:main, which installs it before these imports)."""
+    app()
 
 
 if __name__ == "__main__":

@@ -28,17 +28,15 @@ def _names(text: str) -> list[str]:
 
 
 def _write(path: Path, text: str, flag: str) -> None:
-    from ...inputs.errors import InputError
+    from ...inputs.safeio import atomic_write
 
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot write ({exc.strerror})") from None
+    atomic_write(path, text, flag)
 
 
 def register(app: typer.Typer) -> None:
     from .. import common as c
     from ...inputs.errors import PlannerError
+    from ...inputs.jsonout import dumps
 
     GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
     PLOT = typer.Option(None, "--plot", help="Write a plot to this file (.png or .svg).")
@@ -100,7 +98,7 @@ def register(app: typer.Typer) -> None:
             if fmt == "json":
                 from ...plan.assembly import SCHEMA_VERSION
 
-                typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
+                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
                                        "rows": [r.to_dict() for r in rows]}, indent=2))
             elif fmt == "csv":
                 typer.echo(_csv([_flat(r.to_dict()) for r in rows]), nl=False)
@@ -147,7 +145,7 @@ def register(app: typer.Typer) -> None:
             if fmt == "csv":
                 typer.echo(points, nl=False)
             elif fmt == "json":
-                typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
+                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
                                        "topologies": [r.to_dict() for r in res]}, indent=2))
             else:
                 report.frontier_table(res, console())
@@ -179,7 +177,7 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.plot_explain(e, plot)
             if as_json:
-                typer.echo(json.dumps({"kind": "explain", **e.to_dict()}, indent=2))
+                typer.echo(dumps({"kind": "explain", **e.to_dict()}, indent=2))
             else:
                 report.explain_table(e, console())
                 if plot is not None:
@@ -210,6 +208,7 @@ def _csv(rows: list[dict]) -> str:
 
 
 def _emit_demand(rows, demand_tps: float, fmt: str, workload: str) -> None:
+    from ...inputs.jsonout import dumps
     from ..console import console
     from ...analysis import report
     from ...plan.assembly import SCHEMA_VERSION
@@ -217,7 +216,7 @@ def _emit_demand(rows, demand_tps: float, fmt: str, workload: str) -> None:
     if fmt == "json":
         first = next((r.plan for r in rows if r.plan is not None), None)
         inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
-        typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "compare-demand", "demand_tps": demand_tps, "inputs": inputs,
+        typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare-demand", "demand_tps": demand_tps, "inputs": inputs,
                                "rows": [r.to_dict() for r in rows]}, indent=2))
     elif fmt == "csv":
         typer.echo(_csv([_flat(r.to_dict()) for r in rows]), nl=False)
