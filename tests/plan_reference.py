@@ -14,6 +14,7 @@ may differ between two runs.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -41,12 +42,18 @@ QUERIES: list[tuple[str, list[str]]] = [
 
 
 def strip_times(x):
-    """The document without its wall-clock fields."""
+    """The document without its wall-clock fields, and with data-file paths relative
+    to their folder (a checkout or an installed package may live anywhere)."""
     if isinstance(x, dict):
         return {k: strip_times(v) for k, v in x.items() if not _is_time(k)}
     if isinstance(x, list):
         return [strip_times(v) for v in x]
+    if isinstance(x, str):
+        return _DATA_PATH.sub(r"\1/", x)
     return x
+
+
+_DATA_PATH = re.compile(r"[^\s'\"]*/(topologies|workloads|hardware|examples)/")
 
 
 def _is_time(key: str) -> bool:
