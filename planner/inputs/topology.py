@@ -34,6 +34,7 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
+from .kv_tiers import load_tiers
 from .ranges import MAX_GPUS as RANGE_MAX_GPUS, DOMAINS, GPU_ID, LATENCY_US, LINK_GB_PER_S, NIC_GBIT_PER_S, PARALLEL, PRICE_USD_PER_GPU_HOUR, SWITCHES
 from .schema import Strict, given, validate
 
@@ -131,6 +132,7 @@ class TopologyFile(Strict):
     scale_up: ScaleUpFile
     scale_out: ScaleOutFile
     unavailable_gpus: list[GPU_ID.type] = Field([], max_length=MAX_GPUS)
+    kv_tiers: list[str] = []  # names in hardware/kv-tiers.yaml: memories below HBM that can hold cached prefixes
     efficiency: Optional[EfficiencyFields] = None
     notes: str = ""
 
@@ -169,6 +171,7 @@ class Topology:
     scale_out_latency_s: float
     source_path: str = ""
     sha256: str = ""
+    kv_tiers: tuple = ()  # per-GPU inputs.kv_tiers.Tier, as the topology lists them
     fabric: "Fabric | None" = field(default=None, compare=False, repr=False)  # the links one domain is made of
 
     @cached_property
@@ -408,6 +411,7 @@ def build_topology(
         scale_out_latency_s=fab.out_latency_s,
         source_path=str(path),
         sha256=loaded.sha256,
+        kv_tiers=load_tiers(list(spec.kv_tiers), spec.gpus_per_host, f"{path}: "),
         fabric=fab,
     )
 
