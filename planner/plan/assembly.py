@@ -171,7 +171,7 @@ class Plan:
             "violations": self.violations,
             "alternatives": self.alternatives,
             "solver": self.solver,
-            "serving_economics": self.serving_economics,
+            **({"serving_economics": self.serving_economics} if self.serving_economics else {}),
         }
 
     def to_json(self) -> str:
