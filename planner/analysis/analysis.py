@@ -180,12 +180,10 @@ def compare(
     on_step: Callable[[str], None] | None = None,
     workers: int | None = None,
 ) -> list[CompareRow]:
-    """api.plan on each topology under the same workload, SLOs and traffic. A
-    topology that cannot meet them gets a row with the reason instead.
-    ``mode`` defaults to ``auto``, as ``plan`` does (``agg``: aggregated serving
-    only, the mode ``frontier`` sweeps). Topologies are planned in parallel on
-    up to ``workers`` processes (default: the available cores); the rows are
-    the same as a serial run's, in the order given."""
+    """api.plan on each topology under the same workload, SLOs and traffic (a row
+    with the reason where it cannot meet them). ``mode``: as ``plan`` (``agg`` is
+    what ``frontier`` sweeps). Topologies run on up to ``workers`` processes
+    (default: the available cores), rows as a serial run's, in the order given."""
     TIME_LIMIT_S.check("--time-limit", time_limit_s)
     w, sized = _prepare(workload, topologies, query, max_gpus)
 
