@@ -31,6 +31,9 @@ DOWN = typer.Option(None, "--unavailable", help="Comma-separated GPU ids that ar
 CACHED = typer.Option(None, "--cached-prefix", help="Prompt tokens (of --isl) already in the prefix cache: no prefill compute, still read and held.")
 HIT = typer.Option(None, "--prefix-hit-rate", help="Share of input tokens served from the prefix cache (a fleet average; instead of --cached-prefix).")
 HOLD = typer.Option(None, "--prefix-hold-s", help="Seconds a cached prefix waits for its next use (chooses the KV tier that holds it).")
+SPEC = typer.Option(None, "--speculative", help="Speculative decoding: mtp (the model's MTP heads, sourced acceptance), ngram, or none.")
+DRAFT = typer.Option(None, "--draft-tokens", help="Draft tokens proposed per verification step (default: the model's MTP heads).")
+ACCEPT = typer.Option(None, "--acceptance-rate", help="Share of draft tokens accepted, per token (default for mtp: the model's sourced figure).")
 JSON = typer.Option(False, "--json", help="Print the plan as JSON.")
 OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file.")
 
@@ -89,6 +92,13 @@ def with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s):
     from dataclasses import replace
 
     return replace(q, cached_prefix=cached_prefix, prefix_hit_rate=prefix_hit_rate, prefix_hold_s=prefix_hold_s)
+
+
+def with_speculative(q, speculative, draft_tokens, acceptance_rate):
+    """The query with the speculative-decoding options set."""
+    from dataclasses import replace
+
+    return replace(q, speculative=speculative, draft_tokens=draft_tokens, acceptance_rate=acceptance_rate)
 
 
 def _check_unit(topology: str, flag_unit: str) -> None:

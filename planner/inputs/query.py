@@ -34,6 +34,9 @@ class Query:
     cached_prefix: int | None = None  # prompt tokens already in the prefix cache (--cached-prefix)
     prefix_hit_rate: float | None = None  # or: share of input tokens that hit it (--prefix-hit-rate)
     prefix_hold_s: float | None = None  # seconds a cached prefix waits for its next use (--prefix-hold-s)
+    speculative: str | None = None  # mtp | ngram | none (--speculative)
+    draft_tokens: int | None = None  # draft tokens per step (--draft-tokens)
+    acceptance_rate: float | None = None  # per draft token (--acceptance-rate)
 
 
 def load(workload: str | Workload, topology: str | Topology, q: Query) -> tuple[Workload, Topology]:
@@ -41,7 +44,8 @@ def load(workload: str | Workload, topology: str | Topology, q: Query) -> tuple[
     w = with_overrides(
         w, isl=q.isl, osl=q.osl, kv_len=q.kv_len, weight_dtype=q.weight_dtype, kv_dtype=q.kv_dtype,
         ttft_ms=q.ttft_ms, tpot_ms=q.tpot_ms, cached_prefix=q.cached_prefix, prefix_hit_rate=q.prefix_hit_rate,
-        prefix_hold_s=q.prefix_hold_s,
+        prefix_hold_s=q.prefix_hold_s, speculative=q.speculative, draft_tokens=q.draft_tokens,
+        acceptance_rate=q.acceptance_rate,
     )
     if isinstance(topology, Topology):
         topo = topology

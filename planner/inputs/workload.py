@@ -56,6 +56,14 @@ class PublishedFile(Strict):
     source: str = Field(min_length=1)
 
 
+class MTPFile(Strict):
+    """Multi-token-prediction heads the checkpoint ships, usable as a speculative draft."""
+
+    layers: int = Field(ge=1, le=16)  # MTP modules (draft tokens they can propose per step)
+    acceptance_rate: float = Field(gt=0, lt=1)  # measured share of draft tokens the target model accepts
+    source: str = Field(min_length=1)
+
+
 class ModelFile(Strict):
     # What _consistent checks that JSON Schema can say, so editors and the loader agree.
     model_config = ConfigDict(json_schema_extra={"allOf": [
@@ -77,6 +85,7 @@ class ModelFile(Strict):
     sliding_window: Optional[SlidingWindowFile] = None
     attention_bias: bool = False
     max_position_embeddings: Optional[TOKENS.type] = None  # longest context the model accepts (config.json)
+    mtp: Optional[MTPFile] = None  # multi-token-prediction heads (a speculative draft with a sourced acceptance)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelFile":
@@ -178,6 +187,8 @@ class Model:
     window_tokens: int = 0
     n_window_layers: int = 0
     max_position_embeddings: int = 0  # 0: not stated
+    mtp_layers: int = 0  # MTP heads shipped with the checkpoint (0: none)
+    mtp_acceptance_rate: float = 0.0  # their measured acceptance rate per draft token
 
     # ---- structure
     @property
@@ -302,6 +313,9 @@ class Workload:
     tpot_s: float
     prefix_hit_rate: float = 0.0  # share of input tokens whose KV is already cached: no prefill compute
     prefix_hold_s: float = 0.0  # seconds a cached prefix waits between uses (0: not stated)
+    spec_method: str = ""  # speculative decoding: "" (off), mtp or ngram
+    spec_draft_tokens: int = 0  # draft tokens proposed per verification step
+    spec_acceptance: float = 0.0  # share of draft tokens accepted (per token, given its predecessors)
     weights: WeightPrecisions = WeightPrecisions()  # storage format per weight component
     published_total_params: float | None = None
     published_active_params: float | None = None
@@ -360,6 +374,8 @@ def model_from_spec(m: ModelFile) -> Model:
         window_tokens=m.sliding_window.window_tokens if m.sliding_window else 0,
         n_window_layers=m.sliding_window.n_layers if m.sliding_window else 0,
         max_position_embeddings=m.max_position_embeddings or 0,
+        mtp_layers=m.mtp.layers if m.mtp else 0,
+        mtp_acceptance_rate=m.mtp.acceptance_rate if m.mtp else 0.0,
     )
 
 
@@ -403,6 +419,9 @@ def with_overrides(
     cached_prefix: int | None = None,
     prefix_hit_rate: float | None = None,
     prefix_hold_s: float | None = None,
+    speculative: str | None = None,
+    draft_tokens: int | None = None,
+    acceptance_rate: float | None = None,
 ) -> Workload:
     """Apply command-line overrides, rejecting out-of-range values by flag name."""
     for flag, value in (("--isl", isl), ("--osl", osl), ("--kv-len", kv_len)):
@@ -433,8 +452,36 @@ def with_overrides(
         prefix_hit_rate=_hit_rate(new_isl, cached_prefix, prefix_hit_rate, w.prefix_hit_rate),
         prefix_hold_s=prefix_hold_s or w.prefix_hold_s,
     )
+    out = _speculative(out, speculative, draft_tokens, acceptance_rate)
     check_context(out, explicit_kv_len=kv_len is not None)
     return out
+
+
+def _speculative(w: Workload, method: str | None, k: int | None, a: float | None) -> Workload:
+    """Speculative decoding from --speculative/--draft-tokens/--acceptance-rate. MTP
+    takes its draft length and acceptance from the model's mtp section (sourced) unless
+    given; n-gram drafting has no sourced acceptance, so it must be given."""
+    if method is None:
+        if k is not None or a is not None:
+            raise InputError("--draft-tokens and --acceptance-rate need --speculative mtp or ngram")
+        return w
+    if method == "none":
+        return replace(w, spec_method="", spec_draft_tokens=0, spec_acceptance=0.0)
+    if method not in ("mtp", "ngram"):
+        raise InputError(f"--speculative must be mtp, ngram or none (got {method!r})")
+    if k is not None and not 1 <= k <= 16:
+        raise InputError(f"--draft-tokens must be an integer from 1 to 16 (got {k})")
+    if a is not None and not 0 < a < 1:
+        raise InputError(f"--acceptance-rate must be above 0 and below 1 (got {a})")
+    m = w.model
+    if method == "mtp":
+        if not m.mtp_layers:
+            raise InputError(f"--speculative mtp: {w.name} states no MTP heads (model.mtp); use --speculative ngram with --acceptance-rate")
+        k = k if k is not None else m.mtp_layers
+        a = a if a is not None else m.mtp_acceptance_rate
+    elif a is None:
+        raise InputError("--speculative ngram needs --acceptance-rate (no sourced default for n-gram drafts)")
+    return replace(w, spec_method=method, spec_draft_tokens=k if k is not None else 1, spec_acceptance=float(a))
 
 
 def _hit_rate(isl: int, cached_prefix: int | None, hit_rate: float | None, default: float) -> float:

@@ -18,6 +18,7 @@ from .candidates import Layouts
 from ..inputs.topology import Topology, scale_up_group_bw
 from ..inputs.workload import Workload
 
+from . import speculative as spec
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
 
 
@@ -111,14 +112,17 @@ def prefill_attn_flops_per_ctx(m) -> int:
 
 
 def step_terms(
-    w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens, ctx_decode, prefill=False, rank_tokens=None
+    w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens, ctx_decode, prefill=False, rank_tokens=None,
+    queries_per_seq=1.0,
 ) -> StepTerms:
     """One pass of ``decode_tokens`` decode and ``prefill_tokens`` prefill tokens
     through the bottleneck stage. ``ctx_decode``: context each decode token reads.
     ``rank_tokens``: tokens on the busiest attention-DP rank (default: an even share,
     all tokens / dp); the attention side (projections, attention core, dense and
     shared-expert MLPs, all-reduce, what a GPU dispatches) runs at the busiest rank's
-    load, the routed experts at the stage's total."""
+    load, the routed experts at the stage's total. ``queries_per_seq``: decode tokens
+    per sequence (a speculative verification step checks several): each attends to the
+    whole context, but a sequence's KV is read once."""
     m, acc, eff = w.model, topo.accelerator, topo.efficiency
     kb, ab = (units.dtype_bytes(x) for x in (w.kv_dtype, w.act_dtype))
     wp = w.weights
@@ -154,7 +158,7 @@ def step_terms(
 
     # -- per-layer bytes read on one GPU
     shards = np.minimum(tp, m.kv_shardable_heads)
-    kv_read = (B / dp) * ctx_d * m.kv_elems_per_token_per_layer * kb / shards
+    kv_read = (B / queries_per_seq / dp) * ctx_d * m.kv_elems_per_token_per_layer * kb / shards
     if not eff.gqa_shared_kv_loads and m.attention != "mla":  # pre-GQA kernels load a KV head per query head
         kv_read = kv_read * (m.n_heads / tp) / (m.n_kv_heads / shards)
     kv_write = Tr * m.kv_elems_per_token_per_layer * kb / shards
@@ -303,18 +307,22 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
     tp, dp, pp = (_b(x)[:, None] if np.ndim(batch) == 2 else _b(x) for x in (L.tp, L.dp, L.pp))
     Lb = _broadcast_layouts(L, np.ndim(batch) == 2)
     B = _b(batch)
-    P = B * w.prefill_isl / w.osl if aggregated else np.zeros_like(B)  # cache hits need no prefill
+    # speculative decoding: q query tokens per sequence per step, n tokens emitted per step
+    q, n = spec.verify_width(w.spec_draft_tokens), spec.tokens_per_step(w.spec_acceptance, w.spec_draft_tokens)
+    Bq = B * q
+    P = B * n * w.prefill_isl / w.osl if aggregated else np.zeros_like(B)  # cache hits need no prefill
     ctx = max(1.0, w.kv_len - w.osl / 2.0)  # mean context a decode step reads over a request's life
 
-    step = step_terms(w, topo, Lb, B, P, ctx, rank_tokens=busiest_rank_tokens(w, topo, Lb, B, P))
-    hops = pp_hops_s(w, topo, Lb, B + P)
-    latency = step.layers_s + step.head_s + pp * eff.step_overhead_s + hops
-    interval = np.maximum(latency, pp * step.stage_s)
-    out_tps = pp * B / interval
+    step = step_terms(w, topo, Lb, Bq, P, ctx, rank_tokens=busiest_rank_tokens(w, topo, Lb, Bq, P), queries_per_seq=q)
+    hops = pp_hops_s(w, topo, Lb, Bq + P)
+    draft = draft_s(w, topo, Lb, B, ctx)
+    latency = step.layers_s + step.head_s + pp * eff.step_overhead_s + hops + draft
+    interval = np.maximum(latency, pp * step.stage_s + draft)  # a step, n tokens per sequence
+    out_tps = pp * B * n / interval
     if aggregated:
-        bare = step_terms(w, topo, Lb, B, np.zeros_like(B), ctx)
-        bare_latency = bare.layers_s + bare.head_s + pp * eff.step_overhead_s + pp_hops_s(w, topo, Lb, B)
-        share = np.clip(1.0 - np.maximum(bare_latency, pp * bare.stage_s) / interval, 0.0, 1.0)
+        bare = step_terms(w, topo, Lb, Bq, np.zeros_like(B), ctx, queries_per_seq=q)
+        bare_latency = bare.layers_s + bare.head_s + pp * eff.step_overhead_s + pp_hops_s(w, topo, Lb, Bq) + draft
+        share = np.clip(1.0 - np.maximum(bare_latency, pp * bare.stage_s + draft) / interval, 0.0, 1.0)
     else:
         share = np.zeros_like(interval)
     prefill = prefill_pass_s(w, topo, Lb)
@@ -322,7 +330,7 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
     gpus = tp * dp * pp
     # widest step one DP rank runs: its share of the batch, or a whole prefill chunk
     # (the token budget belongs to each rank's engine, as vLLM's max_num_batched_tokens)
-    tokens_ws = np.maximum((B + P) / dp, eff.prefill_chunk_tokens if aggregated else 0.0)
+    tokens_ws = np.maximum((Bq + P) / dp, eff.prefill_chunk_tokens if aggregated else 0.0)
     act = tokens_ws * w.model.d_model * eff.activation_bytes_per_token_per_d_model
     weights = weight_bytes_per_gpu(w, Lb)
     kv = kv_bytes_per_gpu(w, Lb, B)
@@ -339,7 +347,7 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
         capacity_bytes=acc.hbm_bytes * eff.memory_usable_fraction,
         step=step,
         pp_hops_s=bc(hops),
-        tpot_s=bc(interval),
+        tpot_s=bc(interval / n),
         prefill_s=bc(prefill),
         queue_s=bc(queue),
         ttft_s=bc(queue + prefill),
@@ -350,6 +358,18 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
         tpot_limit_s=w.tpot_s,
         ttft_limit_s=w.ttft_s,
     )
+
+
+def draft_s(w: Workload, topo: Topology, L: Layouts, batch, ctx) -> np.ndarray:
+    """Time of the draft passes of one speculative step: an MTP head is one more
+    decoder layer (of the model's last kind) and the output head at the plain batch,
+    run once per draft token; an n-gram lookup takes no GPU time."""
+    passes = spec.draft_passes(w.spec_method, w.spec_draft_tokens)
+    if not passes:
+        return np.zeros_like(_b(batch))
+    s = step_terms(w, topo, L, batch, 0.0, ctx)
+    ls, _, _ = _stage_layers(w, _b(L.pp))
+    return passes * (s.stage_s - s.head_s - topo.efficiency.step_overhead_s) / ls + passes * s.head_s
 
 
 def _broadcast_layouts(L: Layouts, two_d: bool) -> Layouts:

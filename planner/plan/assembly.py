@@ -183,6 +183,16 @@ class Plan:
         return strict_dumps(self.to_dict())
 
 
+def speculative_dict(w: Workload) -> dict[str, Any] | None:
+    """The speculative-decoding settings a plan was costed with (None: off)."""
+    if not w.spec_method:
+        return None
+    from ..physics.speculative import tokens_per_step
+
+    return {"method": w.spec_method, "draft_tokens": w.spec_draft_tokens, "acceptance_rate": _r(w.spec_acceptance),
+            "tokens_per_step": _r(tokens_per_step(w.spec_acceptance, w.spec_draft_tokens))}
+
+
 def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "workload": {"name": w.name, "path": w.source_path, "sha256": w.sha256},
@@ -201,6 +211,7 @@ def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str,
         "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len, "cached_prefix_tokens": _r(w.cached_prefix_tokens),
                     "prefix_hit_rate": _r(w.prefix_hit_rate), "prefix_hold_s": _r(w.prefix_hold_s)},
         "precision": {"weights": w.weight_dtype, "kv_cache": w.kv_dtype, "activations": w.act_dtype},
+        "speculative": speculative_dict(w),
         "price_usd_per_gpu_hour": topo.price_usd_per_gpu_hour,
         **extra,
     }

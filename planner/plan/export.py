@@ -175,6 +175,7 @@ class _Ctx:
     kv_dtype: str
     taken: dict = field(default_factory=dict)  # (port kind, host) -> ports handed out
     host_prefix: str = ""  # fleet exports: one placeholder family per inventory group
+    speculative: dict | None = None  # inputs.speculative of the plan: method and draft tokens
 
     def host(self, h: int) -> str:
         return host_ref(h, self.host_prefix)
@@ -247,6 +248,9 @@ def _vllm(ctx: _Ctx, r: Replica) -> list[Command]:
     args += [f("max_running"), seqs]
     args += [f("token_budget"), seqs] if seqs > ctx.spec["defaults"]["token_budget"] else []
     args += [f("max_model_len"), ctx.kv_len, f("kv_cache_dtype"), ctx.kv()]
+    if ctx.speculative and r.role != "prefill":
+        cfg = {"method": ctx.spec["speculative_method"][ctx.speculative["method"]], "num_speculative_tokens": ctx.speculative["draft_tokens"]}
+        args += [f("speculative"), json.dumps(cfg, separators=(",", ":"))]
     segs = _segments(ctx, r, order, even=r.dp == 1)  # DP ranks may sit unevenly on nodes
     head = segs[0][0]
     if r.role != "aggregated":
@@ -290,6 +294,13 @@ def _sglang(ctx: _Ctx, r: Replica) -> list[Command]:
     args += [f("data_parallel"), r.dp, f("dp_attention")] if r.dp > 1 else []
     args += [f("expert_parallel"), r.ep, f("a2a_backend"), ctx.spec["full_ep_a2a_backend"]] if r.ep > 1 else []
     args += [f("max_running"), r.concurrency, f("max_model_len"), ctx.kv_len, f("kv_cache_dtype"), ctx.kv()]
+    if ctx.speculative and r.role != "prefill":
+        k, method = ctx.speculative["draft_tokens"], ctx.speculative["method"]
+        if method == "ngram" and r.dp > 1:
+            raise ctx.cannot(f"n-gram speculative decoding with data-parallel attention (replica {r.id})", "ngram_dp_attention")
+        args += [f("spec_algorithm"), ctx.spec["speculative_algorithm"][method]]
+        args += [f("spec_steps"), k, f("spec_topk"), 1] if method == "mtp" else []
+        args += [f("spec_draft_tokens"), k + 1]
     segs = _segments(ctx, r, order)
     head = segs[0][0]
     if r.role != "aggregated":
@@ -325,6 +336,10 @@ def _trtllm(ctx: _Ctx, r: Replica) -> list[Command]:
         config[keys["disable_overlap"]] = True
     if r.role != "aggregated":
         config[keys["cache_transceiver"]] = {"backend": ctx.spec["cache_transceiver_backend"], "max_tokens_in_buffer": ctx.isl}
+    if ctx.speculative and r.role != "prefill":
+        kind = ctx.spec["speculative_decoding_type"][ctx.speculative["method"]]
+        length = "num_nextn_predict_layers" if ctx.speculative["method"] == "mtp" else "max_draft_len"
+        config[keys["speculative"]] = {"decoding_type": kind, length: ctx.speculative["draft_tokens"]}
     per_rank = math.ceil(r.batch / r.dp)
     args: list[Any] = [ctx.model, f("tensor_parallel"), S]
     args += [f("pipeline_parallel"), r.pp] if r.pp > 1 else []
@@ -390,6 +405,18 @@ def _precision(value: Any) -> str:
     return value
 
 
+def _speculative(value: Any) -> dict | None:
+    """inputs.speculative of a plan file (hostile input): method and draft tokens, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("method") not in ("mtp", "ngram"):
+        raise InputError("plan: inputs.speculative.method must be mtp or ngram")
+    k = value.get("draft_tokens")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 16:
+        raise InputError("plan: inputs.speculative.draft_tokens must be an integer from 1 to 16")
+    return {"method": value["method"], "draft_tokens": k}
+
+
 def launch_commands(
     plan: dict, engine: str, *, model: str = MODEL, gpus_per_host_override: int | None = None,
     host_prefix: str = "", taken: dict | None = None,
@@ -408,6 +435,7 @@ def launch_commands(
         engine=engine, spec=engine_table()[engine], model=model, gph=gpus_per_host(plan, gpus_per_host_override),
         kv_len=int_field(traffic, "kv_len", "inputs.traffic", maximum=int(TOKENS.hi)), isl=int_field(traffic, "isl", "inputs.traffic", maximum=int(TOKENS.hi)),
         kv_dtype=_precision(precision.get("kv_cache", "bf16")), taken={} if taken is None else taken, host_prefix=host_prefix,
+        speculative=_speculative(inputs.get("speculative")),
     )
     out = [c for r in reps for c in _BUILDERS[engine](ctx, r)]
     if isinstance(plan.get("pools"), dict) and plan["pools"]:

@@ -74,12 +74,20 @@ class Precision(Part):
     activations: str = d("Activation precision.")
 
 
+class Speculative(Part):
+    method: str = d("Draft method: mtp (the model's multi-token-prediction heads) or ngram.")
+    draft_tokens: int = d("Draft tokens proposed per verification step.")
+    acceptance_rate: Num = d("Share of draft tokens the target model accepts (per token, given its predecessors).")
+    tokens_per_step: Num = d("Mean tokens a verification step emits: (1 - a^(k+1)) / (1 - a).")
+
+
 class Inputs(Part):
     workload: WorkloadRef = d("The workload file.")
     topology: TopologyRef = d("The topology file and the inventory planned on.")
     slo: Slo = d("Latency limits.")
     traffic: Traffic = d("Request shape.")
     precision: Precision = d("Number formats.")
+    speculative: Optional[Speculative] = d("Speculative decoding the plan was costed with; null when off.", None)
     price_usd_per_gpu_hour: Num = d("Price of one GPU-hour, USD.")
     objective: Optional[str] = d("What the search optimised: cost ($/token), throughput, or demand (least $ for --demand-tps).", None)
     demand_tps: OptNum = d("Output tokens/s the plan must serve (--demand-tps), null when not asked.", None)

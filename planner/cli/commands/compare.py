@@ -63,6 +63,7 @@ def _register_compare(app: typer.Typer) -> None:
         weight_dtype: Optional[str] = c.WD, kv_dtype: Optional[str] = c.KD, ttft_ms: Optional[float] = c.TTFT, tpot_ms: Optional[float] = c.TPOT,
         price_per_gpu_hour: Optional[float] = typer.Option(None, "--price-per-gpu-hour", help="One $/GPU-hour for every topology (default: each file's price)."),
         cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
+        speculative: Optional[str] = c.SPEC, draft_tokens: Optional[int] = c.DRAFT, acceptance_rate: Optional[float] = c.ACCEPT,
         gpus: Optional[int] = GPUS,
         demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s: per topology, the cheapest deployment that does, with its GPUs, nodes or racks, $/hour and $/Mtok."),
         time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit per topology (s)."),
@@ -87,6 +88,7 @@ def _register_compare(app: typer.Typer) -> None:
                     raise InputError("--plot draws the per-topology best plans; it does not combine with --demand-tps")
                 report.check_plot_path(plot)
             q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour, cached_prefix, prefix_hit_rate, prefix_hold_s)
+            q = c.with_speculative(q, speculative, draft_tokens, acceptance_rate)
             names = _names(topologies)
             wl = c.workload_arg(workload, allow_download)
             with progress("compare", len(names), enabled=fmt == "table") as bar:
@@ -184,6 +186,7 @@ def _register_explain(app: typer.Typer) -> None:
         nodes: Optional[int] = c.NODES, racks: Optional[int] = c.RACKS, price_per_gpu_hour: Optional[float] = c.PRICE,
         unavailable: Optional[str] = c.DOWN,
         cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
+        speculative: Optional[str] = c.SPEC, draft_tokens: Optional[int] = c.DRAFT, acceptance_rate: Optional[float] = c.ACCEPT,
         as_json: bool = typer.Option(False, "--json", help="Print the seeds as JSON."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
     ) -> None:
@@ -196,7 +199,7 @@ def _register_explain(app: typer.Typer) -> None:
             if plot is not None:
                 report.check_plot_path(plot)
             q = c._query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-            q = c.with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
+            q = c.with_speculative(c.with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s), speculative, draft_tokens, acceptance_rate)
             e = explain_api(c.workload_arg(workload, allow_download), topology, q)
             if plot is not None:
                 report.plot_explain(e, plot)
