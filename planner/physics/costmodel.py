@@ -120,9 +120,8 @@ def step_terms(
     ``rank_tokens``: tokens on the busiest attention-DP rank (default: an even share,
     all tokens / dp); the attention side (projections, attention core, dense and
     shared-expert MLPs, all-reduce, what a GPU dispatches) runs at the busiest rank's
-    load, the routed experts at the stage's total. ``queries_per_seq``: decode tokens
-    per sequence (a speculative verification step checks several): each attends to the
-    whole context, but a sequence's KV is read once."""
+    load, the routed experts at the stage's total. ``queries_per_seq``: decode tokens per
+    sequence (speculative verification): each attends to the context, the KV is read once."""
     m, acc, eff = w.model, topo.accelerator, topo.efficiency
     kb, ab = (units.dtype_bytes(x) for x in (w.kv_dtype, w.act_dtype))
     wp = w.weights
@@ -361,15 +360,12 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
 
 
 def draft_s(w: Workload, topo: Topology, L: Layouts, batch, ctx) -> np.ndarray:
-    """Time of the draft passes of one speculative step: an MTP head is one more
-    decoder layer (of the model's last kind) and the output head at the plain batch,
-    run once per draft token; an n-gram lookup takes no GPU time."""
-    passes = spec.draft_passes(w.spec_method, w.spec_draft_tokens)
-    if not passes:
+    """Draft passes of one speculative step: an MTP head is one more decoder layer and the
+    output head at the plain batch, per draft token; an n-gram lookup takes no GPU time."""
+    if not (passes := spec.draft_passes(w.spec_method, w.spec_draft_tokens)):
         return np.zeros_like(_b(batch))
     s = step_terms(w, topo, L, batch, 0.0, ctx)
-    ls, _, _ = _stage_layers(w, _b(L.pp))
-    return passes * (s.stage_s - s.head_s - topo.efficiency.step_overhead_s) / ls + passes * s.head_s
+    return passes * ((s.stage_s - s.head_s - topo.efficiency.step_overhead_s) / _stage_layers(w, _b(L.pp))[0] + s.head_s)
 
 
 def _broadcast_layouts(L: Layouts, two_d: bool) -> Layouts:

@@ -211,7 +211,7 @@ def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str,
         "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len, "cached_prefix_tokens": _r(w.cached_prefix_tokens),
                     "prefix_hit_rate": _r(w.prefix_hit_rate), "prefix_hold_s": _r(w.prefix_hold_s)},
         "precision": {"weights": w.weight_dtype, "kv_cache": w.kv_dtype, "activations": w.act_dtype},
-        "speculative": speculative_dict(w),
+        **({"speculative": speculative_dict(w)} if w.spec_method else {}),
         "price_usd_per_gpu_hour": topo.price_usd_per_gpu_hour,
         **extra,
     }
