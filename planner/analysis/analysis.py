@@ -1,7 +1,8 @@
 """Comparisons and frontiers across topologies: the Python API behind ``compare``
 and ``frontier`` (``explain`` lives in :mod:`planner.analysis.explain`).
 
-    from planner import analysis
+    from planner import api
+    from planner.analysis import analysis
     rows = analysis.compare("deepseek-r1", ["hgx-h100", "gb200-nvl72"], api.Query(tpot_ms=50))
     res = analysis.frontier("deepseek-r1", ["hgx-h200", "gb200-nvl72"])
 

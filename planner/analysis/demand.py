@@ -2,6 +2,7 @@
 deployment that serves a throughput demand within the SLOs, and how many GPUs,
 nodes or racks it takes. The Python API behind ``planner compare --demand-tps``.
 
+    from planner import api
     from planner.analysis import demand
     rows = demand.compare_demand("llama-3.1-70b", ["hgx-h100", "gb200-nvl72"], api.Query(), 100_000)
 
