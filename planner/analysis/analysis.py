@@ -28,6 +28,7 @@ from ..plan.assembly import Plan, _r, layout_dict
 from ..plan.text import layout_label
 from ..inputs.topology import Topology, build_topology, with_price
 from ..inputs.workload import Workload
+from ..inputs.ranges import GPU_BUDGET, PRICE_USD_PER_GPU_HOUR, TIME_LIMIT_S
 
 # When a comparison has no rack-scale topology, node-based ones are sized to
 # one NVL72-class rack's worth of GPUs so that large models fit (a planner
@@ -65,8 +66,7 @@ def size_topologies(refs: list[str], max_gpus: int | None = None) -> list[tuple[
     large model."""
     if not refs:
         raise InputError("--topologies: give at least one topology")
-    if max_gpus is not None and max_gpus < 1:
-        raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
+    GPU_BUDGET.check("--gpus", max_gpus)
     specs = [_spec(r) for r in refs]  # read the files only: each graph is built once, at its final size
     racks = [s.domains * s.scale_up.domain_gpus for s in specs if s.domain_unit in RACK_UNITS]
     target = max(racks) if racks else RACK_EQUIVALENT_GPUS
@@ -136,6 +136,7 @@ class CompareRow:
             "layouts": list(self.layouts),
             "bottleneck": self.bottleneck,
             "metrics": self.metrics,
+            "serving_economics": self.plan.serving_economics if self.plan is not None else {},
             "ratio_to_first": {
                 "output_tokens_per_s_per_gpu": self.ratio_tps_per_gpu,
                 "usd_per_mtok_all_in": self.ratio_usd_per_mtok_all_in,
@@ -160,8 +161,7 @@ def _prepare(workload, topologies, query, max_gpus):
     if q.domains is not None or q.unavailable_gpus:
         raise InputError("this command sizes every topology itself: give a shared --gpus budget instead of domains")
     price = q.price_per_gpu_hour
-    if price is not None and not price > 0:
-        raise InputError(f"--price-per-gpu-hour must be positive (got {price})")
+    PRICE_USD_PER_GPU_HOUR.check("--price-per-gpu-hour", price)
     sized = size_topologies(list(topologies), max_gpus)
     if price is not None:
         sized = [(replace(s, price_usd_per_gpu_hour=price, price_estimated=False), with_price(t, price)) for s, t in sized]
@@ -183,6 +183,7 @@ def compare(
     topology that cannot meet them gets a row with the reason instead.
     ``mode`` defaults to aggregated serving (fast, and the mode ``frontier``
     sweeps); ``auto`` also tries disaggregated pools, as ``plan`` does."""
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     w, sized = _prepare(workload, topologies, query, max_gpus)
     rows: list[CompareRow] = []
     for sizing, topo in sized:

@@ -28,25 +28,24 @@ def _names(text: str) -> list[str]:
 
 
 def _write(path: Path, text: str, flag: str) -> None:
-    from ...inputs.errors import InputError
+    from ...inputs.safeio import atomic_write
 
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        raise InputError(f"{flag} {path}: cannot write ({exc.strerror})") from None
+    atomic_write(path, text, flag)
 
 
 def register(app: typer.Typer) -> None:
     from .. import common as c
     from ...inputs.errors import PlannerError
+    from ...inputs.jsonout import dumps
 
     GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
     PLOT = typer.Option(None, "--plot", help="Write a plot to this file (.png or .svg).")
 
-    def query(isl, osl, kv_len, wd, kd, ttft, tpot, price):
+    def query(isl, osl, kv_len, wd, kd, ttft, tpot, price, cached=None, hit=None, hold=None):
         from ...api import Query
 
-        return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price)
+        return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price,
+                     cached_prefix=cached, prefix_hit_rate=hit, prefix_hold_s=hold)
 
     @app.command()
     def compare(
@@ -55,6 +54,7 @@ def register(app: typer.Typer) -> None:
         isl: Optional[int] = c.ISL, osl: Optional[int] = c.OSL, kv_len: Optional[int] = c.KVL,
         weight_dtype: Optional[str] = c.WD, kv_dtype: Optional[str] = c.KD, ttft_ms: Optional[float] = c.TTFT, tpot_ms: Optional[float] = c.TPOT,
         price_per_gpu_hour: Optional[float] = typer.Option(None, "--price-per-gpu-hour", help="One $/GPU-hour for every topology (default: each file's price)."),
+        cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
         gpus: Optional[int] = GPUS,
         demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s: per topology, the cheapest deployment that does, with its GPUs, nodes or racks, $/hour and $/Mtok."),
         time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit per topology (s)."),
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
 
                     raise InputError("--plot draws the per-topology best plans; it does not combine with --demand-tps")
                 report.check_plot_path(plot)
-            q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour)
+            q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour, cached_prefix, prefix_hit_rate, prefix_hold_s)
             names = _names(topologies)
             wl = c.workload_arg(workload, allow_download)
             with progress("compare", len(names), enabled=fmt == "table") as bar:
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
             if fmt == "json":
                 from ...plan.assembly import SCHEMA_VERSION
 
-                typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
+                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
                                        "rows": [r.to_dict() for r in rows]}, indent=2))
             elif fmt == "csv":
                 typer.echo(_csv([_flat(r.to_dict()) for r in rows]), nl=False)
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
             if fmt == "csv":
                 typer.echo(points, nl=False)
             elif fmt == "json":
-                typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
+                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
                                        "topologies": [r.to_dict() for r in res]}, indent=2))
             else:
                 report.frontier_table(res, console())
@@ -163,6 +163,7 @@ def register(app: typer.Typer) -> None:
         weight_dtype: Optional[str] = c.WD, kv_dtype: Optional[str] = c.KD, ttft_ms: Optional[float] = c.TTFT, tpot_ms: Optional[float] = c.TPOT,
         nodes: Optional[int] = c.NODES, racks: Optional[int] = c.RACKS, price_per_gpu_hour: Optional[float] = c.PRICE,
         unavailable: Optional[str] = c.DOWN,
+        cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
         as_json: bool = typer.Option(False, "--json", help="Print the seeds as JSON."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
     ) -> None:
@@ -175,11 +176,12 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.check_plot_path(plot)
             q = c._query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
+            q = c.with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
             e = explain_api(c.workload_arg(workload, allow_download), topology, q)
             if plot is not None:
                 report.plot_explain(e, plot)
             if as_json:
-                typer.echo(json.dumps({"kind": "explain", **e.to_dict()}, indent=2))
+                typer.echo(dumps({"kind": "explain", **e.to_dict()}, indent=2))
             else:
                 report.explain_table(e, console())
                 if plot is not None:
@@ -210,6 +212,7 @@ def _csv(rows: list[dict]) -> str:
 
 
 def _emit_demand(rows, demand_tps: float, fmt: str, workload: str) -> None:
+    from ...inputs.jsonout import dumps
     from ..console import console
     from ...analysis import report
     from ...plan.assembly import SCHEMA_VERSION
@@ -217,7 +220,7 @@ def _emit_demand(rows, demand_tps: float, fmt: str, workload: str) -> None:
     if fmt == "json":
         first = next((r.plan for r in rows if r.plan is not None), None)
         inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
-        typer.echo(json.dumps({"schema_version": SCHEMA_VERSION, "kind": "compare-demand", "demand_tps": demand_tps, "inputs": inputs,
+        typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare-demand", "demand_tps": demand_tps, "inputs": inputs,
                                "rows": [r.to_dict() for r in rows]}, indent=2))
     elif fmt == "csv":
         typer.echo(_csv([_flat(r.to_dict()) for r in rows]), nl=False)

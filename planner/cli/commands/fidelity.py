@@ -33,6 +33,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             import json
 
-            typer.echo(json.dumps(report.to_dict(), indent=2))
+            from ...inputs.jsonout import dumps
+
+            typer.echo(dumps(report.to_dict(), indent=2))
         else:
             typer.echo("\n".join(fidelity.report_lines(report)))
