@@ -84,8 +84,7 @@ def size_topologies(refs: list[str], max_gpus: int | None = None) -> list[tuple[
         else:
             count, note = s.domains, ""
         topo = build_topology(ref, count)
-        out.append((Sizing(topo.name, count, unit, topo.n_gpus, max_gpus, note, topo.price_usd_per_gpu_hour,
-                           topo.accelerator.estimated, s.price.estimated), topo))
+        out.append((Sizing(topo.name, count, unit, topo.n_gpus, max_gpus, note, topo.price_usd_per_gpu_hour, topo.accelerator.estimated, s.price.estimated), topo))
     return out
 
 
