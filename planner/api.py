@@ -11,7 +11,8 @@ import numpy as np
 
 from .physics.candidates import Layouts, pinned_layout
 from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
-from .inputs.errors import InfeasibleError, InputError
+from .inputs.errors import InfeasibleError, InputError, one_line
+from .inputs.ranges import DEMAND_TPS, GPU_BUDGET, TIME_LIMIT_S
 from .plan.assembly import (
     Plan,
     aggregate_metrics,
@@ -56,16 +57,13 @@ def plan(
     w, topo = load(workload, topology, q)
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)} (got {mode!r})")
+    if objective not in ("cost", "throughput") and not (objective == "demand" and demand_tps is not None):
+        raise InputError(f"--objective must be cost or throughput (got {one_line(objective, 40)!r}); to serve a rate at least cost give --demand-tps")
     if demand_tps is not None:
-        if not 0 < demand_tps < float("inf"):
-            raise InputError(f"--demand-tps must be a positive finite rate (got {demand_tps})")
+        DEMAND_TPS.check("--demand-tps", demand_tps)
         objective = "demand"
-    if objective not in ("cost", "throughput", "demand"):
-        raise InputError(f"--objective must be cost or throughput (got {objective!r})")
-    if max_gpus is not None and max_gpus < 1:
-        raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
-    if not 0 < time_limit_s < float("inf"):
-        raise InputError(f"--time-limit must be a positive number of seconds (got {time_limit_s})")
+    GPU_BUDGET.check("--gpus", max_gpus)
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     if demand_tps is not None:
         n_gpus = min(max_gpus or topo.n_available, topo.n_available)
         ceiling = throughput_ceiling_tps(w, topo, n_gpus)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..inputs.errors import PlannerError
+from ..inputs.errors import PlannerError, one_line
 
 DEFAULT_WORKLOAD = "deepseek-v3"
 DEFAULT_TOPOLOGY = "gb200-nvl72"
@@ -33,7 +33,7 @@ OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this f
 
 
 def _fail(exc: PlannerError) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {one_line(exc)}", err=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -51,20 +51,27 @@ def workload_arg(ref: str, allow_download: bool):
 def _ids(text: Optional[str]) -> tuple[int, ...]:
     if not text:
         return ()
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        from ..inputs.errors import InputError
+    from ..inputs.errors import InputError
+    from ..inputs.ranges import GPU_ID
 
-        raise InputError(f"--unavailable expects comma-separated GPU ids (got {text!r})") from None
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    if len(parts) > 100_000:
+        raise InputError(f"--unavailable lists {len(parts):,} GPU ids; give at most 100,000")
+    try:
+        return tuple(GPU_ID.check("--unavailable", int(x)) for x in parts)
+    except ValueError:
+        raise InputError(f"--unavailable expects comma-separated GPU ids (got {one_line(text, 60)!r})") from None
 
 
 def _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price, unavailable):
     from ..api import Query
     from ..inputs.errors import InputError
+    from ..inputs.ranges import DOMAINS
 
     if nodes is not None and racks is not None:
         raise InputError("give --nodes or --racks, not both")
+    DOMAINS.check("--nodes", nodes)
+    DOMAINS.check("--racks", racks)
     count = nodes if nodes is not None else racks
     if count is not None:
         _check_unit(topology, "node" if nodes is not None else "rack")
@@ -84,13 +91,11 @@ def _check_unit(topology: str, flag_unit: str) -> None:
         raise InputError(f"{topology} counts {unit}s: use {domain_flag(unit)} instead of --{flag_unit}s")
 
 
-def write_out(out: Optional[Path], text: str) -> None:
-    """Write ``--out`` files; an unwritable path is an input error naming the flag."""
+def write_out(out: Optional[Path], text: str, flag: str = "--out") -> None:
+    """Write ``--out`` files atomically (inputs.safeio.atomic_write): a failed or
+    interrupted write leaves the previous file whole; errors name the flag."""
     if out is None:
         return
-    try:
-        out.write_text(text + "\n")
-    except OSError as exc:
-        from ..inputs.errors import InputError
+    from ..inputs.safeio import atomic_write
 
-        raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
+    atomic_write(out, text + "\n", flag)

@@ -38,12 +38,18 @@ def console(stderr: bool = False) -> Console:
 class _Progress:
     """What a command reports to: ``advance(label)`` after each unit of work."""
 
-    def __init__(self, bar=None, task=None):
-        self._bar, self._task = bar, task
+    def __init__(self, bar=None, task=None, head: str = ""):
+        self._bar, self._task, self._head = bar, task, head
 
     def advance(self, label: str = "") -> None:
+        """One unit done; ``label`` names it (shown next to the bar)."""
         if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=label or None)
+            self._bar.update(self._task, advance=1, description=f"{self._head}: {label}" if label else None)
+
+    def note(self, label: str) -> None:
+        """Say what is running now, without advancing."""
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"{self._head}: {label}")
 
 
 @contextmanager
@@ -56,5 +62,5 @@ def progress(label: str, total: int | None, enabled: bool = True) -> Iterator[_P
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        yield _Progress(bar, bar.add_task(label, total=total))
+    with Progress(*columns, console=Console(stderr=True, force_terminal=True), transient=True) as bar:
+        yield _Progress(bar, bar.add_task(label, total=total), label)

@@ -17,8 +17,10 @@ from .common import (  # noqa: F401  (shared with the sub-commands)
     DEFAULT_TOPOLOGY, DEFAULT_WORKLOAD, DL, DOWN, ISL, JSON, KD, KVL, NODES, OSL, OUT, PRICE, RACKS, T, TPOT, TTFT, W, WD,
     _fail, _query, workload_arg, write_out,
 )
+from .usage import OneLineGroup
 
 app = typer.Typer(
+    cls=OneLineGroup,
     add_completion=False,
     no_args_is_help=False,
     help="Plan LLM inference deployments on GPU racks: parallel layout, batch, replicas and placement at least cost per token.",
@@ -87,29 +89,9 @@ def evaluate(
         _fail(exc)
 
 
-@app.command()
-def topologies() -> None:
-    """List shipped topologies, one line each."""
-    from ..inputs.datafiles import read_yaml, resolve, shipped_names
-
-    for name in shipped_names("topologies"):
-        d = read_yaml(resolve("topologies", name)).data
-        typer.echo(f"{name:22s} {d.get('description', '')}")
-
-
-@app.command()
-def workloads() -> None:
-    """List shipped workloads, one line each."""
-    from ..inputs.datafiles import read_yaml, resolve, shipped_names
-
-    for name in shipped_names("workloads"):
-        d = read_yaml(resolve("workloads", name)).data
-        typer.echo(f"{name:18s} {d.get('description', '')}")
-
-
 # Commands that live in their own modules (planner/cli/commands/*.py); each module
 # exposes ``register(app)`` and imports nothing heavy at module level.
-_COMMAND_MODULES = ("compare", "fidelity", "fleet", "export")
+_COMMAND_MODULES = ("listing", "compare", "fidelity", "fleet", "export")
 
 
 def _register_commands() -> None:
@@ -129,11 +111,9 @@ _register_commands()
 
 
 def main() -> None:
-    try:
-        app()
-    except PlannerError as exc:  # anything a command let through
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    """Run the app without the interrupt handling of the console script
+    (planner.cli.entry:main, which installs it before these imports)."""
+    app()
 
 
 if __name__ == "__main__":

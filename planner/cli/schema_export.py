@@ -28,6 +28,7 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "demands": ("planner.plan.fleet", "DemandsFile", "Fleet demands (planner fleet --demands): workloads with output tokens/s and optional SLO overrides."),
     "topologies": ("planner.inputs.listing", "TopologyListing", "Output of planner topologies --json: every shipped topology with its size, GPU and price."),
     "workloads": ("planner.inputs.listing", "WorkloadListing", "Output of planner workloads --json: every shipped workload with its model ids, size, precision, traffic and SLOs."),
+    "plan": ("planner.plan.document", "PLAN_DOCUMENT", "A plan document the planner writes (planner plan/evaluate/fleet --json or --out; read by planner export): kind plan, evaluation or fleet."),
 }
 DESCRIPTIONS = Path(__file__).resolve().parent / "schema_descriptions.yaml"
 
@@ -83,8 +84,9 @@ def write(out_dir: Path = DEFAULT_DIR) -> list[Path]:
     written = []
     for stem in MODELS:
         path = path_for(stem, out_dir)
-        path.write_text(render(stem))
-        written.append(path)
+        from ..inputs.safeio import atomic_write
+
+        written.append(atomic_write(path, render(stem), "schema"))
     return written
 
 

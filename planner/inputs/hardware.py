@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, PositiveFloat, model_validator
 from . import units
 from .datafiles import read_yaml, resolve
 from .errors import InputError
+from .ranges import FACTOR, FRACTION, FRACTION0, HBM_GB, HBM_TB_PER_S, LATENCY_US, MEMORY_GB, PASSES, TFLOPS, TOKENS, TOKENS_F, WATTS
 from .schema import Strict, given, validate
 
 # keys of flops_fraction: compute precisions, plus block-scaled FP8 (its own measured fraction)
@@ -34,10 +35,10 @@ class AcceleratorFile(Strict):
     name: str
     description: str = ""
     vendor: str = ""
-    hbm_gb: PositiveFloat
-    hbm_tb_per_s: PositiveFloat
-    dense_tflops: dict[str, PositiveFloat]
-    tdp_w: Optional[PositiveFloat] = None
+    hbm_gb: HBM_GB.type
+    hbm_tb_per_s: HBM_TB_PER_S.type
+    dense_tflops: dict[str, TFLOPS.type] = Field(max_length=16)
+    tdp_w: Optional[WATTS.type] = None
     estimated: bool = False
     sources: dict[str, str]
 
@@ -73,29 +74,29 @@ class EfficiencyFields(Strict):
 
     model_config = ConfigDict(json_schema_extra=_sources_required)
 
-    flops_fraction: Optional[dict[str, float]] = None
-    prefill_flops_fraction: Optional[dict[str, float]] = None
-    hbm_fraction: Optional[float] = Field(None, gt=0, le=1)
-    scale_up_bw_fraction: Optional[float] = Field(None, gt=0, le=1)
-    scale_out_bw_fraction: Optional[float] = Field(None, gt=0, le=1)
-    allreduce_latency_us: Optional[float] = Field(None, ge=0)
-    alltoall_latency_us: Optional[float] = Field(None, ge=0)
-    scale_out_latency_us: Optional[float] = Field(None, ge=0)
-    p2p_latency_us: Optional[float] = Field(None, ge=0)
-    layer_overhead_us: Optional[float] = Field(None, ge=0)
-    step_overhead_us: Optional[float] = Field(None, ge=0)
-    comm_overlap: Optional[float] = Field(None, ge=0, le=1)
-    moe_imbalance: Optional[float] = Field(None, ge=1)
-    memory_usable_fraction: Optional[float] = Field(None, gt=0, le=1)
-    runtime_reserve_gb: Optional[float] = Field(None, ge=0)
-    prefill_chunk_tokens: Optional[int] = Field(None, gt=0)
-    activation_bytes_per_token_per_d_model: Optional[float] = Field(None, ge=0)
-    queue_intervals: Optional[float] = Field(None, ge=0)
-    moe_half_tokens: Optional[float] = Field(None, ge=0)
-    moe_layer_overhead_us: Optional[float] = Field(None, ge=0)
-    elementwise_passes: Optional[float] = Field(None, ge=0)
-    mlp_intermediate_passes: Optional[float] = Field(None, ge=0)
-    moe_row_passes: Optional[float] = Field(None, ge=0)
+    flops_fraction: Optional[dict[str, FRACTION.type]] = Field(None, max_length=16)
+    prefill_flops_fraction: Optional[dict[str, FRACTION.type]] = Field(None, max_length=16)
+    hbm_fraction: Optional[FRACTION.type] = None
+    scale_up_bw_fraction: Optional[FRACTION.type] = None
+    scale_out_bw_fraction: Optional[FRACTION.type] = None
+    allreduce_latency_us: Optional[LATENCY_US.type] = None
+    alltoall_latency_us: Optional[LATENCY_US.type] = None
+    scale_out_latency_us: Optional[LATENCY_US.type] = None
+    p2p_latency_us: Optional[LATENCY_US.type] = None
+    layer_overhead_us: Optional[LATENCY_US.type] = None
+    step_overhead_us: Optional[LATENCY_US.type] = None
+    comm_overlap: Optional[FRACTION0.type] = None
+    moe_imbalance: Optional[FACTOR.type] = None
+    memory_usable_fraction: Optional[FRACTION.type] = None
+    runtime_reserve_gb: Optional[MEMORY_GB.type] = None
+    prefill_chunk_tokens: Optional[TOKENS.type] = None
+    activation_bytes_per_token_per_d_model: Optional[PASSES.type] = None
+    queue_intervals: Optional[PASSES.type] = None
+    moe_half_tokens: Optional[TOKENS_F.type] = None
+    moe_layer_overhead_us: Optional[LATENCY_US.type] = None
+    elementwise_passes: Optional[PASSES.type] = None
+    mlp_intermediate_passes: Optional[PASSES.type] = None
+    moe_row_passes: Optional[PASSES.type] = None
     gqa_shared_kv_loads: Optional[bool] = None
     sources: dict[str, str] = {}
 

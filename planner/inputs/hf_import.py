@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .hf_quant import weight_precision
 from .datafiles import read_json
-from .errors import InputError
+from .errors import InputError, shown_value
 from .schema import validate
 from .workload import Workload, WorkloadFile, workload_from_spec
 
@@ -52,7 +52,7 @@ class _Reader:
             raise self.fail(f"missing key {key!r} (needed for {self.arch})")
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             kind = "a positive integer" if minimum >= 1 else "a non-negative integer"
-            raise self.fail(f"key {key!r} must be {kind} (got {value!r})")
+            raise self.fail(f"key {key!r} must be {kind} (got {shown_value(value)})")
         return value
 
     def opt_int(self, key: str) -> int | None:
@@ -63,13 +63,13 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(f"key {key!r} must be true or false (got {value!r})")
+            raise self.fail(f"key {key!r} must be true or false (got {shown_value(value)})")
         return value
 
     def int_list(self, key: str) -> list[int]:
         value = self.cfg.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise self.fail(f"key {key!r} must be a list of layer indices (got {value!r})")
+            raise self.fail(f"key {key!r} must be a list of layer indices (got {shown_value(value)})")
         return value
 
     def str_list(self, key: str) -> list[str] | None:
@@ -77,7 +77,7 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"key {key!r} must be a list of strings (got {value!r})")
+            raise self.fail(f"key {key!r} must be a list of strings (got {shown_value(value)})")
         return value
 
 
@@ -281,7 +281,7 @@ def _weight_precision(r: _Reader) -> tuple[dict[str, str], list[str]]:
         return {"weights": "bf16"}, notes
     name = str(dtype).removeprefix("torch.")
     if name not in _TORCH_DTYPES:
-        raise r.fail(f"key 'torch_dtype' {dtype!r} is not a known dtype; expected one of {', '.join(_TORCH_DTYPES)}")
+        raise r.fail(f"key 'torch_dtype' is not a known dtype; expected one of {', '.join(_TORCH_DTYPES)}")
     if name in ("float32", "float"):
         notes.append("float32 checkpoint: weights planned as bf16, as served")
     return {"weights": _TORCH_DTYPES[name]}, notes
@@ -302,7 +302,7 @@ def _architecture(cfg: Config, shown: str) -> str:
     if isinstance(archs, str):
         archs = [archs]
     if not isinstance(archs, list) or not archs or not all(isinstance(a, str) for a in archs):
-        raise InputError(f"{shown}: key 'architectures' must be a non-empty list of class names (got {archs!r})")
+        raise InputError(f"{shown}: key 'architectures' must be a non-empty list of class names (got {shown_value(archs)})")
     for arch in archs:
         if arch in FAMILIES:
             return arch

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .errors import shown_value
 from .formats import SHORTHAND
 
 Precision = dict[str, str]  # PrecisionFile fields: weights shorthand + component overrides
@@ -35,9 +36,9 @@ def _all_linears(fmt: str, shorthand: str) -> Precision:
 def _int4(q: dict, fail: Callable[[str], Exception], bits_key: str = "bits", group_key: str = "group_size") -> str:
     bits, group = q.get(bits_key), q.get(group_key)
     if bits != 4:
-        raise fail(f"quantization_config.{bits_key} {bits!r} is not modelled (4-bit group-wise integer weights only)")
+        raise fail(f"quantization_config.{bits_key} {shown_value(bits)} is not modelled (4-bit group-wise integer weights only)")
     if group not in (32, 64, 128):
-        raise fail(f"quantization_config.{group_key} {group!r} is not modelled (groups of 32, 64 or 128)")
+        raise fail(f"quantization_config.{group_key} {shown_value(group)} is not modelled (groups of 32, 64 or 128)")
     return f"int4_g{group}"
 
 
@@ -46,7 +47,7 @@ def _fp8(q: dict, fail: Callable[[str], Exception]) -> Precision:
     if block is None:
         return _all_linears("fp8", "fp8")
     if list(block) != [128, 128]:
-        raise fail(f"quantization_config.weight_block_size {block!r} is not modelled (FP8 block scales of [128, 128] only)")
+        raise fail(f"quantization_config.weight_block_size {shown_value(block)} is not modelled (FP8 block scales of [128, 128] only)")
     return _all_linears("fp8_block128", "fp8")
 
 
@@ -67,7 +68,7 @@ def _compressed_tensors(q: dict, fail: Callable[[str], Exception]) -> Precision:
         return _all_linears(_int4(w, fail, "num_bits", "group_size"), "bf16")
     if bits == 4 and kind == "float" and w.get("group_size") == 16:
         return _all_linears("nvfp4", "fp4") | {"attention": "nvfp4"}
-    raise fail(f"quantization_config.config_groups weights {{num_bits: {bits!r}, type: {kind!r}, strategy: {strategy!r}}} is not modelled")
+    raise fail(f"quantization_config.config_groups weights (num_bits {shown_value(bits)}) are not modelled (8-bit float per tensor/channel/128x128 block, 4-bit int groups, 4-bit float groups of 16)")
 
 
 def _modelopt(q: dict, fail: Callable[[str], Exception]) -> Precision:
@@ -76,13 +77,13 @@ def _modelopt(q: dict, fail: Callable[[str], Exception]) -> Precision:
         return {"weights": "fp8", **SHORTHAND["fp8"]}
     if algo == "NVFP4":
         return {"weights": "fp4", **SHORTHAND["fp4"]}
-    raise fail(f"quantization_config.quant_algo {q.get('quant_algo')!r} is not modelled (FP8 or NVFP4)")
+    raise fail(f"quantization_config.quant_algo is not modelled (FP8 or NVFP4)")
 
 
 def weight_precision(quant: Any, fail: Callable[[str], Exception]) -> Precision:
     """The PrecisionFile weight fields a ``quantization_config`` stands for."""
     if not isinstance(quant, dict):
-        raise fail(f"key 'quantization_config' must be a mapping (got {quant!r})")
+        raise fail(f"key 'quantization_config' must be a mapping (got {shown_value(quant)})")
     method = str(quant.get("quant_method", "")).lower()
     if method in ("fp8", "fbgemm_fp8"):
         return _fp8(quant, fail)
@@ -98,5 +99,5 @@ def weight_precision(quant: Any, fail: Callable[[str], Exception]) -> Precision:
         return _compressed_tensors(quant, fail)
     if method == "bitsandbytes" and quant.get("load_in_8bit"):
         return {"weights": "int8", **SHORTHAND["int8"]}
-    raise fail(f"quantization_config.quant_method {method or '(missing)'!r} is not modelled (supported: {SUPPORTED}); "
+    raise fail(f"quantization_config.quant_method is not modelled (supported: {SUPPORTED}); "
                "write a workload YAML with the precision of each component instead")

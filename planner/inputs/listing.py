@@ -140,3 +140,75 @@ def to_csv(rows: list[dict[str, object]], columns: Optional[list[str]] = None) -
     wr.writeheader()
     wr.writerows(rows)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- support
+
+
+class SupportRow(_Row):
+    model: str  # a model id, or a shipped workload name
+    architecture: str  # Hugging Face architecture class
+    weight_dtype: str
+    topology: str
+    vendor: str
+    engines: list[str]  # engines that run this architecture on this vendor's GPUs
+    min_gpus: int  # GPUs whose usable memory holds the weights (no KV cache yet)
+    min_domains: int  # scale-up domains those GPUs span at least
+    domain_unit: str
+
+
+def engine_support() -> dict:
+    import yaml
+    from pathlib import Path
+
+    return yaml.safe_load((Path(__file__).with_name("engine_support.yaml")).read_text(encoding="utf-8"))
+
+
+def support_models() -> list[str]:
+    """Every model the package knows offline: shipped workloads, then catalog ids with a config.json."""
+    from .datafiles import shipped_names
+    from .model_ids import catalog
+
+    return shipped_names("workloads") + sorted((e.id for e in catalog() if not e.workload), key=str.lower)
+
+
+def support_rows(models: list[str], topologies: list[str]) -> list[SupportRow]:
+    """Models x topologies x engines: which engines serve each model on each topology's
+    GPUs, and how many GPUs (and scale-up domains) its weights need at least."""
+    import math
+
+    from .datafiles import read_yaml, resolve
+    from .hardware import accelerator_from_spec, load_accelerator, load_efficiency
+    from .query import load_workload
+    from .schema import validate
+    from .topology import TopologyFile
+
+    data = engine_support()
+    out = []
+    loaded = [load_workload(m) for m in models]
+    for ref in topologies:
+        path = resolve("topologies", ref)
+        spec = validate(TopologyFile, read_yaml(path).data, path)
+        acc_spec = spec.accelerator
+        acc = load_accelerator(acc_spec) if isinstance(acc_spec, str) else accelerator_from_spec(acc_spec)
+        vendor = _vendor(acc_spec)
+        eff = load_efficiency(spec.efficiency)
+        usable = acc.hbm_bytes * eff.memory_usable_fraction - eff.runtime_reserve_bytes
+        for model, w in zip(models, loaded):
+            arch = w.extra.get("hf_architecture") or data["workload_architectures"].get(w.name, "")
+            engines = [k for k, e in data["engines"].items() if vendor in e["vendors"] and arch in e["architectures"]["names"]]
+            need = max(1, math.ceil(w.weight_bytes / usable)) if usable > 0 else 0
+            out.append(SupportRow(
+                model=model, architecture=arch, weight_dtype=w.weight_dtype, topology=spec.name, vendor=vendor,
+                engines=engines, min_gpus=need, min_domains=math.ceil(need / spec.scale_up.domain_gpus),
+                domain_unit=spec.domain_unit,
+            ))
+    return out
+
+
+def _vendor(acc_spec) -> str:
+    from .datafiles import read_yaml, resolve
+
+    if isinstance(acc_spec, str):
+        return str(read_yaml(resolve("hardware", acc_spec, sub="accelerators")).data.get("vendor", ""))
+    return acc_spec.vendor

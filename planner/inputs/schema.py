@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import InputError
+from .errors import InputError, one_line, shown_value
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -96,7 +96,7 @@ def validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
         errors = exc.errors()
         err, others = _pick(errors)
         loc = _clean_loc(model, tuple(err.get("loc", ())), err.get("type") == "extra_forbidden")
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+        field = one_line("".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip("."), 120) or "(top level)"
         if err.get("type") == "extra_forbidden":
             known = _fields_at(model, loc)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1) if loc else []
@@ -106,7 +106,7 @@ def validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
             raise InputError(f"{path}: missing required field {field!r}") from None
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         value = err.get("input")
-        shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+        shown = "" if isinstance(value, (dict, list)) else f" (got {shown_value(value)})"
         more = f" (+{others} more)" if others else ""
         where = f"field {field!r}: " if loc else ""
         raise InputError(f"{path}: {where}{msg}{shown}{more}") from None

@@ -30,13 +30,14 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
+from .ranges import MAX_GPUS as RANGE_MAX_GPUS, DOMAINS, GPU_ID, LATENCY_US, LINK_GB_PER_S, NIC_GBIT_PER_S, PARALLEL, PRICE_USD_PER_GPU_HOUR, SWITCHES
 from .schema import Strict, given, validate
 
 # --------------------------------------------------------------------------- schema
 
 # Size limits that keep the graph, the candidate enumeration and the solver
 # interactive (they are memory and time bounds of this program, not hardware facts).
-MAX_GPUS = 65536  # GPUs in one topology, all domains
+MAX_GPUS = RANGE_MAX_GPUS  # GPUs in one topology, all domains
 MAX_SCALE_UP_LINKS = 2_000_000  # graph edges inside domains, all domains
 
 
@@ -61,7 +62,7 @@ def check_size(spec: "ScaleUpFile", n_domains: int) -> str | None:
 
 
 class PriceFile(Strict):
-    usd_per_gpu_hour: PositiveFloat
+    usd_per_gpu_hour: PRICE_USD_PER_GPU_HOUR.type
     estimated: bool = False  # an estimate, not a quote: comparisons mark it
     who: str = ""
     date: str = ""
@@ -77,11 +78,11 @@ class ScaleUpFile(Strict):
     ]})
 
     kind: Literal["switch", "mesh", "torus"]
-    gpus_per_domain: Optional[PositiveInt] = None
-    switches_per_domain: Optional[PositiveInt] = None
-    torus_dims: Optional[list[PositiveInt]] = None
-    bw_per_gpu_gb_per_s: PositiveFloat  # one direction, summed over the GPU's links
-    latency_us: Optional[float] = Field(None, ge=0)  # GPU to GPU, one hop of the fabric
+    gpus_per_domain: Optional[PARALLEL.type] = None
+    switches_per_domain: Optional[SWITCHES.type] = None
+    torus_dims: Optional[list[PARALLEL.type]] = Field(None, max_length=8)
+    bw_per_gpu_gb_per_s: LINK_GB_PER_S.type  # one direction, summed over the GPU's links
+    latency_us: Optional[LATENCY_US.type] = None  # GPU to GPU, one hop of the fabric
     source: str = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -90,6 +91,8 @@ class ScaleUpFile(Strict):
             if not self.torus_dims:
                 raise ValueError("torus_dims is required for kind: torus")
             n = math.prod(self.torus_dims)
+            if n > MAX_GPUS:
+                raise ValueError(f"torus_dims make {n} GPUs per domain, more than the {MAX_GPUS} the planner handles")
             if self.gpus_per_domain not in (None, n):
                 raise ValueError(f"gpus_per_domain {self.gpus_per_domain} != product of torus_dims {n}")
         elif not self.gpus_per_domain:
@@ -104,8 +107,8 @@ class ScaleUpFile(Strict):
 
 
 class ScaleOutFile(Strict):
-    nic_gbit_per_s_per_gpu: PositiveFloat  # one direction
-    latency_us: Optional[float] = Field(None, ge=0)
+    nic_gbit_per_s_per_gpu: NIC_GBIT_PER_S.type  # one direction
+    latency_us: Optional[LATENCY_US.type] = None
     source: str = Field(min_length=1)
 
 
@@ -114,12 +117,12 @@ class TopologyFile(Strict):
     description: str = ""
     accelerator: str | AcceleratorFile
     domain_unit: Literal["node", "rack", "pod", "server"] = "node"
-    domains: PositiveInt = 1
-    gpus_per_host: PositiveInt
+    domains: DOMAINS.type = 1
+    gpus_per_host: PARALLEL.type
     price: PriceFile
     scale_up: ScaleUpFile
     scale_out: ScaleOutFile
-    unavailable_gpus: list[int] = []
+    unavailable_gpus: list[GPU_ID.type] = Field([], max_length=MAX_GPUS)
     efficiency: Optional[EfficiencyFields] = None
     notes: str = ""
 
@@ -301,21 +304,21 @@ def build_topology(
     else:
         acc = accelerator_from_spec(spec.accelerator)
     eff = load_efficiency(spec.efficiency)
-    count = n_domains if n_domains is not None else spec.domains
-    if count < 1:
-        raise InputError(f"{domain_flag(spec.domain_unit)} must be at least 1 (got {count})")
+    count = DOMAINS.check(domain_flag(spec.domain_unit), n_domains) if n_domains is not None else spec.domains
     too_big = check_size(spec.scale_up, count)
     if too_big:
         raise InputError(f"{domain_flag(spec.domain_unit)} {count}: {too_big}")
-    if price_usd_per_gpu_hour is not None and not 0 < price_usd_per_gpu_hour < float("inf"):
-        raise InputError(f"--price-per-gpu-hour must be a positive finite number (got {price_usd_per_gpu_hour})")
+    PRICE_USD_PER_GPU_HOUR.check("--price-per-gpu-hour", price_usd_per_gpu_hour)
     g = build_graph(spec, count, eff)
     domains = derive_domains(g)
     n_total = sum(len(d) for d in domains)
-    down = set(spec.unavailable_gpus) | set(unavailable or [])
-    bad = sorted(i for i in down if not 0 <= i < n_total)
+    bad = sorted(i for i in spec.unavailable_gpus if not 0 <= i < n_total)
     if bad:
         raise InputError(f"{path}: field 'unavailable_gpus': GPU id {bad[0]} is outside 0..{n_total - 1}")
+    bad = sorted(i for i in unavailable or [] if not 0 <= i < n_total)
+    if bad:
+        raise InputError(f"--unavailable: GPU id {bad[0]} is outside 0..{n_total - 1} ({count} {spec.domain_unit}s of {spec.scale_up.domain_gpus} GPUs of {spec.name}; add {domain_flag(spec.domain_unit)} for more)")
+    down = set(spec.unavailable_gpus) | set(unavailable or [])
     lat, _ = _domain_paths(g, domains[0])
     up_bw = min(_link_bw(g, i, "scale_up") for i in domains[0]) if len(domains[0]) > 1 else 0.0
     out_bw = min(_link_bw(g, i, "scale_out") for i in domains[0])

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, PositiveInt, model_validator
 from . import units
 from .formats import COMPONENTS, WeightPrecisions
 from .errors import InputError
+from .ranges import COUNT, EXPERTS, FFN_WIDTH, HEADS, LAYERS, PARAMS_B, SLO_MS, TOKENS, VOCAB, WIDTH
 from .schema import Strict, given
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
@@ -23,11 +24,11 @@ Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
 
 class MoEFile(Strict):
-    n_routed_experts: PositiveInt
-    experts_per_token: PositiveInt
-    expert_d_ff: PositiveInt
-    n_shared_experts: int = Field(0, ge=0)
-    n_dense_layers: int = Field(0, ge=0)  # leading layers with a dense MLP instead of experts
+    n_routed_experts: EXPERTS.type
+    experts_per_token: EXPERTS.type
+    expert_d_ff: FFN_WIDTH.type
+    n_shared_experts: COUNT.type = 0
+    n_dense_layers: COUNT.type = 0  # leading layers with a dense MLP instead of experts
 
     @model_validator(mode="after")
     def _k(self) -> "MoEFile":
@@ -37,21 +38,21 @@ class MoEFile(Strict):
 
 
 class MLAFile(Strict):
-    kv_lora_rank: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
-    q_lora_rank: Optional[PositiveInt] = None
+    kv_lora_rank: WIDTH.type
+    qk_rope_head_dim: WIDTH.type
+    qk_nope_head_dim: WIDTH.type
+    v_head_dim: WIDTH.type
+    q_lora_rank: Optional[WIDTH.type] = None
 
 
 class SlidingWindowFile(Strict):
-    window_tokens: PositiveInt
-    n_layers: int = Field(ge=0)  # how many layers use the window (the rest attend globally)
+    window_tokens: TOKENS.type
+    n_layers: COUNT.type  # how many layers use the window (the rest attend globally)
 
 
 class PublishedFile(Strict):
-    total_params_b: Optional[float] = Field(None, gt=0)
-    active_params_b: Optional[float] = Field(None, gt=0)
+    total_params_b: Optional[PARAMS_B.type] = None
+    active_params_b: Optional[PARAMS_B.type] = None
     source: str = Field(min_length=1)
 
 
@@ -62,14 +63,14 @@ class ModelFile(Strict):
         {"anyOf": [given("d_ff"), given("moe")]},  # a dense model needs d_ff
     ]})
 
-    n_layers: PositiveInt
-    d_model: PositiveInt
-    vocab_size: PositiveInt
-    n_heads: PositiveInt
-    n_kv_heads: Optional[PositiveInt] = None  # GQA; ignored for MLA
-    head_dim: Optional[PositiveInt] = None  # defaults to d_model / n_heads
+    n_layers: LAYERS.type
+    d_model: WIDTH.type
+    vocab_size: VOCAB.type
+    n_heads: HEADS.type
+    n_kv_heads: Optional[HEADS.type] = None  # GQA; ignored for MLA
+    head_dim: Optional[WIDTH.type] = None  # defaults to d_model / n_heads
     attention: Literal["gqa", "mla"] = "gqa"
-    d_ff: Optional[PositiveInt] = None  # dense MLP width (dense models, or MoE dense layers)
+    d_ff: Optional[FFN_WIDTH.type] = None  # dense MLP width (dense models, or MoE dense layers)
     tied_embeddings: bool = False
     moe: Optional[MoEFile] = None
     mla: Optional[MLAFile] = None
@@ -116,14 +117,20 @@ class PrecisionFile(Strict):
 
 
 class TrafficFile(Strict):
-    isl: PositiveInt  # input tokens per request
-    osl: PositiveInt  # output tokens per request
-    kv_len: Optional[PositiveInt] = None  # context held per sequence; default isl + osl
+    isl: TOKENS.type  # input tokens per request
+    osl: TOKENS.type  # output tokens per request
+    kv_len: Optional[TOKENS.type] = None  # context held per sequence; default isl + osl
+
+    @model_validator(mode="after")
+    def _holds_prompt(self) -> "TrafficFile":
+        if self.kv_len is not None and self.kv_len < self.isl:
+            raise ValueError(f"kv_len {self.kv_len} is shorter than the prompt (isl {self.isl}): the KV cache holds at least the prompt")
+        return self
 
 
 class SLOFile(Strict):
-    ttft_ms: float = Field(gt=0)
-    tpot_ms: float = Field(gt=0)
+    ttft_ms: SLO_MS.type
+    tpot_ms: SLO_MS.type
 
 
 class WorkloadFile(Strict):
@@ -377,17 +384,19 @@ def with_overrides(
 ) -> Workload:
     """Apply command-line overrides, rejecting out-of-range values by flag name."""
     for flag, value in (("--isl", isl), ("--osl", osl), ("--kv-len", kv_len)):
-        if value is not None and value < 1:
-            raise InputError(f"{flag} must be a positive number of tokens (got {value})")
+        TOKENS.check(flag, value)
     for flag, value in (("--ttft-ms", ttft_ms), ("--tpot-ms", tpot_ms)):
-        if value is not None and not 0 < value < float("inf"):
-            raise InputError(f"{flag} must be a positive finite number of milliseconds (got {value})")
+        SLO_MS.check(flag, value)
     for flag, value in (("--weight-dtype", weight_dtype), ("--kv-dtype", kv_dtype)):
         if value is not None and value not in ("bf16", "fp16", "fp8", "int8", "fp4"):
             raise InputError(f"{flag} must be one of bf16, fp16, fp8, int8, fp4 (got {value!r})")
     new_isl = isl or w.isl
     new_osl = osl or w.osl
     default_kv = w.kv_len if (isl is None and osl is None) else new_isl + new_osl
+    if kv_len is not None and kv_len < new_isl:
+        raise InputError(f"--kv-len {kv_len} is shorter than the prompt ({new_isl} input tokens): give --kv-len >= --isl")
+    if kv_len is None and default_kv < new_isl:
+        raise InputError(f"--isl {new_isl} is longer than the workload's kv_len {default_kv}: give --kv-len >= --isl")
     return replace(
         w,
         isl=new_isl,

@@ -7,7 +7,6 @@ here searches; it only assembles and reports.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +17,7 @@ from ..physics.candidates import Layouts
 from ..physics.costmodel import BOTTLENECKS, Evaluation
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
-
-SCHEMA_VERSION = "1.0"
+from .document import SCHEMA_VERSION, document, dump, strict_dumps
 
 
 def _r(x: float, nd: int = 4) -> float:
@@ -153,6 +151,10 @@ class Plan:
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The typed document (:mod:`planner.plan.document`) as plain JSON data."""
+        return dump(document(self._raw()))
+
+    def _raw(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": self.kind,
@@ -171,7 +173,8 @@ class Plan:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+        """Strict JSON: no NaN or Infinity; a bound that does not exist is null."""
+        return strict_dumps(self.to_dict())
 
 
 def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str, Any]:

@@ -45,10 +45,8 @@ class PoolPlan(Plan):
 
     pools: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = super().to_dict()
-        d["pools"] = self.pools
-        return d
+    def _raw(self) -> dict[str, Any]:
+        return {**super()._raw(), "pools": self.pools}
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def _workload(d, path: str):
         raise InputError(f"{path}: demand {d.name!r}: {exc}") from None
 
 
-def build_problem(groups, demands, path: str, time_limit_s: float, workers: int) -> Built:
+def build_problem(groups, demands, path: str, time_limit_s: float, workers: int, on_step=None) -> Built:
     from ..inputs.query import load
     from ..search.options import explain_infeasible, options
 
@@ -79,6 +79,8 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int)
                     break
         if not any(o.workload == wi for o in opts_out):
             unservable[wi] = "; ".join(reasons) or "no inventory group allowed"
+        if on_step is not None:
+            on_step(f"rated layouts of {d.name}")
     classes = []
     for gi, g in enumerate(groups):
         by = Counter(g.free)

@@ -22,4 +22,7 @@ def make_solver(wall_limit_s: float, workers: int = 2, work_limit: float | None 
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = SEED
     solver.parameters.interleave_search = True
+    # Ctrl-C belongs to the planner (planner.interrupts): CP-SAT's own SIGINT
+    # catcher swallowed it (exit 0) or aborted the process after the solve.
+    solver.parameters.catch_sigint_signal = False
     return solver

@@ -125,10 +125,9 @@ def solve(p: Problem) -> Solution:
     # throughput demand
     total_tps = sum(tps[i] * r[i] for i in range(n))
     total_usd = sum(usd[i] * r[i] for i in range(n))
-    if p.objective == "demand":
-        m.Add(total_tps >= int(min(p.demand_tps * tps_scale, INT_LIMIT + 1)))
-    else:
-        m.Add(sum(r) >= 1)
+    if p.objective == "demand":  # rounded up: a demand below one scaled unit still needs a replica
+        m.Add(total_tps >= math.ceil(min(p.demand_tps * tps_scale, INT_LIMIT + 1)))
+    m.Add(sum(r) >= 1)
 
     # objective, lexicographic in two solves: the primary goal, then (primary held
     # at its optimum) the secondary: demand -> cheapest, then most tokens;

@@ -26,8 +26,11 @@ def register(app: typer.Typer) -> None:
         """Predicted vs measured for every expressible record, the signed error, then the median and maximum absolute error."""
         from ...analysis import calibration, fidelity
 
+        from ..console import progress
+
         try:
-            report = fidelity.validate(measurements)
+            with progress("validate", None, enabled=not as_json) as bar:
+                report = fidelity.validate(measurements, on_step=bar.advance)
             cv = calibration.cross_validate(measurements) if cross_validate else None
         except PlannerError as exc:
             typer.echo(f"error: {exc}", err=True)
@@ -35,9 +38,11 @@ def register(app: typer.Typer) -> None:
         if as_json:
             import json
 
+            from ...inputs.jsonout import dumps
+
             data = report.to_dict()
             if cv is not None:
                 data["cross_validation"] = calibration.to_dict(cv)
-            typer.echo(json.dumps(data, indent=2))
+            typer.echo(dumps(data, indent=2))
         else:
             typer.echo("\n".join(fidelity.report_lines(report) + (calibration.cv_lines(cv) if cv is not None else [])))

@@ -25,17 +25,24 @@ def fleet(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
 ) -> None:
     """Choose layouts, replica counts and placement for every demand at least $/hour."""
-    import json
-
     from ...inputs.errors import InfeasibleError, InputError, PlannerError
     from ..common import write_out
     from ...plan.fleet import plan_fleet
 
+    from ...inputs.ranges import TIME_LIMIT_S, WORKERS
+
     try:
-        if workers < 1:
-            raise InputError(f"--workers must be at least 1 (got {workers})")
-        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
-        text = json.dumps(f.to_dict(), indent=2)
+        WORKERS.check("--workers", workers)
+        TIME_LIMIT_S.check("--time-limit", time_limit)
+        from ..console import progress
+
+        with progress("fleet", None, enabled=not as_json) as bar:
+            def step(label: str) -> None:
+                bar.advance(label)
+                bar.note(f"{label}; then the solve (at most {time_limit:g} s)")
+
+            f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
+        text = f.to_json()
         write_out(out, text)
         if as_json:
             typer.echo(text)
