@@ -13,6 +13,7 @@ from .physics.candidates import Layouts, pinned_layout
 from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
 from .inputs.errors import InfeasibleError, InputError, one_line
 from .inputs.ranges import DEMAND_TPS, GPU_BUDGET, TIME_LIMIT_S
+from .plan.economics import economics
 from .plan.assembly import (
     Plan,
     aggregate_metrics,
@@ -74,8 +75,11 @@ def plan(
                 f"{n_gpus} GPUs of {topo.name} (2 FLOPs per active parameter per token at peak): {fix}"
             )
     if mode != "agg":
-        return _plan_modes(w, topo, mode, objective, demand_tps, max_gpus, time_limit_s)
-    return _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s)
+        p = _plan_modes(w, topo, mode, objective, demand_tps, max_gpus, time_limit_s)
+    else:
+        p = _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s)
+    p.serving_economics = economics(w, topo, p.metrics)
+    return p
 
 
 def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
@@ -193,7 +197,7 @@ def evaluate(
     message = ""
     if auto_failed:
         message = "no batch meets every limit; shown at the smallest batch"
-    return Plan(
+    return _econ(w, topo, Plan(
         kind="evaluation",
         status="violates" if viol else "ok",
         message=message,
@@ -207,7 +211,12 @@ def evaluate(
         alternatives=[],
         solver={},
         violations=viol,
-    )
+    ))
+
+
+def _econ(w: Workload, topo: Topology, p: Plan) -> Plan:
+    p.serving_economics = economics(w, topo, p.metrics)
+    return p
 
 
 def _first_fit(topo: Topology, L: Layouts) -> list[int]:

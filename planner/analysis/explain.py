@@ -18,7 +18,8 @@ from .. import api
 from ..inputs import units
 from .analysis import BATCH_GRID, layout_label
 from ..physics.costmodel import evaluate as evaluate_arrays
-from ..plan.assembly import _r, layout_dict
+from ..plan.assembly import _r, layout_dict, option_metrics
+from .explain_economics import long_context_seeds, prefill_seed_detail, tier_seed
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 
@@ -168,13 +169,17 @@ def explain(workload: str | Workload, topology: str | Topology, query: api.Query
         dec = step_terms(w, topo, Lb, float(B), 0.0, max(1.0, w.kv_len - w.osl / 2.0))
         bound = lambda s: float(np.squeeze(s.compute_s / (s.weights_s + s.kv_s)))  # noqa: E731
         pb, db = bound(pre), bound(dec)
-        rel = cout / cin if cin else float("inf")
+        pd = prefill_seed_detail(w, topo, cin)
+        c_in = max(pd["usd_per_mtok_input_marginal"], pd["usd_per_mtok_prefill_compute_only"])
+        rel = cout / c_in if c_in else float("inf")
         seeds.append(Seed("prefill_vs_decode", "Prefill vs decode cost per token", rel, "x",
-                          f"an output token costs {rel:,.1f}x an input token (${cout:.3f} vs ${cin:.4f} per Mtok): a prefill chunk of {chunk:,.0f} tokens per "
-                          f"weight fetch spends {pb:,.1f}x its memory time on compute, a decode step of {B} spends {db:.2f}x: "
-                          "what input/output price ratios reflect",
+                          f"an output token costs {rel:,.1f}x a computed input token: ${cout:.3f}/Mtok out vs ${c_in:.4f}/Mtok in, the larger of the "
+                          f"marginal price (${pd['usd_per_mtok_input_marginal']:.4f}, prefill's share of mixed steps) and the compute-only cost "
+                          f"(${pd['usd_per_mtok_prefill_compute_only']:.4f}, every prefill FLOP at its rate); bound: {pd['bound']}. A prefill chunk of "
+                          f"{chunk:,.0f} tokens spends {pb:,.1f}x its memory time on compute, a decode step of {B} spends {db:.2f}x",
                           {"usd_per_mtok_input": cin, "usd_per_mtok_output": cout, "prefill_compute_over_memory": pb,
-                           "decode_compute_over_memory": db, "prefill_chunk_tokens": chunk}))
+                           "decode_compute_over_memory": db, "prefill_chunk_tokens": chunk, **pd}))
+        seeds.append(tier_seed(w, topo, option_metrics(ev, best), Seed))
 
         # the chosen layout, and the one-domain layout closest to the latency floor, swept over batch
         whole = np.flatnonzero((L.gpus == D) & (L.chunks == 1))
@@ -192,6 +197,7 @@ def explain(workload: str | Workload, topology: str | Topology, query: api.Query
             curve["series"].append({"layout": layout_label(layout_dict(L.row(k))), "gpus": int(Lk.gpus[0]), "batch": Bs[fit].tolist(),
                                     "usd_per_mtok_all_in": evc.usd_per_mtok_all_in[fit].tolist(), "tpot_ms": (evc.tpot_s[fit] / ms).tolist()})
 
+    seeds.extend(long_context_seeds(w, topo, Seed))
     if m.is_moe:
         inside = L.stage_domains == 1
         ep = int(L.ep[inside].max()) if inside.any() else 1

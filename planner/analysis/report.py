@@ -105,16 +105,17 @@ def compare_table(rows, console: Console, title: str = "") -> None:
         marks.append(s.topology + estimate_mark(s.specs_estimated, s.price_estimated) + (" (" + ",".join(map(str, ks)) + ")" if ks else ""))
         price = _num(s.price_usd_per_gpu_hour) + ("*" if s.price_estimated else "")
         if not r.feasible:
-            cells.append(([price, f"-/{s.gpus}", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-"], ["-"] * 6))
+            cells.append(([price, f"-/{s.gpus}", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-", "-"], ["-"] * 6))
             continue
         m = r.metrics
         x = lambda v: "-" if v is None else f"{v:.2f}x"  # noqa: E731
         cells.append((
-            [price, f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck)],
+            [price, f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck),
+             (r.plan.serving_economics.get("prefix_tier") or "-") if r.plan is not None else "-"],
             [_num(m["usd_per_mtok_input"]), _num(m["usd_per_mtok_output"]), _num(m["output_tokens_per_s_per_gpu"]),
              _num(m["tokens_per_s_per_user"]), x(r.ratio_tps_per_gpu), x(r.ratio_usd_per_mtok_all_in)],
         ))
-    left = ("$/GPU-h", "GPUs\nused/avail", "layout", "bottleneck")
+    left = ("$/GPU-h", "GPUs\nused/avail", "layout", "bottleneck", "prefix\nKV tier")
     right = ("$/Mtok\nin", "$/Mtok\nout", "out tok/s\nper GPU", "tok/s\nper user", "tok/s/GPU\nvs 1st", "$/token\nvs 1st")
 
     def table(parts: tuple[int, ...], head: str | None) -> Table:

@@ -28,6 +28,9 @@ NODES = typer.Option(None, "--nodes", help="Scale-up domains of a node-based top
 RACKS = typer.Option(None, "--racks", help="Scale-up domains of a rack-scale topology (NVL72).")
 PRICE = typer.Option(None, "--price-per-gpu-hour", help="Override the topology's $/GPU-hour.")
 DOWN = typer.Option(None, "--unavailable", help="Comma-separated GPU ids that are failed or reserved.")
+CACHED = typer.Option(None, "--cached-prefix", help="Prompt tokens (of --isl) already in the prefix cache: no prefill compute, still read and held.")
+HIT = typer.Option(None, "--prefix-hit-rate", help="Share of input tokens served from the prefix cache (a fleet average; instead of --cached-prefix).")
+HOLD = typer.Option(None, "--prefix-hold-s", help="Seconds a cached prefix waits for its next use (chooses the KV tier that holds it).")
 JSON = typer.Option(False, "--json", help="Print the plan as JSON.")
 OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file.")
 
@@ -79,6 +82,13 @@ def _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms,
         isl=isl, osl=osl, kv_len=kv_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
         domains=count, price_per_gpu_hour=price, unavailable_gpus=_ids(unavailable),
     )
+
+
+def with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s):
+    """The query with the prefix-cache options set."""
+    from dataclasses import replace
+
+    return replace(q, cached_prefix=cached_prefix, prefix_hit_rate=prefix_hit_rate, prefix_hold_s=prefix_hold_s)
 
 
 def _check_unit(topology: str, flag_unit: str) -> None:

@@ -17,6 +17,7 @@ from .common import (  # noqa: F401  (shared with the sub-commands)
     DEFAULT_TOPOLOGY, DEFAULT_WORKLOAD, DL, DOWN, ISL, JSON, KD, KVL, NODES, OSL, OUT, PRICE, RACKS, T, TPOT, TTFT, W, WD,
     _fail, _query, workload_arg, write_out,
 )
+from .common import CACHED, HIT, HOLD, with_prefix
 from .usage import OneLineGroup
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ def plan(
     weight_dtype: Optional[str] = WD, kv_dtype: Optional[str] = KD, ttft_ms: Optional[float] = TTFT, tpot_ms: Optional[float] = TPOT,
     nodes: Optional[int] = NODES, racks: Optional[int] = RACKS, price_per_gpu_hour: Optional[float] = PRICE,
     unavailable: Optional[str] = DOWN,
+    cached_prefix: Optional[int] = CACHED, prefix_hit_rate: Optional[float] = HIT, prefix_hold_s: Optional[float] = HOLD,
     gpus: Optional[int] = typer.Option(None, "--gpus", help="Use at most this many GPUs."),
     demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s at least cost."),
     objective: str = typer.Option("cost", "--objective", help="cost: least $/output token on the GPUs used; throughput: most tokens/s from the inventory."),
@@ -59,6 +61,7 @@ def plan(
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
+        q = with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
         p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
         _emit(p, as_json, out)
     except PlannerError as exc:
@@ -71,6 +74,7 @@ def evaluate(
     weight_dtype: Optional[str] = WD, kv_dtype: Optional[str] = KD, ttft_ms: Optional[float] = TTFT, tpot_ms: Optional[float] = TPOT,
     nodes: Optional[int] = NODES, racks: Optional[int] = RACKS, price_per_gpu_hour: Optional[float] = PRICE,
     unavailable: Optional[str] = DOWN,
+    cached_prefix: Optional[int] = CACHED, prefix_hit_rate: Optional[float] = HIT, prefix_hold_s: Optional[float] = HOLD,
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel degree of attention."),
     pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
     dp_attn: int = typer.Option(1, "--dp-attn", help="Data-parallel attention ranks per stage (MoE)."),
@@ -83,6 +87,7 @@ def evaluate(
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
+        q = with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
         p = api.evaluate(workload_arg(workload, allow_download), topology, q, tp=tp, pp=pp, dp_attn=dp_attn, ep=ep, batch=batch)
         _emit(p, as_json, out)
     except PlannerError as exc:

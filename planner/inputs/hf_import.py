@@ -325,6 +325,8 @@ def load_hf_config(path: str, name: str | None = None) -> Workload:
     arch = _architecture(cfg, shown)
     reader = _Reader(cfg, shown, arch)
     model = FAMILIES[arch](reader)
+    if reader.has("max_position_embeddings"):
+        model["max_position_embeddings"] = reader.num("max_position_embeddings")
     weights, notes = _weight_precision(reader)
 
     if name is None:

@@ -31,13 +31,17 @@ class Query:
     domains: int | None = None  # --nodes / --racks
     price_per_gpu_hour: float | None = None
     unavailable_gpus: tuple[int, ...] = ()
+    cached_prefix: int | None = None  # prompt tokens already in the prefix cache (--cached-prefix)
+    prefix_hit_rate: float | None = None  # or: share of input tokens that hit it (--prefix-hit-rate)
+    prefix_hold_s: float | None = None  # seconds a cached prefix waits for its next use (--prefix-hold-s)
 
 
 def load(workload: str | Workload, topology: str | Topology, q: Query) -> tuple[Workload, Topology]:
     w = workload if isinstance(workload, Workload) else load_workload(workload)
     w = with_overrides(
         w, isl=q.isl, osl=q.osl, kv_len=q.kv_len, weight_dtype=q.weight_dtype, kv_dtype=q.kv_dtype,
-        ttft_ms=q.ttft_ms, tpot_ms=q.tpot_ms,
+        ttft_ms=q.ttft_ms, tpot_ms=q.tpot_ms, cached_prefix=q.cached_prefix, prefix_hit_rate=q.prefix_hit_rate,
+        prefix_hold_s=q.prefix_hold_s,
     )
     if isinstance(topology, Topology):
         topo = topology

@@ -116,6 +116,7 @@ DEMAND_TPS = _pos(1e12, "output tokens/s")
 # --------------------------------------------------------------------------- money and solver
 PRICE_USD_PER_GPU_HOUR = _pos(10_000.0, "$/GPU-hour")
 TIME_LIMIT_S = _pos(86_400.0, "s")  # one day
+HOLD_S = _pos(3.2e7, "s")  # about a year: how long a cached prefix may wait for reuse
 WORKERS = _int(1, 256, "threads")
 GPU_BUDGET = _int(1, 10_000_000, "GPUs")  # --gpus: may exceed a topology (then the topology binds)
 DOMAINS = _int(1, MAX_GPUS, "domains")

@@ -30,6 +30,7 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
+from .kv_tiers import load_tiers
 from .ranges import MAX_GPUS as RANGE_MAX_GPUS, DOMAINS, GPU_ID, LATENCY_US, LINK_GB_PER_S, NIC_GBIT_PER_S, PARALLEL, PRICE_USD_PER_GPU_HOUR, SWITCHES
 from .schema import Strict, given, validate
 
@@ -123,6 +124,7 @@ class TopologyFile(Strict):
     scale_up: ScaleUpFile
     scale_out: ScaleOutFile
     unavailable_gpus: list[GPU_ID.type] = Field([], max_length=MAX_GPUS)
+    kv_tiers: list[str] = []  # names in hardware/kv-tiers.yaml: memories below HBM that can hold cached prefixes
     efficiency: Optional[EfficiencyFields] = None
     notes: str = ""
 
@@ -162,6 +164,7 @@ class Topology:
     graph: nx.Graph = field(compare=False, repr=False)
     source_path: str = ""
     sha256: str = ""
+    kv_tiers: tuple = ()  # per-GPU inputs.kv_tiers.Tier, as the topology lists them
 
     @property
     def n_gpus(self) -> int:
@@ -343,6 +346,7 @@ def build_topology(
         graph=g,
         source_path=str(path),
         sha256=loaded.sha256,
+        kv_tiers=load_tiers(list(spec.kv_tiers), spec.gpus_per_host, f"{path}: "),
     )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
-from pydantic import ConfigDict, Field, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from . import units
 from .formats import COMPONENTS, WeightPrecisions
 from .errors import InputError
-from .ranges import COUNT, EXPERTS, FFN_WIDTH, HEADS, LAYERS, PARAMS_B, SLO_MS, TOKENS, VOCAB, WIDTH
+from .ranges import COUNT, EXPERTS, FFN_WIDTH, HEADS, HOLD_S, LAYERS, PARAMS_B, SLO_MS, TOKENS, VOCAB, WIDTH
 from .schema import Strict, given
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
@@ -76,6 +76,7 @@ class ModelFile(Strict):
     mla: Optional[MLAFile] = None
     sliding_window: Optional[SlidingWindowFile] = None
     attention_bias: bool = False
+    max_position_embeddings: Optional[TOKENS.type] = None  # longest context the model accepts (config.json)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelFile":
@@ -120,6 +121,8 @@ class TrafficFile(Strict):
     isl: TOKENS.type  # input tokens per request
     osl: TOKENS.type  # output tokens per request
     kv_len: Optional[TOKENS.type] = None  # context held per sequence; default isl + osl
+    prefix_hit_rate: float = Field(0.0, ge=0, lt=1)  # share of input tokens served from a prefix cache
+    prefix_hold_s: Optional[HOLD_S.type] = None  # time a cached prefix waits for its next use
 
     @model_validator(mode="after")
     def _holds_prompt(self) -> "TrafficFile":
@@ -174,6 +177,7 @@ class Model:
     # sliding-window attention
     window_tokens: int = 0
     n_window_layers: int = 0
+    max_position_embeddings: int = 0  # 0: not stated
 
     # ---- structure
     @property
@@ -296,6 +300,8 @@ class Workload:
     kv_len: int
     ttft_s: float
     tpot_s: float
+    prefix_hit_rate: float = 0.0  # share of input tokens whose KV is already cached: no prefill compute
+    prefix_hold_s: float = 0.0  # seconds a cached prefix waits between uses (0: not stated)
     weights: WeightPrecisions = WeightPrecisions()  # storage format per weight component
     published_total_params: float | None = None
     published_active_params: float | None = None
@@ -304,6 +310,16 @@ class Workload:
     source_path: str = ""
     sha256: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def cached_prefix_tokens(self) -> float:
+        """Input tokens per request whose KV comes from the prefix cache (mean)."""
+        return self.isl * self.prefix_hit_rate
+
+    @property
+    def prefill_isl(self) -> float:
+        """Input tokens per request that prefill computes (the cache misses)."""
+        return self.isl - self.cached_prefix_tokens
 
     @property
     def weight_bytes(self) -> float:
@@ -343,6 +359,7 @@ def model_from_spec(m: ModelFile) -> Model:
         q_lora_rank=(mla.q_lora_rank or 0) if mla else 0,
         window_tokens=m.sliding_window.window_tokens if m.sliding_window else 0,
         n_window_layers=m.sliding_window.n_layers if m.sliding_window else 0,
+        max_position_embeddings=m.max_position_embeddings or 0,
     )
 
 
@@ -362,6 +379,8 @@ def workload_from_spec(spec: WorkloadFile, path: str = "", sha256: str = "") -> 
         kv_len=t.kv_len or t.isl + t.osl,
         ttft_s=spec.slo.ttft_ms * units.MS,
         tpot_s=spec.slo.tpot_ms * units.MS,
+        prefix_hit_rate=t.prefix_hit_rate,
+        prefix_hold_s=t.prefix_hold_s or 0.0,
         published_total_params=pub.total_params_b * 1e9 if pub and pub.total_params_b else None,
         published_active_params=pub.active_params_b * 1e9 if pub and pub.active_params_b else None,
         published_source=pub.source if pub else "",
@@ -381,12 +400,16 @@ def with_overrides(
     kv_dtype: str | None = None,
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
+    cached_prefix: int | None = None,
+    prefix_hit_rate: float | None = None,
+    prefix_hold_s: float | None = None,
 ) -> Workload:
     """Apply command-line overrides, rejecting out-of-range values by flag name."""
     for flag, value in (("--isl", isl), ("--osl", osl), ("--kv-len", kv_len)):
         TOKENS.check(flag, value)
     for flag, value in (("--ttft-ms", ttft_ms), ("--tpot-ms", tpot_ms)):
         SLO_MS.check(flag, value)
+    HOLD_S.check("--prefix-hold-s", prefix_hold_s)
     for flag, value in (("--weight-dtype", weight_dtype), ("--kv-dtype", kv_dtype)):
         if value is not None and value not in ("bf16", "fp16", "fp8", "int8", "fp4"):
             raise InputError(f"{flag} must be one of bf16, fp16, fp8, int8, fp4 (got {value!r})")
@@ -397,7 +420,7 @@ def with_overrides(
         raise InputError(f"--kv-len {kv_len} is shorter than the prompt ({new_isl} input tokens): give --kv-len >= --isl")
     if kv_len is None and default_kv < new_isl:
         raise InputError(f"--isl {new_isl} is longer than the workload's kv_len {default_kv}: give --kv-len >= --isl")
-    return replace(
+    out = replace(
         w,
         isl=new_isl,
         osl=new_osl,
@@ -407,4 +430,40 @@ def with_overrides(
         kv_dtype=kv_dtype or w.kv_dtype,
         ttft_s=ttft_ms * units.MS if ttft_ms else w.ttft_s,
         tpot_s=tpot_ms * units.MS if tpot_ms else w.tpot_s,
+        prefix_hit_rate=_hit_rate(new_isl, cached_prefix, prefix_hit_rate, w.prefix_hit_rate),
+        prefix_hold_s=prefix_hold_s or w.prefix_hold_s,
     )
+    check_context(out, explicit_kv_len=kv_len is not None)
+    return out
+
+
+def _hit_rate(isl: int, cached_prefix: int | None, hit_rate: float | None, default: float) -> float:
+    """The share of input tokens served from cache, from --cached-prefix (tokens of
+    every prompt already cached) or --prefix-hit-rate (a fleet average)."""
+    if cached_prefix is not None and hit_rate is not None:
+        raise InputError("give --cached-prefix or --prefix-hit-rate, not both")
+    if cached_prefix is not None:
+        if not 0 <= cached_prefix < isl:
+            raise InputError(f"--cached-prefix must be at least 0 and below --isl {isl} (got {cached_prefix}): "
+                             "the cached prefix is part of the prompt, and at least one prompt token is new")
+        return cached_prefix / isl
+    if hit_rate is not None:
+        if not 0 <= hit_rate < 1:
+            raise InputError(f"--prefix-hit-rate must be in [0, 1) (got {hit_rate})")
+        return float(hit_rate)
+    return default
+
+
+def check_context(w: Workload, explicit_kv_len: bool = True) -> None:
+    """A sequence holds its prompt and its output, no more (a longer cached prefix
+    is part of the prompt: raise --isl and say how much is cached with
+    --cached-prefix); and no context exceeds the model's maximum position."""
+    flag = "--kv-len" if explicit_kv_len else "traffic.kv_len"
+    if w.kv_len > w.isl + w.osl:
+        raise InputError(
+            f"{flag} {w.kv_len:,} exceeds --isl + --osl = {w.isl + w.osl:,}: context beyond the prompt and output would be a "
+            "free cached prefix; count it in --isl and give --cached-prefix (tokens of it already cached)")
+    limit = w.model.max_position_embeddings
+    if limit and w.kv_len > limit:
+        raise InputError(f"context: {w.kv_len:,} tokens ({flag}, default --isl + --osl) exceed {w.name}'s maximum position "
+                         f"{limit:,} (max_position_embeddings)")

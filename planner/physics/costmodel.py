@@ -136,7 +136,8 @@ def step_terms(
 
     # -- per-layer FLOPs on one GPU
     ctx_d = m.kv_tokens_held(_b(ctx_decode)) / m.n_layers
-    ctx_p = m.kv_tokens_held(w.isl / 2.0) / m.n_layers  # causal prefill attends to half its prompt on average
+    # causal prefill attends to the cached prefix and half its new tokens on average
+    ctx_p = m.kv_tokens_held(w.cached_prefix_tokens + w.prefill_isl / 2.0) / m.n_layers
     core = ((B / dp) * ctx_d * m.attn_flops_per_token_per_ctx() + Pr * ctx_p * prefill_attn_flops_per_ctx(m)) / tp
     attn_gemm = 2 * Tr * m.attn_params_per_layer / tp
     dense_gemm = 2 * Tr * m.dense_mlp_params / tp
@@ -283,8 +284,9 @@ def busiest_rank_tokens(w: Workload, topo: Topology, L: Layouts, decode_tokens, 
 def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = None) -> np.ndarray:
     """Time to push one request's prompt through every stage, chunk by chunk.
     A request lives on one attention-DP rank: that rank runs the whole chunk's
-    attention side (never 1/dp of it), the experts see the chunk's tokens."""
-    isl = w.isl if isl is None else isl
+    attention side (never 1/dp of it), the experts see the chunk's tokens.
+    Only the tokens the prefix cache misses are computed (``w.prefill_isl``)."""
+    isl = max(1, int(round(w.prefill_isl))) if isl is None else isl
     chunk = float(min(isl, topo.efficiency.prefill_chunk_tokens))
     n_chunks = -(-isl // int(chunk))
     s = step_terms(w, topo, L, 0.0, chunk, 0.0, prefill=True, rank_tokens=chunk)
@@ -301,7 +303,7 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
     tp, dp, pp = (_b(x)[:, None] if np.ndim(batch) == 2 else _b(x) for x in (L.tp, L.dp, L.pp))
     Lb = _broadcast_layouts(L, np.ndim(batch) == 2)
     B = _b(batch)
-    P = B * w.isl / w.osl if aggregated else np.zeros_like(B)
+    P = B * w.prefill_isl / w.osl if aggregated else np.zeros_like(B)  # cache hits need no prefill
     ctx = max(1.0, w.kv_len - w.osl / 2.0)  # mean context a decode step reads over a request's life
 
     step = step_terms(w, topo, Lb, B, P, ctx, rank_tokens=busiest_rank_tokens(w, topo, Lb, B, P))

@@ -149,6 +149,7 @@ class Plan:
     solver: dict[str, Any]
     violations: list[str] = field(default_factory=list)
     message: str = ""
+    serving_economics: dict[str, Any] = field(default_factory=dict)  # prefix-cache prices and tiers (plan.economics)
 
     def to_dict(self) -> dict[str, Any]:
         """The typed document (:mod:`planner.plan.document`) as plain JSON data."""
@@ -170,6 +171,7 @@ class Plan:
             "violations": self.violations,
             "alternatives": self.alternatives,
             "solver": self.solver,
+            "serving_economics": self.serving_economics,
         }
 
     def to_json(self) -> str:
@@ -192,7 +194,8 @@ def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str,
             "accelerator": topo.accelerator.name,
         },
         "slo": {"ttft_ms": _r(w.ttft_s / units.MS), "tpot_ms": _r(w.tpot_s / units.MS)},
-        "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len},
+        "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len, "cached_prefix_tokens": _r(w.cached_prefix_tokens),
+                    "prefix_hit_rate": _r(w.prefix_hit_rate), "prefix_hold_s": _r(w.prefix_hold_s)},
         "precision": {"weights": w.weight_dtype, "kv_cache": w.kv_dtype, "activations": w.act_dtype},
         "price_usd_per_gpu_hour": topo.price_usd_per_gpu_hour,
         **extra,

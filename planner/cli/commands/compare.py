@@ -41,10 +41,11 @@ def register(app: typer.Typer) -> None:
     GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
     PLOT = typer.Option(None, "--plot", help="Write a plot to this file (.png or .svg).")
 
-    def query(isl, osl, kv_len, wd, kd, ttft, tpot, price):
+    def query(isl, osl, kv_len, wd, kd, ttft, tpot, price, cached=None, hit=None, hold=None):
         from ...api import Query
 
-        return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price)
+        return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price,
+                     cached_prefix=cached, prefix_hit_rate=hit, prefix_hold_s=hold)
 
     @app.command()
     def compare(
@@ -53,6 +54,7 @@ def register(app: typer.Typer) -> None:
         isl: Optional[int] = c.ISL, osl: Optional[int] = c.OSL, kv_len: Optional[int] = c.KVL,
         weight_dtype: Optional[str] = c.WD, kv_dtype: Optional[str] = c.KD, ttft_ms: Optional[float] = c.TTFT, tpot_ms: Optional[float] = c.TPOT,
         price_per_gpu_hour: Optional[float] = typer.Option(None, "--price-per-gpu-hour", help="One $/GPU-hour for every topology (default: each file's price)."),
+        cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
         gpus: Optional[int] = GPUS,
         demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s: per topology, the cheapest deployment that does, with its GPUs, nodes or racks, $/hour and $/Mtok."),
         time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit per topology (s)."),
@@ -76,7 +78,7 @@ def register(app: typer.Typer) -> None:
 
                     raise InputError("--plot draws the per-topology best plans; it does not combine with --demand-tps")
                 report.check_plot_path(plot)
-            q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour)
+            q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour, cached_prefix, prefix_hit_rate, prefix_hold_s)
             names = _names(topologies)
             wl = c.workload_arg(workload, allow_download)
             with progress("compare", len(names), enabled=fmt == "table") as bar:
@@ -161,6 +163,7 @@ def register(app: typer.Typer) -> None:
         weight_dtype: Optional[str] = c.WD, kv_dtype: Optional[str] = c.KD, ttft_ms: Optional[float] = c.TTFT, tpot_ms: Optional[float] = c.TPOT,
         nodes: Optional[int] = c.NODES, racks: Optional[int] = c.RACKS, price_per_gpu_hour: Optional[float] = c.PRICE,
         unavailable: Optional[str] = c.DOWN,
+        cached_prefix: Optional[int] = c.CACHED, prefix_hit_rate: Optional[float] = c.HIT, prefix_hold_s: Optional[float] = c.HOLD,
         as_json: bool = typer.Option(False, "--json", help="Print the seeds as JSON."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
     ) -> None:
@@ -173,6 +176,7 @@ def register(app: typer.Typer) -> None:
             if plot is not None:
                 report.check_plot_path(plot)
             q = c._query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
+            q = c.with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
             e = explain_api(c.workload_arg(workload, allow_download), topology, q)
             if plot is not None:
                 report.plot_explain(e, plot)
