@@ -3,7 +3,7 @@
     python benchmarks/calibrate.py                 # fit, print the values and the errors
     python benchmarks/calibrate.py --measurements FILE --json
 
-The fit itself lives in planner/calibration.py (no scipy: the fixed costs are
+The fit itself lives in planner/analysis/calibration.py (no scipy: the fixed costs are
 affine in every prediction, the two non-linear constants are searched on a
 grid over their sourced ranges); ``planner validate`` uses the same code to
 refit without each held-out record or model family. Only the constants named

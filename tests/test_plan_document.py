@@ -214,6 +214,24 @@ def test_planner_export_takes_a_fleet_plan(fleet_json: str, tmp_path: Path) -> N
     assert {s["demand"] for s in strict_load(res.output)["sets"]} == {"chat-70b", "assistant-8b"}
 
 
+def test_hostile_names_in_a_fleet_plan_stay_inside_comments_and_variables(fleet_json: str, tmp_path: Path) -> None:
+    """Demand and group names come from a file: a newline must not start a shell
+    line, and placeholders keep only [A-Z0-9_]."""
+    data = json.loads(fleet_json)
+    evil = "x\nrm -rf ~ #"
+    old = data["workloads"][0]["name"]
+    data["workloads"][0]["name"] = evil
+    for r in data["replicas"]:
+        if r["demand"] == old:
+            r["demand"] = evil
+    f = tmp_path / "evil.json"
+    f.write_text(json.dumps(data))
+    res = CliRunner().invoke(app, ["export", str(f), "--engine", "trtllm"])
+    assert res.exit_code == 0, res.output
+    assert not any(line.startswith("rm ") for line in res.output.splitlines())
+    assert "$MODEL_X_RM_RF" in res.output
+
+
 def test_a_fleet_plan_from_before_1_1_is_refused_in_one_line(fleet_json: str, tmp_path: Path) -> None:
     old = json.loads(fleet_json)
     old["schema_version"] = "1.0"

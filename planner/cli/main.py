@@ -37,7 +37,7 @@ def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
         from .console import console
         from .render import render_plan
 
-        render_plan(plan.to_dict(), console())
+        render_plan(plan.document(), console())
         if out is not None:
             typer.echo(f"plan written to {out}")
 

@@ -151,9 +151,13 @@ class Plan:
     message: str = ""
     serving_economics: dict[str, Any] = field(default_factory=dict)  # prefix-cache prices and tiers (plan.economics)
 
+    def document(self):
+        """The typed document (:mod:`planner.plan.document`): what render and export read."""
+        return document(self._raw())
+
     def to_dict(self) -> dict[str, Any]:
-        """The typed document (:mod:`planner.plan.document`) as plain JSON data."""
-        return dump(document(self._raw()))
+        """The typed document as plain JSON data."""
+        return dump(self.document())
 
     def _raw(self) -> dict[str, Any]:
         return {
@@ -171,7 +175,7 @@ class Plan:
             "violations": self.violations,
             "alternatives": self.alternatives,
             "solver": self.solver,
-            "serving_economics": self.serving_economics,
+            **({"serving_economics": self.serving_economics} if self.serving_economics else {}),
         }
 
     def to_json(self) -> str:

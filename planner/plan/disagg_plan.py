@@ -192,29 +192,7 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
 
     p_reps = [sol.prefill[n] for n in p_used]
     d_reps = [sol.decode[n] for n in d_used]
-    out_tps = sum(float(dev.output_tps[k]) * r for k, r in zip(di, d_reps))
-    d_usd = sum(float(dev.usd_per_s[k]) * r for k, r in zip(di, d_reps))
-    p_usd = sum(float(pre.ev.usd_per_s[i]) * r for i, r in zip(pi, p_reps))
-    p_rps = sum(float(pre.ev.requests_per_s[i]) * r for i, r in zip(pi, p_reps))
-    d_rps = out_tps / w.osl
-    gpus = sum(int(L.gpus[i]) * r for i, r in zip(pi, p_reps)) + sum(int(Ld.gpus[k]) * r for k, r in zip(di, d_reps))
-    in_tps = d_rps * w.isl
-    ttft = max(sum(parts[i]) for i in pi)
-    tpot = max(float(dev.tpot_s[k]) for k in di)
-    metrics = {
-        "replicas": n_pre + sum(d_reps),
-        "gpus_used": gpus,
-        "tpot_ms": _r(tpot / units.MS),
-        "ttft_ms": _r(ttft / units.MS),
-        "output_tokens_per_s": _r(out_tps),
-        "output_tokens_per_s_per_gpu": _r(out_tps / gpus),
-        "input_tokens_per_s": _r(in_tps),
-        "tokens_per_s_per_user": _r(1.0 / tpot),
-        "usd_per_mtok_output": _r(d_usd / out_tps * 1e6),
-        "usd_per_mtok_input": _r(p_usd / in_tps * 1e6),
-        "usd_per_mtok_all_in": _r((p_usd + d_usd) / out_tps * 1e6),
-        "usd_per_hour": _r((p_usd + d_usd) * 3600),
-    }
+    metrics, p_rps, d_rps, gpus = _totals(w, L, Ld, pre, dev, pi, di, p_reps, d_reps, parts)
     k0 = di[max(range(len(di)), key=lambda n: d_reps[n] * int(Ld.gpus[di[n]]))]
     i0 = pi[max(range(len(pi)), key=lambda n: p_reps[n] * int(L.gpus[pi[n]]))]
     q0, lat0, x0 = parts[i0]
@@ -228,15 +206,7 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
             "prefill_over_decode": _r(p_rps / d_rps),
         },
     }
-    alternatives = []
-    Lf, bf, evf = full
-    chosen = {tuple(sorted(layout_dict(Ld.row(k)).items())) for k in di}
-    for k in (int(k) for k in np.argsort(np.where(bf > 0, evf.usd_per_s / evf.output_tps, np.inf), kind="stable") if bf[k] > 0):
-        if tuple(sorted(layout_dict(Lf.row(k)).items())) in chosen:
-            continue
-        alternatives.append({"role": "decode", "layout": layout_dict(Lf.row(k)), "batch": int(bf[k]), "bottleneck": bottleneck_name(evf, k), **option_metrics(evf, k)})
-        if len(alternatives) >= 5:
-            break
+    alternatives = _alternatives(full, Ld, di)
     extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated"}
     return PoolPlan(
         kind="plan",
@@ -263,6 +233,49 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
         },
         pools=pools,
     )
+
+
+def _totals(w, L, Ld, pre, dev, pi, di, p_reps, d_reps, parts) -> tuple[dict[str, Any], float, float, int]:
+    """Metrics of the two pools together, the request rates of each pool, and the GPUs used."""
+    n_pre = sum(p_reps)
+    out_tps = sum(float(dev.output_tps[k]) * r for k, r in zip(di, d_reps))
+    d_usd = sum(float(dev.usd_per_s[k]) * r for k, r in zip(di, d_reps))
+    p_usd = sum(float(pre.ev.usd_per_s[i]) * r for i, r in zip(pi, p_reps))
+    p_rps = sum(float(pre.ev.requests_per_s[i]) * r for i, r in zip(pi, p_reps))
+    d_rps = out_tps / w.osl
+    gpus = sum(int(L.gpus[i]) * r for i, r in zip(pi, p_reps)) + sum(int(Ld.gpus[k]) * r for k, r in zip(di, d_reps))
+    in_tps = d_rps * w.isl
+    ttft = max(sum(parts[i]) for i in pi)
+    tpot = max(float(dev.tpot_s[k]) for k in di)
+    metrics = {
+        "replicas": n_pre + sum(d_reps),
+        "gpus_used": gpus,
+        "tpot_ms": _r(tpot / units.MS),
+        "ttft_ms": _r(ttft / units.MS),
+        "output_tokens_per_s": _r(out_tps),
+        "output_tokens_per_s_per_gpu": _r(out_tps / gpus),
+        "input_tokens_per_s": _r(in_tps),
+        "tokens_per_s_per_user": _r(1.0 / tpot),
+        "usd_per_mtok_output": _r(d_usd / out_tps * 1e6),
+        "usd_per_mtok_input": _r(p_usd / in_tps * 1e6),
+        "usd_per_mtok_all_in": _r((p_usd + d_usd) / out_tps * 1e6),
+        "usd_per_hour": _r((p_usd + d_usd) * 3600),
+    }
+    return metrics, p_rps, d_rps, gpus
+
+
+def _alternatives(full, Ld: Layouts, di: list[int]) -> list[dict[str, Any]]:
+    """The cheapest decode layouts not in the plan, each at its largest batch."""
+    alternatives = []
+    Lf, bf, evf = full
+    chosen = {tuple(sorted(layout_dict(Ld.row(k)).items())) for k in di}
+    for k in (int(k) for k in np.argsort(np.where(bf > 0, evf.usd_per_s / evf.output_tps, np.inf), kind="stable") if bf[k] > 0):
+        if tuple(sorted(layout_dict(Lf.row(k)).items())) in chosen:
+            continue
+        alternatives.append({"role": "decode", "layout": layout_dict(Lf.row(k)), "batch": int(bf[k]), "bottleneck": bottleneck_name(evf, k), **option_metrics(evf, k)})
+        if len(alternatives) >= 5:
+            break
+    return alternatives
 
 
 def _pool_prefill(w, L, pre, pi, reps, parts, link) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..inputs.errors import InputError
 from .fleet_document import FleetDocument
-from .plan_parts import Alternative, Inputs, Memory, Metrics, Pools, Replica, Solver, TimeBreakdown, d
+from .plan_parts import Alternative, Inputs, Memory, Metrics, Pools, Replica, ServingEconomics, Solver, TimeBreakdown, d
 
 SCHEMA_VERSION = "1.1"
 READABLE_VERSIONS = ("1.0", "1.1")
@@ -46,6 +46,7 @@ class _Result(BaseModel):
     alternatives: list[Alternative] = d("The next best distinct layouts, each at its best batch, with metrics.")
     solver: Solver = d("How the search went; empty for an evaluation.")
     pools: Optional[Pools] = d("Disaggregated plans: the prefill and decode pools and their balance.", None)
+    serving_economics: Optional[ServingEconomics] = d("Prefix-cache prices of input tokens and where cached prefixes wait.", None)
 
 
 class PlanDocument(_Result):
@@ -84,7 +85,7 @@ def document(data: dict[str, Any]) -> PlanDocument | EvaluationDocument | FleetD
 
 def dump(doc: BaseModel) -> dict[str, Any]:
     """Plain JSON data, keys in document order, optional keys only where set."""
-    data = doc.model_dump(mode="json", exclude_unset=True)
+    data = doc.model_dump(mode="json", exclude_unset=True, by_alias=True)
     return {**{k: data[k] for k in _ORDER if k in data}, **{k: v for k, v in data.items() if k not in _ORDER}}
 
 

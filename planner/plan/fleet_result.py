@@ -24,10 +24,13 @@ class FleetPlan:
     replicas: list[dict[str, Any]] = field(default_factory=list)  # concrete placement
     model: dict[str, Any] = field(default_factory=dict)
 
+    def document(self):
+        """The typed document (:class:`planner.plan.fleet_document.FleetDocument`)."""
+        return document({"schema_version": SCHEMA_VERSION, "kind": "fleet", **{k: getattr(self, k) for k in self.__dataclass_fields__}})
+
     def to_dict(self) -> dict[str, Any]:
-        """The typed document (:mod:`planner.plan.document`) as plain JSON data."""
-        raw = {"schema_version": SCHEMA_VERSION, "kind": "fleet", **{k: getattr(self, k) for k in self.__dataclass_fields__}}
-        return dump(document(raw))
+        """The typed document as plain JSON data."""
+        return dump(self.document())
 
     def to_json(self) -> str:
         """Strict JSON: no NaN or Infinity; a bound that does not exist is null."""

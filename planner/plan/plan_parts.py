@@ -63,6 +63,9 @@ class Traffic(Part):
     isl: int = d("Input (prompt) tokens per request.")
     osl: int = d("Output tokens per request.")
     kv_len: int = d("Context held in the KV cache per sequence, tokens.")
+    cached_prefix_tokens: OptNum = d("Prompt tokens served from a prefix cache on a hit.", None)
+    prefix_hit_rate: OptNum = d("Fraction of requests whose prefix is cached (0..1).", None)
+    prefix_hold_s: OptNum = d("Seconds a cached prefix waits before its reuse; null or 0 when not stated.", None)
 
 
 class Precision(Part):
@@ -253,3 +256,29 @@ class Pools(Part):
     prefill: Pool = d("The prefill pool.")
     decode: Pool = d("The decode pool.")
     balance: Balance = d("Request rates of the two pools.")
+
+
+# --------------------------------------------------------------------------- serving economics
+
+
+class BreakEven(Part):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(..., alias="from", description="Cheaper tier below the break-even hold time.")
+    to: str = d("Cheaper tier above it.")
+    hold_s: OptNum = d("Hold time at which the two cost the same, s.")
+
+
+class ServingEconomics(Part):
+    prefix_hit_rate: OptNum = d("Fraction of requests whose prefix is cached.")
+    cached_prefix_tokens: OptNum = d("Prompt tokens served from the cache on a hit.")
+    prefix_hold_s: OptNum = d("Seconds a cached prefix waits; null when not stated.")
+    usd_per_mtok_input_marginal: OptNum = d("Prefill dollars over the input tokens actually computed, per million.")
+    usd_per_mtok_prefill_compute_only: OptNum = d("Every prefill FLOP at the calibrated prefill rate, USD per million input tokens.")
+    usd_per_mtok_input_cache_miss: OptNum = d("Price of a computed (cache-miss) input token: the larger of the two above, per million.")
+    prefix_kv_bytes: OptNum = d("KV-cache bytes of the prefix that waits.")
+    tier_break_evens: list[BreakEven] = d("Hold times at which one storage tier becomes cheaper than the next.")
+    prefix_tier: Optional[str] = d("Tier the cached prefixes wait in at the hold time.", None)
+    prefix_held_bytes_per_gpu: OptNum = d("Prefix bytes waiting at once per GPU (Little's law).", None)
+    prefix_restore_s: OptNum = d("Seconds to bring one prefix back from that tier.", None)
+    usd_per_mtok_input_cache_hit: OptNum = d("Price of a cached input token (hold and restore), per million; null without hits.", None)

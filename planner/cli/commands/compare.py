@@ -33,19 +33,27 @@ def _write(path: Path, text: str, flag: str) -> None:
     atomic_write(path, text, flag)
 
 
+GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
+PLOT = typer.Option(None, "--plot", help="Write a plot to this file (.png or .svg).")
+
+
+def query(isl, osl, kv_len, wd, kd, ttft, tpot, price, cached=None, hit=None, hold=None):
+    from ...api import Query
+
+    return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price,
+                 cached_prefix=cached, prefix_hit_rate=hit, prefix_hold_s=hold)
+
+
 def register(app: typer.Typer) -> None:
+    _register_compare(app)
+    _register_frontier(app)
+    _register_explain(app)
+
+
+def _register_compare(app: typer.Typer) -> None:
     from .. import common as c
     from ...inputs.errors import PlannerError
     from ...inputs.jsonout import dumps
-
-    GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
-    PLOT = typer.Option(None, "--plot", help="Write a plot to this file (.png or .svg).")
-
-    def query(isl, osl, kv_len, wd, kd, ttft, tpot, price, cached=None, hit=None, hold=None):
-        from ...api import Query
-
-        return Query(isl=isl, osl=osl, kv_len=kv_len, weight_dtype=wd, kv_dtype=kd, ttft_ms=ttft, tpot_ms=tpot, price_per_gpu_hour=price,
-                     cached_prefix=cached, prefix_hit_rate=hit, prefix_hold_s=hold)
 
     @app.command()
     def compare(
@@ -111,6 +119,12 @@ def register(app: typer.Typer) -> None:
         except PlannerError as exc:
             c._fail(exc)
 
+
+def _register_frontier(app: typer.Typer) -> None:
+    from .. import common as c
+    from ...inputs.errors import PlannerError
+    from ...inputs.jsonout import dumps
+
     @app.command()
     def frontier(
         workload: str = c.W,
@@ -156,6 +170,12 @@ def register(app: typer.Typer) -> None:
                         typer.echo(f"{what} written to {p}")
         except PlannerError as exc:
             c._fail(exc)
+
+
+def _register_explain(app: typer.Typer) -> None:
+    from .. import common as c
+    from ...inputs.errors import PlannerError
+    from ...inputs.jsonout import dumps
 
     @app.command()
     def explain(

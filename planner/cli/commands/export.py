@@ -70,12 +70,12 @@ def fleet_text(sets: list, engine: str) -> str:
     for s in sets:
         replicas = len({c.replica for c in s.commands if c.replica is not None})
         hosts = sorted({h for c in s.commands for h in c.hosts})
-        lines += ["", f"# ===== demand {s.demand} ({s.workload}) on group {s.group} ({s.topology}): {replicas} replicas",
+        lines += ["", f"# ===== {comment(f'demand {s.demand} ({s.workload}) on group {s.group} ({s.topology}): {replicas} replicas')}",
                   *[f"#   {s.host_prefix}HOST_{h}: group GPU ids {h * s.gpus_per_host}-{(h + 1) * s.gpus_per_host - 1}" for h in hosts]]
         for c in s.commands:
             on = ",".join(f"{s.host_prefix}HOST_{h}" for h in c.hosts)
             where = "router" if c.role == "router" else f"replica {c.replica} ({c.role}) on {on}, group GPU ids {','.join(map(str, c.gpu_ids))}"
-            lines += ["", f"# {where}", c.shell()]
+            lines += ["", f"# {comment(where)}", c.shell()]
     return "\n".join(lines)
 
 
