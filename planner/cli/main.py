@@ -96,7 +96,7 @@ def evaluate(
 
 # Commands that live in their own modules (planner/cli/commands/*.py); each module
 # exposes ``register(app)`` and imports nothing heavy at module level.
-_COMMAND_MODULES = ("listing", "compare", "fidelity", "fleet", "export")
+_COMMAND_MODULES = ("listing", "compare", "fidelity", "fleet", "export", "sweep")
 
 
 def _register_commands() -> None:
