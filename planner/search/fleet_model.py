@@ -136,6 +136,7 @@ def _cover_bound(tps: list[int], usd: list[int], ub: list[int], demand: int) -> 
     s = cp_model.CpSolver()
     s.parameters.max_time_in_seconds = 0.5
     s.parameters.num_workers = 1
+    s.parameters.catch_sigint_signal = False  # Ctrl-C belongs to planner.inputs.interrupts
     code = s.Solve(m)
     if code == cp_model.INFEASIBLE:
         return 0  # the fleet model will find it infeasible on its own
