@@ -38,9 +38,9 @@ def _interrupted_line(exc: interrupts.Interrupted) -> str:
 
 
 def _run(argv: list[str] | None) -> int:
-    import typer
+    from .main import app  # first: it sets up start-up (planner.cli.lazy_pandas, the collector) before typer loads
 
-    from .main import app
+    import typer
 
     try:
         code = typer.main.get_command(app).main(args=argv, prog_name="planner", standalone_mode=False)

@@ -128,6 +128,7 @@ def _piece(gpus: int, chunks: int) -> int:
 COLOCATED_MAX_DOMAINS = 8  # the colocated model keeps one variable per domain
 LINEARIZATION = 1
 TIE_BREAK_WORK = 1.0  # deterministic work units for the secondary objective (most tokens at the best ratio)
+STEP_FLOOR_S = 1.0  # wall-clock seconds any one solve may use even past the deadline (safety net, not a stop rule)
 PER_DOMAIN_MAX = 2  # beyond this many domains, split pools pack into domain classes (arc-flow)
 
 
@@ -199,7 +200,9 @@ def solve_pools(p: PoolProblem) -> PoolSolution:
 
     def run(objective, sense, tie_break: bool = False) -> int:
         left = deadline - time.perf_counter()
-        solver.parameters.max_time_in_seconds = max(0.05, left)
+        # a floor of STEP_FLOOR_S: a step that starts after an earlier one used the budget
+        # still gets time to finish (or reach its work limit) instead of a clock-dependent cut
+        solver.parameters.max_time_in_seconds = max(STEP_FLOOR_S, left)
         # the tie-break is bounded in work units, not seconds, so it ends the same way every run
         solver.parameters.max_deterministic_time = TIE_BREAK_WORK if tie_break else float("inf")
         (m.Minimize if sense == "min" else m.Maximize)(objective)
