@@ -147,6 +147,18 @@ def ray_rows(payloads: list[dict], workers: Optional[int], address: str) -> Iter
 # --------------------------------------------------------------------------- the sweep
 
 
+def check_flags(out: Path, workers: Optional[int], ray: Optional[str]) -> None:
+    """Flags that cannot work, refused before any scenario runs."""
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"--workers must be between 1 and {MAX_WORKERS} (got {workers})")
+    if ray is not None and ray != "auto" and workers is not None:
+        raise InputError(f"--workers sizes the local pool or --ray auto; the cluster at --ray {ray} uses its own CPUs")
+    if ray is not None and not ray.strip():
+        raise InputError("--ray: give 'auto' or a cluster address")
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a directory; give a file name such as results.parquet")
+
+
 @dataclass
 class Summary:
     scenarios: int
@@ -168,8 +180,7 @@ def run_study(
     on_start: Optional[Callable[[int, int], None]] = None,
 ) -> Summary:
     """Run every scenario of ``study`` not yet in ``out``'s results folder."""
-    if workers is not None and not 1 <= workers <= MAX_WORKERS:
-        raise InputError(f"--workers must be between 1 and {MAX_WORKERS} (got {workers})")
+    check_flags(out, workers, ray)
     start = time.perf_counter()
     kw = {"flush_rows": flush_rows} if flush_rows else {}
     store = Store(out, study.fingerprint, study.name, restart=restart, **kw)
