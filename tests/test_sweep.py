@@ -342,7 +342,8 @@ def test_a_scenario_that_kills_its_worker_is_an_error_row_and_the_rest_complete(
 @pytest.mark.parametrize(
     "flags, needle",
     [(["--workers", "0"], "--workers must be between"), (["--ray", "10.0.0.1:6379", "--workers", "4"], "uses its own CPUs"),
-     (["--out-is-dir"], "is a directory")],
+     (["--out-is-dir"], "is a directory"), (["--ray", "127.0.0.1:1"], "no Ray head answers"),
+     (["--ray", "nonsense"], "expected 'auto', HOST:PORT")],
 )
 def test_flags_that_cannot_work_fail_before_any_work(tmp_path, flags, needle):
     study = write_study(tmp_path, SMALL)
