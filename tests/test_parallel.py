@@ -67,3 +67,17 @@ def test_the_first_failing_job_in_input_order_raises():
             assert str(exc) == "job 1"
         else:
             raise AssertionError("no error raised")
+
+
+def test_a_job_whose_worker_dies_runs_again_in_a_fresh_worker(tmp_path):
+    import os
+
+    marker = tmp_path / "crashed-once"
+
+    def crash_once(x):
+        if x == 2 and not marker.exists():
+            marker.write_text("")
+            os._exit(134)  # what an abort inside the solver looks like from here
+        return x + 1
+
+    assert map_ordered(crash_once, [0, 1, 2, 3], workers=2) == [1, 2, 3, 4]

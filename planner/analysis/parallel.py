@@ -16,6 +16,7 @@ import importlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -48,7 +49,8 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], workers: int | None = 
     """``[fn(x) for x in items]`` on up to ``workers`` processes (default: the
     available cores). ``on_done(k, result)`` runs in this process as job ``k``
     ends (progress). An exception raised by a job is raised here, the first in
-    input order. ``preload``: modules to import before forking."""
+    input order. ``preload``: modules to import before forking. Jobs whose worker
+    died (a native crash) run once more, one at a time, in a fresh worker."""
     n = min(len(items), workers if workers is not None else available_cores())
     if _serial_only(n):
         out = []
@@ -62,12 +64,35 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], workers: int | None = 
     global _JOBS
     _JOBS = [(fn, item) for item in items]
     try:
-        with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {pool.submit(_run, k): k for k in range(len(items))}
-            for f in as_completed(futures):
-                if on_done is not None and f.exception() is None:
-                    on_done(futures[f], f.result())
-            by_index = {k: f for f, k in futures.items()}
-            return [by_index[k].result() for k in range(len(items))]
+        results = _pool_map(n, range(len(items)), on_done)
+        lost = [k for k in range(len(items)) if k not in results]
+        if lost:  # a worker died (a native crash in the solver): those jobs once more, one at a time
+            results.update(_pool_map(1, lost, on_done))
+        if len(results) < len(items):
+            raise RuntimeError("a worker process died while planning; rerun with taskset -c 0 to plan serially")
+        return [_value(results[k]) for k in range(len(items))]
     finally:
         _JOBS = []
+
+
+def _pool_map(n: int, ks, on_done) -> dict:
+    """Job index -> (True, result) or (False, exception) for the jobs that ended."""
+    out: dict = {}
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {pool.submit(_run, k): k for k in ks}
+        for f in as_completed(futures):
+            k = futures[f]
+            exc = f.exception()
+            if isinstance(exc, BrokenProcessPool):
+                continue
+            out[k] = (exc is None, f.result() if exc is None else exc)
+            if on_done is not None and exc is None:
+                on_done(k, out[k][1])
+    return out
+
+
+def _value(outcome):
+    ok, value = outcome
+    if not ok:
+        raise value
+    return value
