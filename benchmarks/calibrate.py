@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner import fidelity  # noqa: E402
-from planner.hardware import load_efficiency  # noqa: E402
+from planner.analysis import fidelity  # noqa: E402
+from planner.inputs.hardware import load_efficiency  # noqa: E402
 
 # name: (lower, upper, scale to the unit written in efficiency.yaml, start value)
 # The two fixed costs are bounded by prior knowledge, not by this data: a modern

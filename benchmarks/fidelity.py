@@ -4,7 +4,7 @@
     python benchmarks/fidelity.py --measurements FILE   # another file in the same format
     python benchmarks/fidelity.py --json
 
-Same output as ``planner validate``; both call planner.fidelity.
+Same output as ``planner validate``; both call planner.analysis.fidelity.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner import fidelity  # noqa: E402
-from planner.errors import PlannerError  # noqa: E402
+from planner.analysis import fidelity  # noqa: E402
+from planner.inputs.errors import PlannerError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@
 Builds an inventory of ~100k GPUs (GB200 and GB300 NVL72 racks, HGX H100, H200
 and B200 nodes; ~0.5 % of GPUs failed at random, a few whole domains down) and
 20 workloads (the shipped models at several traffic shapes and SLOs), with
-demands sized to fill most of the fleet, then runs ``planner.fleet.plan_fleet``
+demands sized to fill most of the fleet, then runs ``planner.plan.fleet.plan_fleet``
 and prints the figures recorded in docs/fleet.md. Not a test: it takes a minute.
 """
 
@@ -54,7 +54,7 @@ DEMANDS = [
 
 
 def write_files(folder: Path, seed: int, scale: float) -> tuple[Path, Path, int]:
-    from planner.topology import build_topology
+    from planner.inputs.topology import build_topology
 
     rng = random.Random(seed)
     groups, total = [], 0
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=float, default=2.5, help="multiply every demand (>1 to overload the fleet)")
     args = ap.parse_args(argv)
-    from planner.fleet import check, plan_fleet
+    from planner.plan.fleet import check, plan_fleet
 
     with tempfile.TemporaryDirectory() as tmp:
         inv, dem, total = write_files(Path(tmp), args.seed, args.scale)

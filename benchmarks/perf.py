@@ -44,10 +44,10 @@ def pin_one_core() -> str:
 def bench_costmodel(seconds: float) -> dict:
     import numpy as np
 
-    from planner.candidates import enumerate_layouts
-    from planner.costmodel import evaluate, max_feasible_batch
-    from planner.topology import build_topology
-    from planner.workload import load_workload
+    from planner.physics.candidates import enumerate_layouts
+    from planner.physics.costmodel import evaluate, max_feasible_batch
+    from planner.inputs.topology import build_topology
+    from planner.inputs.query import load_workload
 
     w, topo = load_workload("deepseek-v3"), build_topology("gb200-nvl72")
     L = enumerate_layouts(w, topo)
@@ -106,7 +106,7 @@ HEAVY = ("ortools.sat.python.cp_model", "pandas", "networkx", "numpy", "pydantic
 def import_profile() -> dict[str, float]:
     """Cumulative import time (ms) of the third-party packages a plan loads, and of
     everything a plan imports (``total``), from ``python -X importtime``."""
-    code = "import planner.cli, planner.api, planner.render; from ortools.sat.python import cp_model"
+    code = "import planner.cli.main, planner.api, planner.cli.render; from ortools.sat.python import cp_model"
     res = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True)
     cumulative: dict[str, int] = {}
     total = 0

@@ -1,6 +1,6 @@
 """Plan LLM inference deployments on GPU racks.
 
-The public API lives in :mod:`planner.api`; the CLI (:mod:`planner.cli`) is a thin
+The public API lives in :mod:`planner.api`; the CLI (:mod:`planner.cli.main`) is a thin
 shell over it.
 """
 

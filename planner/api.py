@@ -7,15 +7,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
-from .candidates import Layouts, pinned_layout
-from .costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
-from .errors import InfeasibleError, InputError
-from .plan import (
+from .physics.candidates import Layouts, pinned_layout
+from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
+from .inputs.errors import InfeasibleError, InputError
+from .plan.assembly import (
     Plan,
     aggregate_metrics,
     annotate_placement,
@@ -29,64 +26,14 @@ from .plan import (
     replica_entries,
     violations,
 )
-from .options import Options, batch_binding, explain_infeasible, options  # noqa: F401  (part of the API)
-from .solver import Problem, solve
-from .topology import Topology, build_topology
-from .workload import Workload, load_workload, with_overrides
+from .search.options import Options, batch_binding, explain_infeasible, options, pick_for_solver  # noqa: F401  (part of the API)
+from .inputs.query import Query, load, load_workload, query_dict  # noqa: F401  (part of the API)
+from .search.solver import Problem, solve
+from .inputs.topology import Topology
+from .inputs.workload import Workload
 
-MAX_OPTIONS = 24  # layouts handed to the solver
 MODES = ("auto", "agg", "disagg")
 N_ALTERNATIVES = 5
-
-
-@dataclass(frozen=True)
-class Query:
-    """Everything a planning question needs besides the two files."""
-
-    isl: int | None = None
-    osl: int | None = None
-    kv_len: int | None = None
-    weight_dtype: str | None = None
-    kv_dtype: str | None = None
-    ttft_ms: float | None = None
-    tpot_ms: float | None = None
-    domains: int | None = None  # --nodes / --racks
-    price_per_gpu_hour: float | None = None
-    unavailable_gpus: tuple[int, ...] = ()
-
-
-def load(workload: str | Workload, topology: str | Topology, q: Query) -> tuple[Workload, Topology]:
-    w = workload if isinstance(workload, Workload) else load_workload(workload)
-    w = with_overrides(
-        w, isl=q.isl, osl=q.osl, kv_len=q.kv_len, weight_dtype=q.weight_dtype, kv_dtype=q.kv_dtype,
-        ttft_ms=q.ttft_ms, tpot_ms=q.tpot_ms,
-    )
-    if isinstance(topology, Topology):
-        topo = topology
-        if q.domains is not None or q.price_per_gpu_hour is not None or q.unavailable_gpus:
-            raise InputError("pass overrides when loading the topology by name, not with a Topology object")
-    else:
-        topo = build_topology(topology, q.domains, q.price_per_gpu_hour, list(q.unavailable_gpus))
-    return w, topo
-
-
-def _pick_for_solver(opts: Options) -> list[int]:
-    """The cheapest option of each placement shape (pieces x piece size), then the
-    cheapest overall, up to MAX_OPTIONS: shapes are what let a mix fill a domain."""
-    ranked = list(opts.ranked())
-    picked: list[int] = []
-    seen: set[tuple[int, int]] = set()
-    for i in ranked:
-        shape = (int(opts.layouts.chunks[i]), int(opts.layouts.chunk_gpus[i]))
-        if shape not in seen:
-            seen.add(shape)
-            picked.append(i)
-    for i in ranked:
-        if len(picked) >= MAX_OPTIONS:
-            break
-        if i not in picked:
-            picked.append(i)
-    return sorted(picked[:MAX_OPTIONS], key=ranked.index)
 
 
 def plan(
@@ -104,7 +51,7 @@ def plan(
     line naming the binding constraint) when nothing meets the limits.
 
     ``mode``: ``agg`` (prefill and decode share replicas), ``disagg`` (separate
-    prefill and decode pools, see planner.disagg), or ``auto`` (the cheaper)."""
+    prefill and decode pools, see planner.physics.disagg), or ``auto`` (the cheaper)."""
     q = query or Query()
     w, topo = load(workload, topology, q)
     if mode not in MODES:
@@ -137,7 +84,7 @@ def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus,
     opts = options(w, topo, max_gpus)
     if not opts.feasible.any():
         raise InfeasibleError(explain_infeasible(w, topo, opts, max_gpus))
-    picked = _pick_for_solver(opts)
+    picked = pick_for_solver(opts)
     L, ev = opts.layouts, opts.ev
     problem = Problem(
         gpus=tuple(int(L.gpus[i]) for i in picked),
@@ -280,17 +227,13 @@ def _first_fit(topo: Topology, L: Layouts) -> list[int]:
     return counts
 
 
-def query_dict(q: Query) -> dict[str, Any]:
-    return {k: v for k, v in q.__dict__.items() if v not in (None, ())}
-
-
 # --------------------------------------------------------------------------- serving modes
 
 
 def _plan_modes(w: Workload, topo: Topology, mode: str, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
     """``disagg``: the pooled plan. ``auto``: both modes, the better objective wins
     (ties go to aggregated, the simpler deployment); both figures are reported."""
-    from .disagg_plan import plan_disagg
+    from .plan.disagg_plan import plan_disagg
 
     if mode == "disagg":
         return plan_disagg(w, topo, objective=objective, demand_tps=demand_tps, max_gpus=max_gpus, time_limit_s=time_limit_s)

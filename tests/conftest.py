@@ -10,27 +10,27 @@ if str(ROOT) not in sys.path:
 
 @pytest.fixture(scope="session")
 def h100():
-    from planner.topology import build_topology
+    from planner.inputs.topology import build_topology
 
     return build_topology("hgx-h100")
 
 
 @pytest.fixture(scope="session")
 def nvl72():
-    from planner.topology import build_topology
+    from planner.inputs.topology import build_topology
 
     return build_topology("gb200-nvl72")
 
 
 @pytest.fixture(scope="session")
 def llama70():
-    from planner.workload import load_workload
+    from planner.inputs.query import load_workload
 
     return load_workload("llama-3.1-70b")
 
 
 @pytest.fixture(scope="session")
 def dsv3():
-    from planner.workload import load_workload
+    from planner.inputs.query import load_workload
 
     return load_workload("deepseek-v3")

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from planner.cli import app
+from planner.cli.main import app
 
 runner = CliRunner()
 
@@ -88,7 +88,7 @@ def test_wrong_domain_flag_is_rejected():
 
 
 def test_listings_name_every_shipped_file():
-    from planner.datafiles import shipped_names
+    from planner.inputs.datafiles import shipped_names
 
     r = run("topologies")
     assert r.exit_code == 0

@@ -14,8 +14,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from planner import analysis, api
-from planner.cli import app
+from planner import api
+from planner.analysis import analysis
+from planner.cli.main import app
 
 runner = CliRunner()
 MIN_GB200_OVER_H100 = 2.0  # tok/s per GPU, deepseek-r1 at 50 ms TPOT
@@ -70,7 +71,7 @@ def test_an_slo_below_the_latency_floor_gives_a_row_with_the_reason():
 
 
 def test_domains_in_the_query_are_refused():
-    from planner.errors import InputError
+    from planner.inputs.errors import InputError
 
     with pytest.raises(InputError, match="--gpus"):
         analysis.compare("llama-3.1-8b", ["hgx-h100"], api.Query(domains=2))

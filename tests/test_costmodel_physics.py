@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from planner import api
-from planner.candidates import Layouts
-from planner.costmodel import evaluate, kv_bytes_per_gpu, step_terms, weight_bytes_per_gpu
-from planner.topology import build_topology
-from planner.workload import load_workload, with_overrides
+from planner.physics.candidates import Layouts
+from planner.physics.costmodel import evaluate, kv_bytes_per_gpu, step_terms, weight_bytes_per_gpu
+from planner.inputs.topology import build_topology
+from planner.inputs.query import load_workload
+from planner.inputs.workload import with_overrides
 
 
 def layout(tp=1, dp=1, ep=1, pp=1, chunks=1, stage_domains=1, cross_hops=0):

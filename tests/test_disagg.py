@@ -16,11 +16,11 @@ import pytest
 
 from planner import api
 from planner.api import Query
-from planner.candidates import enumerate_layouts, pinned_layout
-from planner.costmodel import evaluate, max_feasible_batch
-from planner.disagg import decode_options, kv_transfer_s, prefill_evaluate
-from planner.errors import InputError
-from planner.pools import PoolProblem, exhaustive_pools, scaled, solve_pools, totals
+from planner.physics.candidates import enumerate_layouts, pinned_layout
+from planner.physics.costmodel import evaluate, max_feasible_batch
+from planner.physics.disagg import decode_options, kv_transfer_s, prefill_evaluate
+from planner.inputs.errors import InputError
+from planner.search.pools import PoolProblem, exhaustive_pools, scaled, solve_pools, totals
 
 # --------------------------------------------------------------------------- pool physics
 

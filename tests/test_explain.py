@@ -13,9 +13,10 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from planner import api, units
-from planner.explain import explain
-from planner.cli import app
+from planner import api
+from planner.inputs import units
+from planner.analysis.explain import explain
+from planner.cli.main import app
 
 runner = CliRunner()
 H100_BALANCE = 989e12 / 3.35e12  # 295 sequences: bf16 weights, 2 FLOP and 2 bytes per parameter

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from planner import api
 from planner.api import Query
-from planner.cli import app
-from planner.errors import InputError
-from planner.export import ENGINES, engine_table, launch_commands
+from planner.cli.main import app
+from planner.inputs.errors import InputError
+from planner.plan.export import ENGINES, engine_table, launch_commands
 
 DOCUMENTED = yaml.safe_load((Path(__file__).parent / "data" / "engine_flags.yaml").read_text())
 NAMES = {"vllm": "vLLM", "sglang": "SGLang", "trtllm": "TensorRT-LLM"}

@@ -18,13 +18,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from planner import fidelity
-from planner.candidates import Layouts
-from planner.cli import app
-from planner.costmodel import step_terms
-from planner.errors import InputError
-from planner.hardware import default_efficiency_path
-from planner.workload import load_workload
+from planner.analysis import fidelity
+from planner.physics.candidates import Layouts
+from planner.cli.main import app
+from planner.physics.costmodel import step_terms
+from planner.inputs.errors import InputError
+from planner.inputs.hardware import default_efficiency_path
+from planner.inputs.query import load_workload
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +177,8 @@ def test_llama70b_tp8_decode_lands_in_the_measured_kernel_band(h100):
     static decode at 13.35-16.37 ms per token (489-599 tok/s/GPU); a pure roofline
     at peak says 7.9 ms. The calibrated model must sit in the measured band (+-10%)."""
     from planner import api
-    from planner.candidates import pinned_layout
-    from planner.costmodel import evaluate
+    from planner.physics.candidates import pinned_layout
+    from planner.physics.costmodel import evaluate
 
     w, topo = api.load("llama-3.1-70b", "hgx-h100", api.Query(isl=2048, osl=256))
     ev = evaluate(w, topo, pinned_layout(w, topo, 8, 1, 1, 1), np.array([64.0]), aggregated=False)

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from planner.cli import app
-from planner.errors import InputError
-from planner.fleet import check, load_inventory, plan_fleet
-from planner.fleet_model import FleetClass, FleetOption, FleetProblem, exhaustive_fleet, scaled, solve_fleet
-from planner.packing import add_packing, classes_of, place
+from planner.cli.main import app
+from planner.inputs.errors import InputError
+from planner.plan.fleet import check, load_inventory, plan_fleet
+from planner.search.fleet_model import FleetClass, FleetOption, FleetProblem, exhaustive_fleet, scaled, solve_fleet
+from planner.search.packing import add_packing, classes_of, place
 
 # --------------------------------------------------------------------------- model vs oracle
 

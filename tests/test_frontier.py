@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from planner import analysis, api
-from planner.cli import app
-from planner.topology import build_topology
-from planner.workload import load_workload
+from planner import api
+from planner.analysis import analysis
+from planner.cli.main import app
+from planner.inputs.topology import build_topology
+from planner.inputs.query import load_workload
 
 runner = CliRunner()
 

@@ -1,6 +1,6 @@
 """Fuzzing the file loaders: random text, random YAML documents and shipped files
 with mutated fields. Whatever the bytes, the only exception that may reach the
-user is planner.errors.InputError (one line, exit 2); a file that loads must be
+user is planner.inputs.errors.InputError (one line, exit 2); a file that loads must be
 usable by the cost model without crashing."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.datafiles import data_dir
-from planner.errors import InfeasibleError, InputError
-from planner.topology import build_topology
-from planner.workload import load_workload
+from planner.inputs.datafiles import data_dir
+from planner.inputs.errors import InfeasibleError, InputError
+from planner.inputs.topology import build_topology
+from planner.inputs.query import load_workload
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
@@ -27,12 +27,12 @@ SHIPPED = {
 }
 LOADERS = {"topologies": build_topology, "workloads": load_workload}
 
-# fleet inventories and demands (planner/fleet.py), fuzzed from the shipped examples
+# fleet inventories and demands (planner/plan/fleet.py), fuzzed from the shipped examples
 EXAMPLES = data_dir("topologies").parent / "examples"
 for _kind, _file, _loader in (("inventory", "inventory.yaml", "load_inventory"), ("demands", "demands.yaml", "load_demands")):
     if (EXAMPLES / _file).is_file():
         try:
-            from planner import fleet as _fleet
+            from planner.plan import fleet as _fleet
         except ImportError:  # pragma: no cover - fleet planning not present
             break
         SHIPPED[_kind] = [yaml.safe_load((EXAMPLES / _file).read_text())]

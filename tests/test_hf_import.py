@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.errors import InputError
-from planner.hf_import import load_hf_config
-from planner.workload import load_workload
+from planner.inputs.errors import InputError
+from planner.inputs.hf_import import load_hf_config
+from planner.inputs.query import load_workload
 
 DATA = Path(__file__).parent / "data" / "hf"
 MODELS = sorted(p.name for p in DATA.iterdir() if (p / "config.json").is_file())

@@ -13,10 +13,11 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from planner import api, units
-from planner.cli import app
-from planner.errors import InfeasibleError
-from planner.solver import Problem, _fallback, exhaustive, placeable, solve
+from planner import api
+from planner.inputs import units
+from planner.cli.main import app
+from planner.inputs.errors import InfeasibleError
+from planner.search.solver import Problem, _fallback, exhaustive, placeable, solve
 
 runner = CliRunner()
 
@@ -77,7 +78,7 @@ def test_a_model_too_large_names_memory_in_gb_and_the_fix(h100):
     gpus = int(number(r"at least (\d+) GPUs", line))
     acc, eff = h100.accelerator, h100.efficiency
     assert usable_gb == pytest.approx(acc.hbm_bytes * eff.memory_usable_fraction / units.GB, abs=0.5)
-    from planner.workload import load_workload
+    from planner.inputs.query import load_workload
 
     w = load_workload("llama-3.1-405b")
     # 8 GPUs share the weights at best evenly
@@ -144,7 +145,7 @@ def test_out_of_time_answer_is_placeable_and_its_gap_brackets_the_optimum(object
 
 
 def _ties(p: Problem) -> set[int]:
-    from planner.solver import _ratio_ties
+    from planner.search.solver import _ratio_ties
 
     return set(_ratio_ties(p))
 

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner import api
-from planner.errors import InfeasibleError
-from planner.topology import Topology, build_topology, with_price
-from planner.workload import Workload, WorkloadFile, workload_from_spec
+from planner.inputs.errors import InfeasibleError
+from planner.inputs.topology import Topology, build_topology, with_price
+from planner.inputs.workload import Workload, WorkloadFile, workload_from_spec
 
 PROPS = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 TOPOLOGIES = ["hgx-h100", "hgx-b200", "mi300x-8", "hgx-a100", "gb200-nvl72"]

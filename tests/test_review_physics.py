@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from planner import api
-from planner.candidates import Layouts, pinned_layout
-from planner.costmodel import evaluate, prefill_pass_s, step_terms, weight_bytes_per_gpu
-from planner.errors import InfeasibleError
-from planner.pools import PoolProblem, scaled
-from planner.solver import Problem, solve
-from planner.topology import build_topology, scale_up_group_bw
-from planner.workload import load_workload
+from planner.physics.candidates import Layouts, pinned_layout
+from planner.physics.costmodel import evaluate, prefill_pass_s, step_terms, weight_bytes_per_gpu
+from planner.inputs.errors import InfeasibleError
+from planner.search.pools import PoolProblem, scaled
+from planner.search.solver import Problem, solve
+from planner.inputs.topology import build_topology, scale_up_group_bw
+from planner.inputs.query import load_workload
 
 MIB = 2**20
 
@@ -166,7 +166,7 @@ def test_a_pod_topology_is_counted_with_a_flag_the_cli_has():
     """tpu-v5p-pod counts pods; there is no --pods, so every hint names --racks."""
     from typer.testing import CliRunner
 
-    from planner.cli import app
+    from planner.cli.main import app
 
     runner = CliRunner()
     wrong = runner.invoke(app, ["plan", "--workload", "llama-3.1-8b", "--topology", "tpu-v5p-pod", "--nodes", "2"])

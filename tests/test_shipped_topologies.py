@@ -11,11 +11,11 @@ import re
 
 import pytest
 
-from planner import units
-from planner.datafiles import read_yaml, resolve, shipped_names
-from planner.hardware import AcceleratorFile, load_accelerator
-from planner.schema import validate
-from planner.topology import TopologyFile, build_topology
+from planner.inputs import units
+from planner.inputs.datafiles import read_yaml, resolve, shipped_names
+from planner.inputs.hardware import AcceleratorFile, load_accelerator
+from planner.inputs.schema import validate
+from planner.inputs.topology import TopologyFile, build_topology
 
 TOPOLOGIES = shipped_names("topologies")
 ACCELERATORS = shipped_names("hardware", sub="accelerators")

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from planner import api
-from planner.solver import Problem, exhaustive, placeable, solve
+from planner.search.solver import Problem, exhaustive, placeable, solve
 
 
 def random_problem(rng: random.Random, objective: str) -> Problem:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from planner.cli import app
-from planner.datafiles import data_dir
+from planner.cli.main import app
+from planner.inputs.datafiles import data_dir
 
 runner = CliRunner()
 DELETE = object()
@@ -215,10 +215,10 @@ def test_a_file_that_passes_the_schema_still_checks_what_it_names(tmp_path):
 
 
 def test_published_json_schemas_are_up_to_date():
-    from planner import schema_export
+    from planner.cli import schema_export
 
     stale = schema_export.stale()
-    assert not stale, f"docs/schema out of date for {stale}: run python -m planner.schema_export"
+    assert not stale, f"docs/schema out of date for {stale}: run python -m planner.cli.schema_export"
 
 
 def _shipped_files():
@@ -235,7 +235,7 @@ def test_every_shipped_file_validates_against_its_published_schema():
     """An independent validator (jsonschema) agrees with pydantic on every shipped file,
     and rejects the same mistakes: an unknown key, a negative bandwidth, a zero price."""
     jsonschema = pytest.importorskip("jsonschema")
-    from planner import schema_export
+    from planner.cli import schema_export
 
     for stem, path in _shipped_files():
         schema = yaml.safe_load(schema_export.path_for(stem).read_text())

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from planner.datafiles import shipped_names
-from planner.workload import load_workload
+from planner.inputs.datafiles import shipped_names
+from planner.inputs.query import load_workload
 
 NAMES = shipped_names("workloads")
 TOLERANCE = 0.02

@@ -1,0 +1,90 @@
+"""``planner fleet``: several workloads with throughput demands on a mixed inventory.
+
+A thin shell over :func:`planner.plan.fleet.plan_fleet`. Exit 0 when every demand is
+met; 3 (after printing the plan) when only a fraction can be, naming what binds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="fleet")(fleet)
+
+
+def fleet(
+    inventory: Path = typer.Option(..., "--inventory", help="Inventory YAML: groups of racks/nodes with counts, prices, unavailable GPUs."),
+    demands: Path = typer.Option(..., "--demands", help="Demands YAML: workloads with output tokens/s and SLOs."),
+    time_limit: float = typer.Option(60.0, "--time-limit", help="Solver time limit (s)."),
+    workers: int = typer.Option(2, "--workers", help="Solver threads."),
+    as_json: bool = typer.Option(False, "--json", help="Print the fleet plan as JSON."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
+) -> None:
+    """Choose layouts, replica counts and placement for every demand at least $/hour."""
+    import json
+
+    from ...inputs.errors import InfeasibleError, InputError, PlannerError
+    from ..common import write_out
+    from ...plan.fleet import plan_fleet
+
+    try:
+        if workers < 1:
+            raise InputError(f"--workers must be at least 1 (got {workers})")
+        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
+        text = json.dumps(f.to_dict(), indent=2)
+        write_out(out, text)
+        if as_json:
+            typer.echo(text)
+        else:
+            _render(f.to_dict())
+        if f.status not in ("optimal", "feasible"):
+            binding = "; ".join(f.binding) or "unknown"
+            raise InfeasibleError(
+                f"demand: at most {f.fraction_met:.1%} of every demand can be served (bound {f.fraction_bound:.1%}); binding: {binding}"
+                if f.status != "unknown" else f"fleet: {binding}"
+            )
+    except PlannerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code)
+
+
+def _render(d: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ...plan.text import layout_label as _layout, num as _num
+
+    c = Console()
+    color = {"optimal": "green", "feasible": "yellow"}.get(d["status"], "red")
+    gap = d["gap"]
+    c.print(
+        f"fleet plan: [{color}]{d['status']}[/]  ${_num(d['usd_per_hour'])}/h  "
+        f"gap {('-' if gap is None or gap != gap else f'{gap:.3%}')}  "
+        f"demand met {d['fraction_met']:.1%}  solver {d['wall_s']:.2f} s of {d['time_limit_s']:g} s"
+    )
+    t = Table(title="Workloads", title_justify="left")
+    for col in ("demand", "tok/s wanted", "tok/s served", "$/h", "$/Mtok", "replicas", "layout", "batch", "group"):
+        t.add_column(col, justify="left" if col in ("demand", "layout", "group") else "right", no_wrap=col in ("layout", "demand"))
+    for w in d["workloads"]:
+        head = [f"{w['name']}\n[dim]{w['workload']}[/]", _num(w["demand_output_tokens_per_s"]), _num(w["served_output_tokens_per_s"]),
+                _num(w["usd_per_hour"]), _num(w["usd_per_mtok_all_in"])]
+        rows = w["replicas"] or [None]
+        for k, r in enumerate(rows):
+            tail = [str(r["count"]), _layout(r["layout"]), str(r["batch"]), r["group"]] if r else ["-", "-", "-", "-"]
+            t.add_row(*(head if k == 0 else [""] * len(head)), *tail)
+    c.print(t)
+    t = Table(title="Inventory", title_justify="left")
+    for col in ("group", "topology", "domains", "GPUs", "unavailable", "used", "utilisation", "$/GPU-h"):
+        t.add_column(col, justify="left" if col in ("group", "topology") else "right")
+    for g in d["groups"]:
+        util = "-" if g["utilisation"] is None else f"{g['utilisation']:.1%}"
+        t.add_row(g["name"], g["topology"], _num(g["domains"]), _num(g["gpus"]), _num(g["unavailable"]), _num(g["used"]), util,
+                  _num(g["price_usd_per_gpu_hour"]))
+    c.print(t)
+    c.print(f"binding: [bold]{'; '.join(d['binding']) or 'none'}[/]")
+    m = d["model"]
+    c.print(f"model: {m['options']} options, {m['classes']} domain classes over {m['domains']:,} domains, {m['layouts_rated']:,} layouts rated")

@@ -1,0 +1,367 @@
+"""Workloads: a model's architecture, precisions, traffic shape and SLOs.
+
+Parameter counts and KV-cache bytes are computed from the architecture (not
+copied from a model card) so that a user's own model works the same way;
+``published`` numbers in a file are there to test the arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal, Optional
+
+from pydantic import Field, PositiveInt, model_validator
+
+from . import units
+from .errors import InputError
+from .schema import Strict
+
+Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
+
+# --------------------------------------------------------------------------- schema
+
+
+class MoEFile(Strict):
+    n_routed_experts: PositiveInt
+    experts_per_token: PositiveInt
+    expert_d_ff: PositiveInt
+    n_shared_experts: int = Field(0, ge=0)
+    n_dense_layers: int = Field(0, ge=0)  # leading layers with a dense MLP instead of experts
+
+    @model_validator(mode="after")
+    def _k(self) -> "MoEFile":
+        if self.experts_per_token > self.n_routed_experts:
+            raise ValueError("experts_per_token exceeds n_routed_experts")
+        return self
+
+
+class MLAFile(Strict):
+    kv_lora_rank: PositiveInt
+    qk_rope_head_dim: PositiveInt
+    qk_nope_head_dim: PositiveInt
+    v_head_dim: PositiveInt
+    q_lora_rank: Optional[PositiveInt] = None
+
+
+class SlidingWindowFile(Strict):
+    window_tokens: PositiveInt
+    n_layers: int = Field(ge=0)  # how many layers use the window (the rest attend globally)
+
+
+class PublishedFile(Strict):
+    total_params_b: Optional[float] = Field(None, gt=0)
+    active_params_b: Optional[float] = Field(None, gt=0)
+    source: str = Field(min_length=1)
+
+
+class ModelFile(Strict):
+    n_layers: PositiveInt
+    d_model: PositiveInt
+    vocab_size: PositiveInt
+    n_heads: PositiveInt
+    n_kv_heads: Optional[PositiveInt] = None  # GQA; ignored for MLA
+    head_dim: Optional[PositiveInt] = None  # defaults to d_model / n_heads
+    attention: Literal["gqa", "mla"] = "gqa"
+    d_ff: Optional[PositiveInt] = None  # dense MLP width (dense models, or MoE dense layers)
+    tied_embeddings: bool = False
+    moe: Optional[MoEFile] = None
+    mla: Optional[MLAFile] = None
+    sliding_window: Optional[SlidingWindowFile] = None
+    attention_bias: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelFile":
+        if self.attention == "mla" and self.mla is None:
+            raise ValueError("attention: mla needs an 'mla' section")
+        if self.head_dim is None and self.n_heads > self.d_model:
+            raise ValueError(f"n_heads {self.n_heads} exceeds d_model {self.d_model}: give head_dim")
+        if self.attention == "gqa":
+            kv = self.n_kv_heads or self.n_heads
+            if self.n_heads % kv:
+                raise ValueError(f"n_kv_heads {kv} does not divide n_heads {self.n_heads}")
+        if self.moe is None and self.d_ff is None:
+            raise ValueError("a dense model needs d_ff")
+        if self.moe is not None:
+            if self.moe.n_dense_layers > self.n_layers:
+                raise ValueError("moe.n_dense_layers exceeds n_layers")
+            if self.moe.n_dense_layers and self.d_ff is None:
+                raise ValueError("moe.n_dense_layers > 0 needs d_ff for the dense layers")
+        if self.sliding_window and self.sliding_window.n_layers > self.n_layers:
+            raise ValueError("sliding_window.n_layers exceeds n_layers")
+        return self
+
+
+class PrecisionFile(Strict):
+    weights: Precision = "bf16"
+    kv_cache: Precision = "bf16"
+    activations: Precision = "bf16"
+
+
+class TrafficFile(Strict):
+    isl: PositiveInt  # input tokens per request
+    osl: PositiveInt  # output tokens per request
+    kv_len: Optional[PositiveInt] = None  # context held per sequence; default isl + osl
+
+
+class SLOFile(Strict):
+    ttft_ms: float = Field(gt=0)
+    tpot_ms: float = Field(gt=0)
+
+
+class WorkloadFile(Strict):
+    name: str
+    description: str = ""
+    source: str = Field(min_length=1)
+    model: ModelFile
+    precision: PrecisionFile = PrecisionFile()
+    traffic: TrafficFile
+    slo: SLOFile
+    published: Optional[PublishedFile] = None
+
+
+# --------------------------------------------------------------------------- domain objects
+
+
+@dataclass(frozen=True)
+class Model:
+    n_layers: int
+    d_model: int
+    vocab_size: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    attention: str  # "gqa" | "mla"
+    d_ff: int  # dense MLP width (0 if none)
+    tied_embeddings: bool = False
+    attention_bias: bool = False
+    # MoE (n_routed_experts == 0 for a dense model)
+    n_routed_experts: int = 0
+    experts_per_token: int = 0
+    expert_d_ff: int = 0
+    n_shared_experts: int = 0
+    n_dense_layers: int = 0
+    # MLA
+    kv_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    q_lora_rank: int = 0
+    # sliding-window attention
+    window_tokens: int = 0
+    n_window_layers: int = 0
+
+    # ---- structure
+    @property
+    def is_moe(self) -> bool:
+        return self.n_routed_experts > 0
+
+    @property
+    def n_moe_layers(self) -> int:
+        return self.n_layers - self.n_dense_layers if self.is_moe else 0
+
+    @property
+    def n_mlp_dense_layers(self) -> int:
+        return self.n_layers - self.n_moe_layers
+
+    # ---- parameter counts (weights only; norms included, biases where declared)
+    @property
+    def attn_params_per_layer(self) -> int:
+        d, h = self.d_model, self.n_heads
+        if self.attention == "mla":
+            qk = self.qk_nope_head_dim + self.qk_rope_head_dim
+            if self.q_lora_rank:
+                q = d * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * h * qk
+            else:
+                q = d * h * qk
+            kv_down = d * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
+            kv_up = self.kv_lora_rank * h * (self.qk_nope_head_dim + self.v_head_dim)
+            out = h * self.v_head_dim * d
+            return q + kv_down + kv_up + out
+        hd, kv = self.head_dim, self.n_kv_heads
+        params = d * h * hd + 2 * d * kv * hd + h * hd * d
+        if self.attention_bias:
+            params += h * hd + 2 * kv * hd
+        return params
+
+    @property
+    def dense_mlp_params(self) -> int:
+        return 3 * self.d_model * self.d_ff  # gated MLP: gate, up, down
+
+    @property
+    def expert_params(self) -> int:
+        return 3 * self.d_model * self.expert_d_ff
+
+    @property
+    def router_params(self) -> int:
+        return self.d_model * self.n_routed_experts
+
+    @property
+    def embedding_params(self) -> int:
+        return self.vocab_size * self.d_model * (1 if self.tied_embeddings else 2)
+
+    @property
+    def norm_params_per_layer(self) -> int:
+        return 2 * self.d_model
+
+    @property
+    def total_params(self) -> int:
+        per_layer = self.attn_params_per_layer + self.norm_params_per_layer
+        moe = self.n_moe_layers * (
+            (self.n_routed_experts + self.n_shared_experts) * self.expert_params + self.router_params
+        )
+        dense = self.n_mlp_dense_layers * self.dense_mlp_params
+        return self.n_layers * per_layer + moe + dense + self.embedding_params + self.d_model
+
+    @property
+    def active_params(self) -> int:
+        """Parameters a token touches: all but the routed experts it does not use."""
+        unused = self.n_moe_layers * (self.n_routed_experts - self.experts_per_token) * self.expert_params
+        return self.total_params - unused
+
+    @property
+    def sparsity(self) -> float:
+        return self.total_params / self.active_params
+
+    # ---- KV cache
+    @property
+    def kv_elems_per_token_per_layer(self) -> int:
+        if self.attention == "mla":
+            return self.kv_lora_rank + self.qk_rope_head_dim  # one latent per token, shared by all heads
+        return 2 * self.n_kv_heads * self.head_dim  # K and V
+
+    def kv_tokens_held(self, context: float) -> float:
+        """Token-layers of KV held for one sequence of ``context`` tokens, summed over layers."""
+        full = self.n_layers - self.n_window_layers
+        return full * context + self.n_window_layers * min(context, self.window_tokens)
+
+    def attn_flops_per_token_per_ctx(self) -> int:
+        """Attention-core FLOPs for one query token against one cached token, one layer."""
+        if self.attention == "mla":  # weight-absorbed: scores over latent+rope, values over latent
+            return 2 * self.n_heads * (2 * self.kv_lora_rank + self.qk_rope_head_dim)
+        return 4 * self.n_heads * self.head_dim  # QK^T and PV
+
+    @property
+    def kv_shardable_heads(self) -> int:
+        """How many ways tensor parallelism can split the KV cache (1 for MLA)."""
+        return 1 if self.attention == "mla" else self.n_kv_heads
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    model: Model
+    weight_dtype: str
+    kv_dtype: str
+    act_dtype: str
+    isl: int
+    osl: int
+    kv_len: int
+    ttft_s: float
+    tpot_s: float
+    published_total_params: float | None = None
+    published_active_params: float | None = None
+    published_source: str = ""
+    source: str = ""
+    source_path: str = ""
+    sha256: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def weight_bytes(self) -> float:
+        return self.model.total_params * units.dtype_bytes(self.weight_dtype)
+
+    def kv_bytes_per_token(self, context: float | None = None) -> float:
+        """KV bytes one token adds, averaged over layers for a ``context``-token sequence."""
+        ctx = self.kv_len if context is None else context
+        per_layer = self.model.kv_elems_per_token_per_layer * units.dtype_bytes(self.kv_dtype)
+        return per_layer * self.model.kv_tokens_held(ctx) / ctx
+
+
+def model_from_spec(m: ModelFile) -> Model:
+    moe = m.moe
+    mla = m.mla
+    return Model(
+        n_layers=m.n_layers,
+        d_model=m.d_model,
+        vocab_size=m.vocab_size,
+        n_heads=m.n_heads,
+        n_kv_heads=(m.n_kv_heads or m.n_heads) if m.attention == "gqa" else m.n_heads,
+        head_dim=m.head_dim or m.d_model // m.n_heads,
+        attention=m.attention,
+        d_ff=m.d_ff or 0,
+        tied_embeddings=m.tied_embeddings,
+        attention_bias=m.attention_bias,
+        n_routed_experts=moe.n_routed_experts if moe else 0,
+        experts_per_token=moe.experts_per_token if moe else 0,
+        expert_d_ff=moe.expert_d_ff if moe else 0,
+        n_shared_experts=moe.n_shared_experts if moe else 0,
+        n_dense_layers=moe.n_dense_layers if moe else 0,
+        kv_lora_rank=mla.kv_lora_rank if mla else 0,
+        qk_rope_head_dim=mla.qk_rope_head_dim if mla else 0,
+        qk_nope_head_dim=mla.qk_nope_head_dim if mla else 0,
+        v_head_dim=mla.v_head_dim if mla else 0,
+        q_lora_rank=(mla.q_lora_rank or 0) if mla else 0,
+        window_tokens=m.sliding_window.window_tokens if m.sliding_window else 0,
+        n_window_layers=m.sliding_window.n_layers if m.sliding_window else 0,
+    )
+
+
+def workload_from_spec(spec: WorkloadFile, path: str = "", sha256: str = "") -> Workload:
+    t = spec.traffic
+    pub = spec.published
+    return Workload(
+        name=spec.name,
+        description=spec.description,
+        model=model_from_spec(spec.model),
+        weight_dtype=spec.precision.weights,
+        kv_dtype=spec.precision.kv_cache,
+        act_dtype=spec.precision.activations,
+        isl=t.isl,
+        osl=t.osl,
+        kv_len=t.kv_len or t.isl + t.osl,
+        ttft_s=spec.slo.ttft_ms * units.MS,
+        tpot_s=spec.slo.tpot_ms * units.MS,
+        published_total_params=pub.total_params_b * 1e9 if pub and pub.total_params_b else None,
+        published_active_params=pub.active_params_b * 1e9 if pub and pub.active_params_b else None,
+        published_source=pub.source if pub else "",
+        source=spec.source,
+        source_path=path,
+        sha256=sha256,
+    )
+
+
+def with_overrides(
+    w: Workload,
+    *,
+    isl: int | None = None,
+    osl: int | None = None,
+    kv_len: int | None = None,
+    weight_dtype: str | None = None,
+    kv_dtype: str | None = None,
+    ttft_ms: float | None = None,
+    tpot_ms: float | None = None,
+) -> Workload:
+    """Apply command-line overrides, rejecting out-of-range values by flag name."""
+    for flag, value in (("--isl", isl), ("--osl", osl), ("--kv-len", kv_len)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag} must be a positive number of tokens (got {value})")
+    for flag, value in (("--ttft-ms", ttft_ms), ("--tpot-ms", tpot_ms)):
+        if value is not None and not 0 < value < float("inf"):
+            raise InputError(f"{flag} must be a positive finite number of milliseconds (got {value})")
+    for flag, value in (("--weight-dtype", weight_dtype), ("--kv-dtype", kv_dtype)):
+        if value is not None and value not in ("bf16", "fp16", "fp8", "int8", "fp4"):
+            raise InputError(f"{flag} must be one of bf16, fp16, fp8, int8, fp4 (got {value!r})")
+    new_isl = isl or w.isl
+    new_osl = osl or w.osl
+    default_kv = w.kv_len if (isl is None and osl is None) else new_isl + new_osl
+    return replace(
+        w,
+        isl=new_isl,
+        osl=new_osl,
+        kv_len=kv_len or default_kv,
+        weight_dtype=weight_dtype or w.weight_dtype,
+        kv_dtype=kv_dtype or w.kv_dtype,
+        ttft_s=ttft_ms * units.MS if ttft_ms else w.ttft_s,
+        tpot_s=tpot_ms * units.MS if tpot_ms else w.tpot_s,
+    )

@@ -1,0 +1,342 @@
+"""The roofline cost model of design/cost-model.md, vectorised over layouts.
+
+Every function takes numpy arrays that broadcast together (layouts on one
+axis, batch sizes on another) and returns arrays. Units are SI throughout:
+bytes, seconds, FLOP, FLOP/s, US dollars.
+
+``batch`` is the decode micro-batch: sequences that step together through one
+pipeline stage. A replica keeps ``pp`` micro-batches in flight, so it holds
+``batch * pp`` sequences (``concurrency``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..inputs import units
+from .candidates import Layouts
+from ..inputs.topology import Topology, scale_up_group_bw
+from ..inputs.workload import Workload
+
+from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
+
+
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _b(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def experts_touched_fraction(n_experts: int, k: int, tokens: np.ndarray) -> np.ndarray:
+    """Expected fraction of routed experts one MoE layer reads for ``tokens`` tokens:
+    1 - (1 - k/E)^tokens (uniform routing)."""
+    if n_experts == 0:
+        return np.zeros_like(_b(tokens))
+    return 1.0 - np.power(1.0 - k / n_experts, _b(tokens))
+
+
+def _stage_layers(w: Workload, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layers in the bottleneck (largest) stage: total, dense-MLP, MoE. The dense-MLP
+    layers of an MoE lead the model, so the heaviest stage is the one made of MoE
+    layers only (as many as it holds)."""
+    m = w.model
+    ls = np.ceil(m.n_layers / _b(pp))
+    nm = np.minimum(ls, m.n_moe_layers)
+    return ls, ls - nm, nm
+
+
+def weight_bytes_per_gpu(w: Workload, L: Layouts) -> np.ndarray:
+    """Resident weights on one GPU of the largest stage."""
+    m = w.model
+    wb = units.dtype_bytes(w.weight_dtype)
+    tp, ep, pp = _b(L.tp), _b(L.ep), _b(L.pp)
+    moe_tp = _b(L.moe_tp)
+    ls, nd, nm = _stage_layers(w, pp)
+    attn = m.attn_params_per_layer * wb / tp
+    dense = m.dense_mlp_params * wb / tp
+    shared = m.n_shared_experts * m.expert_params * wb / tp
+    routed = np.ceil(m.n_routed_experts / ep) * m.expert_params * wb / moe_tp if m.is_moe else 0.0
+    head = m.vocab_size * m.d_model * wb / tp * np.where((pp == 1) & (not m.tied_embeddings), 2.0, 1.0)
+    return ls * attn + nd * dense + nm * (shared + routed) + head
+
+
+def kv_bytes_per_gpu(w: Workload, L: Layouts, batch) -> np.ndarray:
+    """KV held per GPU: the micro-batch's sequences on this DP rank, times the pp
+    micro-batches in flight, for this stage's share of layers. Does not shrink
+    with pipeline depth."""
+    m = w.model
+    kb = units.dtype_bytes(w.kv_dtype)
+    tp, dp, pp = _b(L.tp), _b(L.dp), _b(L.pp)
+    ls, _, _ = _stage_layers(w, pp)
+    shards = np.minimum(tp, m.kv_shardable_heads)
+    per_seq = m.kv_elems_per_token_per_layer * kb * m.kv_tokens_held(w.kv_len) / m.n_layers
+    return _b(batch) / dp * pp * ls * per_seq / shards
+
+
+def prefill_attn_flops_per_ctx(m) -> int:
+    """Attention-core FLOPs of one prompt token against one cached token, one layer.
+    MLA prefill runs un-absorbed multi-head attention over the decompressed keys
+    (qk_nope + qk_rope wide) and values (v_head wide); GQA is the same as decode."""
+    if m.attention == "mla":
+        return 2 * m.n_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim)
+    return m.attn_flops_per_token_per_ctx()
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def step_terms(
+    w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens, ctx_decode, prefill=False, rank_tokens=None
+) -> StepTerms:
+    """One pass of ``decode_tokens`` decode and ``prefill_tokens`` prefill tokens
+    through the bottleneck stage. ``ctx_decode``: context each decode token reads.
+    ``rank_tokens``: tokens on the busiest attention-DP rank (default: an even share,
+    all tokens / dp); the attention side (projections, attention core, dense and
+    shared-expert MLPs, all-reduce, what a GPU dispatches) runs at the busiest rank's
+    load, the routed experts at the stage's total."""
+    m, acc, eff = w.model, topo.accelerator, topo.efficiency
+    wb, kb, ab = (units.dtype_bytes(x) for x in (w.weight_dtype, w.kv_dtype, w.act_dtype))
+    cd = acc.compute_dtype(w.weight_dtype)
+    gemm_rate = acc.peak_flops[cd] * eff.flops_eff(cd, prefill)
+    attn_rate = acc.peak_flops["bf16"] * eff.flops_eff("bf16", prefill)
+    hbm = acc.hbm_bw_bytes_per_s * eff.hbm_fraction
+    # the routed-expert block reaches moe_gemm_fraction of the dense roofline, compute and
+    # weight streaming alike (grouped GEMMs, routing and permutes), so its balance batch stays put
+    moe_rate = gemm_rate * eff.moe_gemm_fraction
+    moe_hbm = hbm * eff.moe_gemm_fraction
+    tp, dp, ep, pp = _b(L.tp), _b(L.dp), _b(L.ep), _b(L.pp)
+    S, moe_tp = tp * dp, _b(L.moe_tp)
+    B, P = _b(decode_tokens), _b(prefill_tokens)
+    T = B + P
+    Tr = T / dp if rank_tokens is None else _b(rank_tokens)  # the busiest rank's tokens
+    Pr = np.maximum(Tr - B / dp, 0.0)  # of which prefill
+    ls, nd, nm = _stage_layers(w, pp)
+
+    # -- per-layer FLOPs on one GPU
+    ctx_d = m.kv_tokens_held(_b(ctx_decode)) / m.n_layers
+    ctx_p = m.kv_tokens_held(w.isl / 2.0) / m.n_layers  # causal prefill attends to half its prompt on average
+    core = ((B / dp) * ctx_d * m.attn_flops_per_token_per_ctx() + Pr * ctx_p * prefill_attn_flops_per_ctx(m)) / tp
+    attn_gemm = 2 * Tr * m.attn_params_per_layer / tp
+    dense_gemm = 2 * Tr * m.dense_mlp_params / tp
+    imb = eff.moe_imbalance if m.is_moe else 1.0
+    moe_gemm = 2 * (T * m.experts_per_token * imb / S + Tr * m.n_shared_experts / tp) * m.expert_params
+    if m.is_moe:  # a grouped GEMM pays, per expert that gets tokens, a fixed cost worth moe_half_tokens rows
+        rows = T * m.experts_per_token
+        busy = m.n_routed_experts * experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)
+        moe_rate = moe_rate * np.where(rows > 0, rows / np.maximum(rows + busy * eff.moe_half_tokens, 1e-9), 1.0)
+
+    # -- per-layer bytes read on one GPU
+    shards = np.minimum(tp, m.kv_shardable_heads)
+    kv_read = (B / dp) * ctx_d * m.kv_elems_per_token_per_layer * kb / shards
+    if not eff.gqa_shared_kv_loads and m.attention != "mla":  # pre-GQA kernels load a KV head per query head
+        kv_read = kv_read * (m.n_heads / tp) / (m.n_kv_heads / shards)
+    kv_write = Tr * m.kv_elems_per_token_per_layer * kb / shards
+    attn_w = m.attn_params_per_layer * wb / tp
+    dense_w = m.dense_mlp_params * wb / tp
+    shared_w = m.n_shared_experts * m.expert_params * wb / tp
+    if m.is_moe:
+        resident = np.ceil(m.n_routed_experts / ep) * m.expert_params * wb / moe_tp
+        touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)
+        routed_w = resident * touched
+    else:
+        routed_w = 0.0
+
+    # -- roofline per kernel: the attention projections, the MLP (or experts) and the
+    # attention core run one after another, each bound by its own FLOPs or bytes
+    # (a GEMM cannot hide behind the KV read of the attention kernel, or vice versa)
+    c_attn = core / attn_rate
+    kv_t = (kv_read + kv_write) / hbm
+    proj = np.maximum(attn_gemm / gemm_rate, attn_w / hbm)
+    mlp_dense = np.maximum(dense_gemm / gemm_rate, dense_w / hbm)
+    mlp_moe = np.maximum(moe_gemm / moe_rate, (shared_w + routed_w) / moe_hbm)
+    attn_core = np.maximum(c_attn, kv_t)
+    roof_d, roof_m = proj + mlp_dense + attn_core, proj + mlp_moe + attn_core  # one layer of each kind
+    c_dense = (attn_gemm + dense_gemm) / gemm_rate + c_attn
+    c_moe = attn_gemm / gemm_rate + moe_gemm / moe_rate + c_attn
+    w_dense = (attn_w + dense_w) / hbm
+    w_moe = attn_w / hbm + (shared_w + routed_w) / moe_hbm
+
+    # -- communication per layer. A collective inside a group of GPUs uses the links
+    # that group has (all of a GPU's links through a switch; on a mesh or torus only
+    # those to the group's members: scale_up_group_bw)
+    up_bw = scale_up_group_bw(topo, tp) * eff.scale_up_bw_fraction
+    a2a_bw = np.minimum(topo.alltoall_bw_per_gpu, scale_up_group_bw(topo, np.minimum(S, topo.domain_size))) * eff.scale_up_bw_fraction
+    out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
+    ar_size = Tr * m.d_model * ab
+    ar = np.where(tp > 1, 2 * (tp - 1) / tp * ar_size / np.maximum(up_bw, 1.0) + eff.allreduce_latency_s, 0.0)
+    # MoE dispatch/combine. Each GPU owns T/S tokens (Tr/tp on the busiest rank); a
+    # token goes to every GPU of each expert group it routes to (ep*(1-(1-1/ep)^k)
+    # groups of moe_tp GPUs).
+    # ep = 1 is the all-gather/reduce-scatter of tensor-parallel experts; moe_tp = 1
+    # is the all-to-all of pure expert parallelism.
+    groups = ep * (1 - np.power(1 - 1 / ep, m.experts_per_token)) if m.is_moe else 0.0
+    # Dispatch carries tokens already quantised to the experts' GEMM precision (never
+    # wider than the activations); combine returns activation-precision partial sums.
+    disp_b = min(ab, units.dtype_bytes(cd))
+    vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction, busiest sender
+    nd_span = _b(L.stage_domains)
+    remote = (nd_span - 1) / nd_span
+    floor = np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
+
+    def a2a_one(nbytes):
+        return np.where(
+            nd_span > 1,
+            np.maximum(nbytes * (1 - remote) / np.maximum(a2a_bw, 1.0), nbytes * remote / out_bw) + floor + eff.scale_out_latency_s,
+            nbytes / np.maximum(a2a_bw, 1.0) + floor,
+        )
+
+    ep_layer = np.where(S > 1, a2a_one(vol * disp_b) + a2a_one(vol * ab), 0.0)  # dispatch + combine, one MoE layer
+
+    # memory-bound elementwise kernels (norms, residual adds, rope, quantisation, the
+    # MLP activation, expert permutes): activation reads+writes per token and layer
+    act_rows = Tr * eff.elementwise_passes * m.d_model
+    hidden_dense = Tr * m.d_ff / tp  # MLP hidden activations on this GPU
+    hidden_moe = (T * m.experts_per_token / S + Tr * m.n_shared_experts / tp) * m.expert_d_ff
+    elem_dense = (act_rows + eff.mlp_intermediate_passes * hidden_dense) * ab / hbm
+    elem_moe = (act_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
+
+    def layers_time(n_dense, n_moe):
+        """roofline, communication after overlap, and fixed + elementwise costs of
+        n_dense dense-MLP and n_moe MoE layers. Overlap hides communication behind
+        compute (two micro-batches), at most the overlap share of the compute time:
+        overlap 0 adds them, 1 takes the larger."""
+        roof = n_dense * roof_d + n_moe * roof_m
+        raw = ar * (2 * n_dense + n_moe) + n_moe * ep_layer
+        comm = raw - np.minimum(raw, eff.comm_overlap * roof)
+        fixed = (n_dense + n_moe) * eff.layer_overhead_s + n_dense * elem_dense + n_moe * (elem_moe + eff.moe_layer_overhead_s)
+        return roof, comm, fixed
+
+    # -- the bottleneck stage: its parts for the breakdown and the bottleneck label
+    roof, comm, per_layers = layers_time(nd, nm)
+    tp_comm = ar * (nd * 2 + nm * 1)
+    ep_comm = nm * ep_layer
+    compute = nd * c_dense + nm * c_moe
+    weights_t = nd * w_dense + nm * w_moe
+    kv_total = ls * kv_t
+    overhead = per_layers + eff.step_overhead_s
+
+    # -- the output head (on the last stage): vocab projection for decode tokens
+    head_flops = 2 * B * m.vocab_size * m.d_model / S
+    head = np.maximum(head_flops / gemm_rate, m.vocab_size * m.d_model * wb / tp / hbm)
+
+    stage = roof + comm + overhead + head
+    layers = sum(layers_time(float(m.n_mlp_dense_layers), float(m.n_moe_layers)))  # every layer once
+    return StepTerms(compute, weights_t, kv_total, roof, tp_comm, ep_comm, overhead, head, stage, layers)
+
+
+def pp_hops_s(w: Workload, topo: Topology, L: Layouts, tokens) -> np.ndarray:
+    """Latency of the (pp - 1) stage-to-stage activation sends for one micro-batch."""
+    eff = topo.efficiency
+    ab = units.dtype_bytes(w.act_dtype)
+    pp, cross = _b(L.pp), _b(L.cross_hops)
+    per_gpu = _b(tokens) / _b(L.stage_gpus) * w.model.d_model * ab
+    up_bw = max(float(scale_up_group_bw(topo, 2.0)) * eff.scale_up_bw_fraction, 1.0)  # GPU to its peer: one link on a mesh
+    out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
+    inside = (pp - 1 - cross) * (eff.p2p_latency_s + per_gpu / up_bw)
+    outside = cross * (eff.p2p_latency_s + eff.scale_out_latency_s + per_gpu / out_bw)
+    return inside + outside
+
+
+def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = None) -> np.ndarray:
+    """Time to push one request's prompt through every stage, chunk by chunk.
+    A request lives on one attention-DP rank: that rank runs the whole chunk's
+    attention side (never 1/dp of it), the experts see the chunk's tokens."""
+    isl = w.isl if isl is None else isl
+    chunk = float(min(isl, topo.efficiency.prefill_chunk_tokens))
+    n_chunks = -(-isl // int(chunk))
+    s = step_terms(w, topo, L, 0.0, chunk, 0.0, prefill=True, rank_tokens=chunk)
+    return n_chunks * (s.layers_s + topo.efficiency.step_overhead_s * _b(L.pp)) + pp_hops_s(w, topo, L, chunk * _b(L.dp))
+
+
+# --------------------------------------------------------------------------- the whole replica
+
+
+def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = True) -> Evaluation:
+    """Decode-serving metrics of layouts at batch sizes. ``aggregated``: each step
+    also carries its share of prefill tokens (chunked prefill, B*ISL/OSL)."""
+    eff, acc = topo.efficiency, topo.accelerator
+    tp, dp, pp = (_b(x)[:, None] if np.ndim(batch) == 2 else _b(x) for x in (L.tp, L.dp, L.pp))
+    Lb = _broadcast_layouts(L, np.ndim(batch) == 2)
+    B = _b(batch)
+    P = B * w.isl / w.osl if aggregated else np.zeros_like(B)
+    ctx = max(1.0, w.kv_len - w.osl / 2.0)  # mean context a decode step reads over a request's life
+
+    step = step_terms(w, topo, Lb, B, P, ctx)
+    hops = pp_hops_s(w, topo, Lb, B + P)
+    latency = step.layers_s + step.head_s + pp * eff.step_overhead_s + hops
+    interval = np.maximum(latency, pp * step.stage_s)
+    out_tps = pp * B / interval
+    if aggregated:
+        bare = step_terms(w, topo, Lb, B, np.zeros_like(B), ctx)
+        bare_latency = bare.layers_s + bare.head_s + pp * eff.step_overhead_s + pp_hops_s(w, topo, Lb, B)
+        share = np.clip(1.0 - np.maximum(bare_latency, pp * bare.stage_s) / interval, 0.0, 1.0)
+    else:
+        share = np.zeros_like(interval)
+    prefill = prefill_pass_s(w, topo, Lb)
+    queue = eff.queue_intervals * interval
+    gpus = tp * dp * pp
+    # widest step one DP rank runs: its share of the batch, or a whole prefill chunk
+    # (the token budget belongs to each rank's engine, as vLLM's max_num_batched_tokens)
+    tokens_ws = np.maximum((B + P) / dp, eff.prefill_chunk_tokens if aggregated else 0.0)
+    act = tokens_ws * w.model.d_model * eff.activation_bytes_per_token_per_d_model
+    weights = weight_bytes_per_gpu(w, Lb)
+    kv = kv_bytes_per_gpu(w, Lb, B)
+    shape = np.broadcast(B, weights, kv, interval).shape
+    bc = lambda x: np.broadcast_to(_b(x), shape)  # noqa: E731
+    return Evaluation(
+        batch=bc(B),
+        concurrency=bc(B * pp),
+        gpus=bc(gpus),
+        weights_bytes=bc(weights),
+        kv_bytes=bc(kv),
+        activation_bytes=bc(act),
+        reserve_bytes=eff.runtime_reserve_bytes,
+        capacity_bytes=acc.hbm_bytes * eff.memory_usable_fraction,
+        step=step,
+        pp_hops_s=bc(hops),
+        tpot_s=bc(interval),
+        prefill_s=bc(prefill),
+        queue_s=bc(queue),
+        ttft_s=bc(queue + prefill),
+        output_tps=bc(out_tps),
+        input_tps=bc(out_tps * w.isl / w.osl),
+        usd_per_s=bc(gpus * topo.price_usd_per_gpu_hour / 3600.0),
+        prefill_share=bc(share),
+        tpot_limit_s=w.tpot_s,
+        ttft_limit_s=w.ttft_s,
+    )
+
+
+def _broadcast_layouts(L: Layouts, two_d: bool) -> Layouts:
+    if not two_d:
+        return L
+    from dataclasses import fields
+
+    return Layouts(**{f.name: getattr(L, f.name)[:, None] for f in fields(L)})
+
+
+def max_feasible_batch(w: Workload, topo: Topology, L: Layouts, aggregated: bool = True, cap: int = 1 << 17) -> np.ndarray:
+    """Largest micro-batch (a multiple of dp) meeting memory, TPOT and TTFT, per
+    layout; 0 where even the smallest fails. Every limit grows with batch, so
+    bisection over integers is exact."""
+    dp = _b(L.dp)
+    lo = np.zeros(len(L))  # largest known-feasible multiple of dp (0 = none)
+    hi = np.floor(cap / dp) + 1  # smallest known-infeasible multiple
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            break
+        mid = np.where(open_, np.floor((lo + hi) / 2), lo + 1)
+        ok = evaluate(w, topo, L, mid * dp, aggregated).feasible
+        lo = np.where(open_ & ok, mid, lo)
+        hi = np.where(open_ & ~ok, mid, hi)
+    return lo * dp
+
+
+def throughput_ceiling_tps(w: Workload, topo: Topology, n_gpus: int) -> float:
+    """Output tokens/s no deployment of ``n_gpus`` can exceed: every token costs at
+    least 2 FLOPs per active parameter, at the accelerator's fastest dense peak."""
+    return n_gpus * max(topo.accelerator.peak_flops.values()) / (2.0 * w.model.active_params)

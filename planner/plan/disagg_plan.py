@@ -1,0 +1,333 @@
+"""Planning in disaggregated mode: pool options -> CP-SAT pool sizes -> a Plan.
+
+Two placements are solved and the cheaper kept: *split* (pools anywhere, KV
+over the scale-out network) and *colocated* (one-piece replicas, each domain's
+prefill keeps up with its own decode, KV over scale-up links).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..inputs import units
+from ..physics.candidates import Layouts, enumerate_layouts
+from ..physics.costmodel import Evaluation, evaluate as evaluate_arrays
+from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s, prefill_options
+from ..inputs.errors import InfeasibleError
+from ..search.options import Options, pick_for_solver
+from .assembly import (
+    Plan,
+    annotate_placement,
+    _r,
+    assign_gpus,
+    bottleneck_name,
+    breakdown_dict,
+    inputs_dict,
+    layout_dict,
+    memory_dict,
+    option_metrics,
+    replica_entries,
+)
+from ..search.pools import COLOCATED_MAX_DOMAINS, PoolProblem, PoolSolution, solve_pools
+from ..inputs.topology import Topology
+from ..inputs.workload import Workload
+
+POOL_OPTIONS = 12  # prefill options handed to the solver
+DECODE_LAYOUTS = 8  # decode layouts handed to the solver, each at BATCH_FRACTIONS of its batch
+
+
+@dataclass
+class PoolPlan(Plan):
+    """A Plan with the two pools spelled out (top-level ``pools`` in the JSON)."""
+
+    pools: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["pools"] = self.pools
+        return d
+
+
+@dataclass(frozen=True)
+class _Variant:
+    link: str  # scale_out | scale_up
+    pre: PrefillOptions
+    p_idx: list[int]
+    d_idx: list[int]
+    problem: PoolProblem
+    sol: PoolSolution
+
+
+def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Layouts, k: int, scale_up: bool) -> tuple[float, float, float]:
+    xfer = float(kv_transfer_s(w, topo, kv_shard_gpus(w, pre.layouts.take([i]))[0], kv_shard_gpus(w, L.take([k]))[0], scale_up))
+    return float(pre.ev.queue_s[i]), float(pre.ev.latency_s[i]), xfer
+
+
+@dataclass(frozen=True)
+class _Decode:
+    """Decode options handed to the solver: the best layouts, each at its largest
+    batch and at smaller ones (a small inventory may need a decode replica that
+    serves fewer requests so that the prefill pool can keep up)."""
+
+    layouts: Layouts
+    batch: np.ndarray
+    ev: Evaluation
+
+
+BATCH_FRACTIONS = (1.0, 0.5, 0.25)
+
+
+def _decode_choices(w: Workload, topo: Topology, L: Layouts, b: np.ndarray, dev: Evaluation) -> _Decode:
+    idx = pick_for_solver(Options(L, b, dev))[:DECODE_LAYOUTS]
+    rows, batches = [], []
+    for i in idx:
+        dp = int(L.dp[i])
+        for f in BATCH_FRACTIONS:
+            bb = max(dp, int(b[i] * f) // dp * dp)
+            if f == 1.0 or bb < b[i] and bb not in [x for r, x in zip(rows, batches) if r == i]:
+                rows.append(i)
+                batches.append(bb)
+    Ld = L.take(rows)
+    bd = np.array(batches, dtype=np.float64)
+    return _Decode(Ld, bd, evaluate_arrays(decode_workload(w), topo, Ld, bd, aggregated=False))
+
+
+def _solve_variant(w, topo, L, dec: _Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s) -> _Variant | None:
+    if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
+        return None
+    pre = prefill_options(w, topo, L, scale_up)
+    if not pre.feasible.any():
+        return None
+    p_idx = pick_for_solver(pre)[:POOL_OPTIONS]  # type: ignore[arg-type]
+    Ld, dev = dec.layouts, dec.ev
+    d_idx = list(range(len(Ld)))
+    compat = tuple(tuple(sum(_ttft_parts(w, topo, pre, i, Ld, k, scale_up)) <= w.ttft_s for k in d_idx) for i in p_idx)
+    problem = PoolProblem(
+        p_gpus=tuple(int(L.gpus[i]) for i in p_idx),
+        p_chunks=tuple(int(L.chunks[i]) for i in p_idx),
+        p_rps=tuple(float(pre.ev.requests_per_s[i]) for i in p_idx),
+        p_usd=tuple(float(pre.ev.usd_per_s[i]) for i in p_idx),
+        d_gpus=tuple(int(Ld.gpus[k]) for k in d_idx),
+        d_chunks=tuple(int(Ld.chunks[k]) for k in d_idx),
+        d_rps=tuple(float(dev.output_tps[k]) / w.osl for k in d_idx),
+        d_tps=tuple(float(dev.output_tps[k]) for k in d_idx),
+        d_usd=tuple(float(dev.usd_per_s[k]) for k in d_idx),
+        compatible=compat,
+        domain_free=tuple(len(topo.available_in(j)) for j in range(topo.n_domains)),
+        colocated=scale_up,
+        objective=objective,
+        max_gpus=max_gpus,
+        demand_tps=demand_tps,
+        time_limit_s=time_limit_s / 2,
+    )
+    return _Variant("scale_up" if scale_up else "scale_out", pre, p_idx, d_idx, problem, solve_pools(problem))
+
+
+def _better(a: _Variant, b: _Variant, objective: str) -> bool:
+    if b.sol.status == "infeasible":
+        return True
+    if a.sol.status == "infeasible":
+        return False
+    if objective == "throughput":
+        return a.sol.objective >= b.sol.objective
+    return a.sol.objective <= b.sol.objective
+
+
+def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
+    L = enumerate_layouts(w, topo, max_gpus)
+    if len(L) == 0:
+        raise InfeasibleError(f"topology: no layout of {w.name} can be placed on {topo.n_available} available GPUs of {topo.name}")
+    b, dev = decode_options(w, topo, L)
+    if not (b > 0).any():
+        raise InfeasibleError(f"tpot: no decode layout of {w.name} fits memory and TPOT {w.tpot_s / units.MS:g} ms on {topo.name}")
+    dec = _decode_choices(w, topo, L, b, dev)
+    variants = [v for v in (_solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s) for up in (True, False)) if v]
+    if not variants:
+        raise InfeasibleError(f"ttft: no prefill layout of {w.name} meets memory and TTFT {w.ttft_s / units.MS:g} ms on {topo.name}")
+    # colocated first: on a tie the KV really does move over scale-up links
+    best = variants[0] if len(variants) == 1 or _better(variants[0], variants[1], objective) else variants[1]
+    if best.sol.status == "infeasible":
+        if objective == "demand":
+            raise InfeasibleError(
+                f"demand: {demand_tps:.0f} output tokens/s cannot be served by balanced prefill and decode pools on "
+                f"{topo.n_available} available GPUs of {topo.name}: add {topo.domain_flag}"
+            )
+        raise InfeasibleError(
+            f"topology: no prefill/decode pair meets TTFT {w.ttft_s / units.MS:g} ms and fits the free GPUs of {topo.name}"
+        )
+    return _assemble(w, topo, L, dec, (L, b, dev), best, objective, demand_tps, max_gpus)
+
+
+def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, demand_tps, max_gpus) -> Plan:
+    """``L``: every layout (prefill rows index it); ``dec``: the decode options the
+    solver saw; ``full``: (layouts, batch, evaluation) of every decode layout, for
+    the alternatives."""
+    sol, pre, up = v.sol, v.pre, v.link == "scale_up"
+    Ld, b, dev = dec.layouts, dec.batch, dec.ev
+    p_used = [n for n, r in enumerate(sol.prefill) if r > 0]
+    d_used = [n for n, r in enumerate(sol.decode) if r > 0]
+    pi = [v.p_idx[n] for n in p_used]
+    di = [v.d_idx[n] for n in d_used]
+    # worst TTFT over the pairs in use (a request may go to any decode replica)
+    parts = {i: max((_ttft_parts(w, topo, pre, i, Ld, k, up) for k in di), key=sum) for i in pi}
+    p_metrics = []
+    for i in pi:
+        q, lat, x = parts[i]
+        p_metrics.append({"tpot_ms": None, "ttft_ms": _r((q + lat + x) / units.MS), "output_tokens_per_s": 0.0})
+    d_metrics = [option_metrics(dev, k) for k in di]
+    ids = assign_gpus(
+        topo,
+        [list(sol.p_pieces[n]) for n in p_used] + [list(sol.d_pieces[n]) for n in d_used],
+        [int(L.chunk_gpus[i]) for i in pi] + [int(Ld.chunk_gpus[k]) for k in di],
+        [sol.prefill[n] for n in p_used] + [sol.decode[n] for n in d_used],
+    )
+    p_batch = [int(L.dp[i] * pre.prompts_per_rank[i]) for i in pi]
+    d_batch = [int(b[k]) for k in di]
+    replicas = replica_entries([L.row(i) for i in pi] + [Ld.row(k) for k in di], p_batch + d_batch, ids, topo, p_metrics + d_metrics)
+    n_pre = sum(sol.prefill[n] for n in p_used)
+    for r in replicas:
+        r["role"] = "prefill" if r["id"] < n_pre else "decode"
+    annotate_placement(replicas, topo)
+
+    p_reps = [sol.prefill[n] for n in p_used]
+    d_reps = [sol.decode[n] for n in d_used]
+    out_tps = sum(float(dev.output_tps[k]) * r for k, r in zip(di, d_reps))
+    d_usd = sum(float(dev.usd_per_s[k]) * r for k, r in zip(di, d_reps))
+    p_usd = sum(float(pre.ev.usd_per_s[i]) * r for i, r in zip(pi, p_reps))
+    p_rps = sum(float(pre.ev.requests_per_s[i]) * r for i, r in zip(pi, p_reps))
+    d_rps = out_tps / w.osl
+    gpus = sum(int(L.gpus[i]) * r for i, r in zip(pi, p_reps)) + sum(int(Ld.gpus[k]) * r for k, r in zip(di, d_reps))
+    in_tps = d_rps * w.isl
+    ttft = max(sum(parts[i]) for i in pi)
+    tpot = max(float(dev.tpot_s[k]) for k in di)
+    metrics = {
+        "replicas": n_pre + sum(d_reps),
+        "gpus_used": gpus,
+        "tpot_ms": _r(tpot / units.MS),
+        "ttft_ms": _r(ttft / units.MS),
+        "output_tokens_per_s": _r(out_tps),
+        "output_tokens_per_s_per_gpu": _r(out_tps / gpus),
+        "input_tokens_per_s": _r(in_tps),
+        "tokens_per_s_per_user": _r(1.0 / tpot),
+        "usd_per_mtok_output": _r(d_usd / out_tps * 1e6),
+        "usd_per_mtok_input": _r(p_usd / in_tps * 1e6),
+        "usd_per_mtok_all_in": _r((p_usd + d_usd) / out_tps * 1e6),
+        "usd_per_hour": _r((p_usd + d_usd) * 3600),
+    }
+    k0 = di[max(range(len(di)), key=lambda n: d_reps[n] * int(Ld.gpus[di[n]]))]
+    i0 = pi[max(range(len(pi)), key=lambda n: p_reps[n] * int(L.gpus[pi[n]]))]
+    q0, lat0, x0 = parts[i0]
+    breakdown = {**breakdown_dict(dev, k0), "prefill": _r(lat0 / units.MS), "queue": _r(q0 / units.MS), "kv_transfer": _r(x0 / units.MS)}
+    pools = {
+        "prefill": _pool_prefill(w, L, pre, pi, p_reps, parts, v.link),
+        "decode": _pool_decode(Ld, b, dev, di, d_reps, w.osl),
+        "balance": {
+            "prefill_requests_per_s": _r(p_rps),
+            "decode_requests_per_s": _r(d_rps),
+            "prefill_over_decode": _r(p_rps / d_rps),
+        },
+    }
+    alternatives = []
+    Lf, bf, evf = full
+    chosen = {tuple(sorted(layout_dict(Ld.row(k)).items())) for k in di}
+    for k in (int(k) for k in np.argsort(np.where(bf > 0, evf.usd_per_s / evf.output_tps, np.inf), kind="stable") if bf[k] > 0):
+        if tuple(sorted(layout_dict(Lf.row(k)).items())) in chosen:
+            continue
+        alternatives.append({"role": "decode", "layout": layout_dict(Lf.row(k)), "batch": int(bf[k]), "bottleneck": bottleneck_name(evf, k), **option_metrics(evf, k)})
+        if len(alternatives) >= 5:
+            break
+    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated"}
+    return PoolPlan(
+        kind="plan",
+        status=sol.status,
+        inputs=inputs_dict(w, topo, extra),
+        replicas=replicas,
+        metrics=metrics,
+        memory_per_gpu_gb=memory_dict(dev, k0),
+        time_breakdown_ms=breakdown,
+        bottleneck=bottleneck_name(dev, k0),
+        binding_constraints=_binding(w, topo, Ld, b, k0, gpus, max_gpus, v.problem),
+        alternatives=alternatives,
+        solver={
+            "status": sol.status,
+            "objective": objective,
+            "objective_value": sol.objective,
+            "bound": sol.bound,
+            "wall_time_s": round(sol.wall_s, 4),
+            "options_considered": 2 * len(L),
+            "decode_batch_fractions": list(BATCH_FRACTIONS),
+            "options_to_solver": len(v.p_idx) + len(v.d_idx),
+            "dinkelbach_iterations": sol.iterations,
+            "kv_transfer_link": v.link,
+        },
+        pools=pools,
+    )
+
+
+def _pool_prefill(w, L, pre, pi, reps, parts, link) -> dict[str, Any]:
+    opts = []
+    for i, r in zip(pi, reps):
+        q, lat, x = parts[i]
+        opts.append({
+            "layout": layout_dict(L.row(i)),
+            "replicas": r,
+            "gpus_each": int(L.gpus[i]),
+            "batch": int(L.dp[i] * pre.prompts_per_rank[i]),  # prompts per pass of a stage
+            "tokens_per_pass": int(pre.ev.tokens_per_pass[i]),
+            "requests_per_s_each": _r(pre.ev.requests_per_s[i]),
+            "input_tokens_per_s_each": _r(pre.ev.input_tps[i]),
+            "ttft_ms": _r((q + lat + x) / units.MS),
+            "ttft_breakdown_ms": {"queue": _r(q / units.MS), "prefill": _r(lat / units.MS), "kv_transfer": _r(x / units.MS)},
+            "memory_per_gpu_gb": _r(pre.ev.memory_bytes[i] / units.GB),
+            "usd_per_hour_each": _r(pre.ev.usd_per_s[i] * 3600),
+        })
+    return _pool(opts, {"kv_transfer_link": link, "kv_bytes_per_request": _r(w.isl * w.kv_bytes_per_token(w.isl))})
+
+
+def _pool_decode(L, b, dev, di, reps, osl: int) -> dict[str, Any]:
+    opts = []
+    for k, r in zip(di, reps):
+        m = option_metrics(dev, k)
+        opts.append({
+            "layout": layout_dict(L.row(k)),
+            "replicas": r,
+            "gpus_each": int(L.gpus[k]),
+            "batch": int(b[k]),
+            "concurrency": int(b[k] * L.pp[k]),
+            "requests_per_s_each": _r(float(dev.output_tps[k]) / osl),
+            "output_tokens_per_s_each": m["output_tokens_per_s"],
+            "tpot_ms": m["tpot_ms"],
+            "memory_per_gpu_gb": _r(dev.memory_bytes[k] / units.GB),
+            "usd_per_hour_each": m["usd_per_hour"],
+        })
+    return _pool(opts, {})
+
+
+def _pool(opts: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
+    main = max(opts, key=lambda o: o["replicas"] * o["gpus_each"])
+    return {
+        "layout": main["layout"],
+        "replicas": sum(o["replicas"] for o in opts),
+        "gpus": sum(o["replicas"] * o["gpus_each"] for o in opts),
+        "batch": main["batch"],
+        **extra,
+        "options": opts,
+    }
+
+
+def _binding(w, topo, L, b, k, gpus, max_gpus, problem: PoolProblem) -> list[str]:
+    """What stops the main decode layout's batch from growing, plus the GPU budget."""
+    Lk = L.take([k])
+    dp = int(L.dp[k])
+    nxt = evaluate_arrays(decode_workload(w), topo, Lk, np.array([int(b[k]) + dp]), aggregated=False)
+    out = [name for name, ok in (("memory", nxt.fits_memory[0]), ("tpot", nxt.meets_tpot[0])) if not ok]
+    if not out:  # decode runs below its largest batch so that prefill keeps up
+        out.append("prefill balance")
+    limit = max_gpus if max_gpus is not None else topo.n_available
+    smallest = min(g // c for g, c in zip(problem.p_gpus + problem.d_gpus, problem.p_chunks + problem.d_chunks))
+    if limit - gpus < smallest:
+        out.append("gpus")
+    return out

@@ -1,0 +1,26 @@
+"""The result of fleet planning (:func:`planner.plan.fleet.plan_fleet`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    status: str  # optimal | feasible | partial | partial-unproven | unknown
+    usd_per_hour: float
+    bound_usd_per_hour: float
+    gap: float  # (cost - bound) / cost; 0 when optimal
+    fraction_met: float  # common fraction of every demand served
+    fraction_bound: float  # proven upper bound on that fraction
+    wall_s: float
+    time_limit_s: float
+    workloads: list[dict[str, Any]]
+    groups: list[dict[str, Any]]
+    binding: list[str]
+    replicas: list[dict[str, Any]] = field(default_factory=list)  # concrete placement
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": "1.0", "kind": "fleet", **{k: getattr(self, k) for k in self.__dataclass_fields__}}
