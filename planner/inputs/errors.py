@@ -19,3 +19,9 @@ class InfeasibleError(PlannerError):
     """Nothing satisfies the limits; the message names the binding one (exit 3)."""
 
     exit_code = 3
+
+
+class TimeLimitError(PlannerError):
+    """The time limit ended the search before any plan or any proof (exit 4)."""
+
+    exit_code = 4

@@ -16,8 +16,10 @@ from ..inputs import units
 from ..physics.candidates import Layouts, enumerate_layouts
 from ..physics.costmodel import Evaluation, evaluate as evaluate_arrays
 from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s, prefill_options
-from ..inputs.errors import InfeasibleError
-from ..search.options import Options, pick_for_solver
+from ..inputs.errors import InfeasibleError, TimeLimitError
+from ..search import problem as core
+from ..search.loop import Solution, solve, summary
+from ..search.options import pareto
 from .assembly import (
     Plan,
     annotate_placement,
@@ -31,12 +33,10 @@ from .assembly import (
     option_metrics,
     replica_entries,
 )
-from ..search.pools import COLOCATED_MAX_DOMAINS, PoolProblem, PoolSolution, solve_pools
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 
-POOL_OPTIONS = 12  # prefill options handed to the solver
-DECODE_LAYOUTS = 8  # decode layouts handed to the solver, each at BATCH_FRACTIONS of its batch
+COLOCATED_MAX_DOMAINS = 8  # colocated pools keep one domain class per domain
 
 
 @dataclass
@@ -57,8 +57,27 @@ class _Variant:
     pre: PrefillOptions
     p_idx: list[int]
     d_idx: list[int]
-    problem: PoolProblem
-    sol: PoolSolution
+    problem: core.Problem
+    sol: "_PoolView"
+
+
+@dataclass(frozen=True)
+class _PoolView:
+    """The core's solution split into the prefill and the decode options."""
+
+    sol: Solution
+    prefill: tuple[int, ...]
+    decode: tuple[int, ...]
+    p_pieces: tuple[tuple[int, ...], ...]  # [option][domain]
+    d_pieces: tuple[tuple[int, ...], ...]
+
+    def __getattr__(self, name):
+        return getattr(self.sol, name)
+
+
+def _view(sol: Solution, n_pre: int, n_domains: int) -> _PoolView:
+    per = tuple(tuple(d.get(j, 0) for j in range(n_domains)) for d in sol.pieces)
+    return _PoolView(sol, sol.replicas[:n_pre], sol.replicas[n_pre:], per[:n_pre], per[n_pre:])
 
 
 def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Layouts, k: int, scale_up: bool) -> tuple[float, float, float]:
@@ -81,7 +100,12 @@ BATCH_FRACTIONS = (1.0, 0.5, 0.25)
 
 
 def _decode_choices(w: Workload, topo: Topology, L: Layouts, b: np.ndarray, dev: Evaluation) -> _Decode:
-    idx = pick_for_solver(Options(L, b, dev))[:DECODE_LAYOUTS]
+    # non-dominated decode layouts: no smaller shape serves as many tokens/s as
+    # cheaply with as many KV receivers (no fixed top-N: see search.options.pick_for_solver)
+    keys = np.column_stack([L.chunks, L.chunk_gpus, -dev.output_tps, dev.usd_per_s, -kv_shard_gpus(w, L)])
+    cost = np.where(b > 0, dev.usd_per_s / np.maximum(dev.output_tps, 1e-300), np.inf)
+    kept = set(pareto(keys, np.nonzero(b > 0)[0]))
+    idx = [int(i) for i in np.argsort(cost, kind="stable") if int(i) in kept]
     rows, batches = [], []
     for i in idx:
         dp = int(L.dp[i])
@@ -95,41 +119,92 @@ def _decode_choices(w: Workload, topo: Topology, L: Layouts, b: np.ndarray, dev:
     return _Decode(Ld, bd, evaluate_arrays(decode_workload(w), topo, Ld, bd, aggregated=False))
 
 
-def _solve_variant(w, topo, L, dec: _Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s) -> _Variant | None:
-    if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
-        return None
+@dataclass(frozen=True)
+class PoolCandidates:
+    """What the pool solver is offered: non-dominated prefill layouts (rows of
+    ``L``), decode options, and which pairs meet TTFT."""
+
+    L: Layouts
+    pre: PrefillOptions
+    p_idx: list[int]
+    dec: _Decode
+    compat: np.ndarray  # [prefill n][decode k]
+    n_layouts: int
+
+
+def pool_candidates(w: Workload, topo: Topology, scale_up: bool, max_gpus=None, base=None) -> "PoolCandidates | str":
+    """Candidates for one KV link; a one-line reason instead when there are none.
+    ``base``: (layouts, decode batch, decode evaluation, decode choices) if known."""
+    if base is None:
+        L = enumerate_layouts(w, topo, max_gpus)
+        if len(L) == 0:
+            return f"no layout of {w.name} can be placed on {topo.n_available} available GPUs of {topo.name}"
+        b, dev = decode_options(w, topo, L)
+        if not (b > 0).any():
+            return f"tpot: no decode layout of {w.name} fits memory and TPOT {w.tpot_s / units.MS:g} ms"
+        base = (L, b, dev, _decode_choices(w, topo, L, b, dev))
+    L, _, _, dec = base
     pre = prefill_options(w, topo, L, scale_up)
     if not pre.feasible.any():
+        return f"ttft: no prefill layout of {w.name} meets memory and TTFT {w.ttft_s / units.MS:g} ms"
+    p_idx = _prefill_choices(w, topo, pre, dec.layouts, scale_up)
+    # TTFT of every (prefill, decode) pair: queue + pass + KV transfer to the decode shards
+    lat = pre.ev.queue_s[p_idx] + pre.ev.latency_s[p_idx]
+    xfer = kv_transfer_s(w, topo, kv_shard_gpus(w, L.take(p_idx))[:, None], kv_shard_gpus(w, dec.layouts)[None, :], scale_up)
+    return PoolCandidates(L, pre, p_idx, dec, (lat[:, None] + xfer) <= w.ttft_s, 2 * len(L))
+
+
+def _solve_variant(w, topo, L, dec: _Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s, base) -> _Variant | None:
+    if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
         return None
-    p_idx = pick_for_solver(pre)[:POOL_OPTIONS]  # type: ignore[arg-type]
+    c = pool_candidates(w, topo, scale_up, max_gpus, base)
+    if isinstance(c, str):
+        return None
+    pre, p_idx, compat = c.pre, c.p_idx, c.compat
     Ld, dev = dec.layouts, dec.ev
     d_idx = list(range(len(Ld)))
-    compat = tuple(tuple(sum(_ttft_parts(w, topo, pre, i, Ld, k, scale_up)) <= w.ttft_s for k in d_idx) for i in p_idx)
-    problem = PoolProblem(
-        p_gpus=tuple(int(L.gpus[i]) for i in p_idx),
-        p_chunks=tuple(int(L.chunks[i]) for i in p_idx),
-        p_rps=tuple(float(pre.ev.requests_per_s[i]) for i in p_idx),
-        p_usd=tuple(float(pre.ev.usd_per_s[i]) for i in p_idx),
-        d_gpus=tuple(int(Ld.gpus[k]) for k in d_idx),
-        d_chunks=tuple(int(Ld.chunks[k]) for k in d_idx),
-        d_rps=tuple(float(dev.output_tps[k]) / w.osl for k in d_idx),
-        d_tps=tuple(float(dev.output_tps[k]) for k in d_idx),
-        d_usd=tuple(float(dev.usd_per_s[k]) for k in d_idx),
-        compatible=compat,
-        domain_free=tuple(len(topo.available_in(j)) for j in range(topo.n_domains)),
-        colocated=scale_up,
+    n_pre = len(p_idx)
+    free = [len(topo.available_in(j)) for j in range(topo.n_domains)]
+    problem = core.Problem(
+        options=tuple(
+            core.Option(core.PREFILL, int(L.gpus[i]), int(L.chunks[i]), 0.0, float(pre.ev.usd_per_s[i]), rps=float(pre.ev.requests_per_s[i]))
+            for i in p_idx
+        ) + tuple(
+            core.Option(core.DECODE, int(Ld.gpus[k]), int(Ld.chunks[k]), float(dev.output_tps[k]), float(dev.usd_per_s[k]), rps=float(dev.output_tps[k]) / w.osl)
+            for k in d_idx
+        ),
+        classes=core.singletons(free) if scale_up else core.classes_of(free),
         objective=objective,
+        demand_tps=(demand_tps,) if demand_tps is not None else (),
+        incompatible=frozenset((int(a), n_pre + int(k)) for a, k in zip(*np.nonzero(~compat))),
+        colocated=scale_up,
         max_gpus=max_gpus,
-        demand_tps=demand_tps,
-        time_limit_s=time_limit_s / 2,
+        budget=core.budget_for(time_limit_s / 2),
+        names=("output tokens/s (--demand-tps, or the hardware's rates)", "--price-per-gpu-hour"),
     )
-    return _Variant("scale_up" if scale_up else "scale_out", pre, p_idx, d_idx, problem, solve_pools(problem))
+    sol = _view(solve(problem), n_pre, topo.n_domains)
+    return _Variant("scale_up" if scale_up else "scale_out", pre, p_idx, d_idx, problem, sol)
+
+
+def _prefill_choices(w: Workload, topo: Topology, pre: PrefillOptions, Ld: Layouts, scale_up: bool) -> list[int]:
+    """Non-dominated prefill layouts: shape, requests/s, $/s, and how many decode
+    options they meet TTFT with (the compatible decode options of one prefill
+    layout are those with enough KV receivers, so these sets are nested and
+    their size orders them)."""
+    ev, L = pre.ev, pre.layouts
+    ok = np.nonzero(pre.feasible)[0]
+    lat = ev.queue_s + ev.latency_s
+    xfer = kv_transfer_s(w, topo, kv_shard_gpus(w, L)[:, None], kv_shard_gpus(w, Ld)[None, :], scale_up)
+    reach = ((lat[:, None] + xfer) <= w.ttft_s).sum(axis=1)
+    keys = np.column_stack([L.chunks, L.chunk_gpus, -ev.requests_per_s, ev.usd_per_s, -reach])
+    kept = set(pareto(keys, ok))
+    return [int(i) for i in pre.ranked() if int(i) in kept]
 
 
 def _better(a: _Variant, b: _Variant, objective: str) -> bool:
-    if b.sol.status == "infeasible":
+    if b.sol.objective is None:
         return True
-    if a.sol.status == "infeasible":
+    if a.sol.objective is None:
         return False
     if objective == "throughput":
         return a.sol.objective >= b.sol.objective
@@ -144,12 +219,15 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
     if not (b > 0).any():
         raise InfeasibleError(f"tpot: no decode layout of {w.name} fits memory and TPOT {w.tpot_s / units.MS:g} ms on {topo.name}")
     dec = _decode_choices(w, topo, L, b, dev)
-    variants = [v for v in (_solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s) for up in (True, False)) if v]
+    base = (L, b, dev, dec)
+    variants = [v for v in (_solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base) for up in (True, False)) if v]
     if not variants:
         raise InfeasibleError(f"ttft: no prefill layout of {w.name} meets memory and TTFT {w.ttft_s / units.MS:g} ms on {topo.name}")
     # colocated first: on a tie the KV really does move over scale-up links
     best = variants[0] if len(variants) == 1 or _better(variants[0], variants[1], objective) else variants[1]
-    if best.sol.status == "infeasible":
+    if best.sol.objective is None:
+        if any(v.sol.status == "unknown" for v in variants):
+            raise TimeLimitError(f"solver: no prefill/decode plan found within --time-limit {time_limit_s:g} s: raise --time-limit")
         if objective == "demand":
             raise InfeasibleError(
                 f"demand: {demand_tps:.0f} output tokens/s cannot be served by balanced prefill and decode pools on "
@@ -252,11 +330,7 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
         binding_constraints=_binding(w, topo, Ld, b, k0, gpus, max_gpus, v.problem),
         alternatives=alternatives,
         solver={
-            "status": sol.status,
-            "objective": objective,
-            "objective_value": sol.objective,
-            "bound": sol.bound,
-            "wall_time_s": round(sol.wall_s, 4),
+            **summary(sol.sol, objective),
             "options_considered": 2 * len(L),
             "decode_batch_fractions": list(BATCH_FRACTIONS),
             "options_to_solver": len(v.p_idx) + len(v.d_idx),
@@ -318,7 +392,7 @@ def _pool(opts: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _binding(w, topo, L, b, k, gpus, max_gpus, problem: PoolProblem) -> list[str]:
+def _binding(w, topo, L, b, k, gpus, max_gpus, problem: core.Problem) -> list[str]:
     """What stops the main decode layout's batch from growing, plus the GPU budget."""
     Lk = L.take([k])
     dp = int(L.dp[k])
@@ -327,7 +401,7 @@ def _binding(w, topo, L, b, k, gpus, max_gpus, problem: PoolProblem) -> list[str
     if not out:  # decode runs below its largest batch so that prefill keeps up
         out.append("prefill balance")
     limit = max_gpus if max_gpus is not None else topo.n_available
-    smallest = min(g // c for g, c in zip(problem.p_gpus + problem.d_gpus, problem.p_chunks + problem.d_chunks))
+    smallest = min(o.piece for o in problem.options)
     if limit - gpus < smallest:
         out.append("gpus")
     return out

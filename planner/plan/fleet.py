@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
@@ -75,6 +75,7 @@ class DemandFile(Strict):
     ttft_ms: Optional[PositiveFloat] = None
     tpot_ms: Optional[PositiveFloat] = None
     groups: Optional[list[str]] = None  # restrict to these inventory groups
+    mode: Literal["agg", "disagg"] = "agg"  # disagg: separate prefill and decode pools (KV over scale-out)
 
 
 class DemandsFile(Strict):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..packing import DomainClass as PackClass, Packing, add_packing
+from .packing import DomainClass as PackClass, Packing, add_packing
 from .problem import AGG, DECODE, PREFILL, Problem
 from .scaling import Family, ceil_int, floor_int, pick_scales, price_int
 

@@ -19,6 +19,7 @@ import time
 SEED = 7
 WORKERS = 1  # one worker: the only setting whose work-unit limit is reproducible and that stops on optimality
 MIN_STEP_WORK = 0.005  # work units: below this a step cannot even load the model
+LINEARIZATION = 2  # full LP relaxation of the balance and packing rows: proves Dinkelbach steps ~7x sooner
 
 
 class Stopped(Exception):
@@ -63,19 +64,22 @@ class Steps:
         self.work_hit = False
         self.count = 0
 
-    def solve(self, model, share: float = 1.0, **params):
-        """Solve ``model`` with ``share`` of the work left; returns (status code, solver)."""
+    def solve(self, model, share: float = 1.0, cap: float | None = None, optional: bool = False, **params):
+        """Solve ``model`` with ``share`` of the work left (at most ``cap`` units);
+        ``optional``: a step whose end by its limit is expected (a tie-break), not
+        reported as the work limit. Returns (status code, solver)."""
         from ortools.sat.python import cp_model
 
         check_stop()
         solver = cp_model.CpSolver()
-        work = max(self.left * share, MIN_STEP_WORK)
+        work = max(min(self.left * share, cap if cap is not None else float("inf")), MIN_STEP_WORK)
         wall = max(self.deadline - time.perf_counter(), 0.01)
         prm = solver.parameters
         prm.num_workers = WORKERS
         prm.random_seed = SEED
         prm.max_deterministic_time = work
         prm.max_time_in_seconds = wall
+        prm.linearization_level = LINEARIZATION
         for k, v in params.items():
             setattr(prm, k, v)
         code = _run(solver, model)
@@ -84,7 +88,7 @@ class Steps:
         self.used += used
         self.left = max(self.left - used, 0.0)
         self.count += 1
-        if code not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+        if code not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID) and not optional:
             if solver.wall_time >= wall * 0.999 and used < work * 0.999:
                 self.wall_hit = True
             else:

@@ -23,13 +23,14 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..packing import place
+from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from .control import Steps
 from .greedy import Fill, greedy
 from .problem import PREFILL, Problem
 
-TIE_BREAK_SHARE = 0.1  # of the whole budget, at most, for the tie-break
+TIE_BREAK_SHARE = 0.1  # of the work left, at most, for the tie-break ...
+TIE_BREAK_WORK = 0.1  # ... and at most this many work units: it only adds replicas at the optimum
 STEP_SHARE = 0.5  # each primary step may use this share of the work left
 
 
@@ -80,13 +81,13 @@ class _Run:
             h.vars.extend(range(len(values)))
             h.values.extend(values)
 
-    def step(self, expr, sense: str, values, share: float, **params):
+    def step(self, expr, sense: str, values, share: float, cap: float | None = None, optional: bool = False, **params):
         """One CP-SAT solve of ``expr``, hinted with ``values``; (code, solver, values or None)."""
         from ortools.sat.python import cp_model
 
         (self.mdl.m.Minimize if sense == "min" else self.mdl.m.Maximize)(expr)
         self.hint(values)
-        code, s = self.steps.solve(self.mdl.m, share, **params)
+        code, s = self.steps.solve(self.mdl.m, share, cap, optional, **params)
         ok = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         return code, s, (self.values_of(s) if ok else None)
 
@@ -117,6 +118,23 @@ def solve(p: Problem) -> Solution:
     if p.objective == "demand" and p.partial and sol.status in ("infeasible", "unknown"):
         return _fraction(p, ints, ub, steps)
     return sol
+
+
+def summary(sol: Solution, objective: str) -> dict:
+    """What a plan says about its search: status, objective, bound and gap (None
+    when no bound is known), what ended it and the work it took. Only
+    wall_time_s is a time; everything else is the same on any machine."""
+    return {
+        "status": sol.status,
+        "objective": objective,
+        "objective_value": sol.objective,
+        "bound": sol.bound,
+        "gap": sol.gap,
+        "stopped_by": sol.stopped_by,
+        "work_units": sol.work,
+        "solves": sol.steps,
+        "wall_time_s": round(sol.wall_s, 4),
+    }
 
 
 # --------------------------------------------------------------------------- objectives
@@ -151,7 +169,7 @@ def _dinkelbach(run: _Run, start) -> Solution:
     lb = max(lb, relax) if f_bound is not None else relax
     # hold the best ratio, then the most tokens
     mdl.m.Add(mdl.usd * T <= mdl.tps * U)
-    _, _, vals = run.step(mdl.tps, "max", inc, _tie_share(run))
+    _, _, vals = run.step(mdl.tps, "max", inc, TIE_BREAK_SHARE, TIE_BREAK_WORK, optional=True)
     inc = vals or inc
     to_mtok = ints.tps_scale / ints.usd_scale * 1e6
     return _finish(run, inc, "optimal" if exact else "feasible", None if exact else float(lb) * to_mtok, iterations, key=Fraction(*run.totals(inc)))
@@ -174,9 +192,9 @@ def _lexicographic(run: _Run, start) -> Solution:
         raw = None
     mdl.m.Add(primary <= best) if demand else mdl.m.Add(primary >= best)
     secondary, sense2 = (mdl.tps, "max") if demand else (mdl.usd, "min")
-    _, _, vals = run.step(secondary, sense2, inc, _tie_share(run))
+    _, _, vals = run.step(secondary, sense2, inc, TIE_BREAK_SHARE, TIE_BREAK_WORK, optional=True)
     inc = vals or inc
-    bound = None if exact or raw is None else raw / scale
+    bound = None if exact else (raw / scale if raw is not None else _relaxed_bound(run.p))
     return _finish(run, inc, "optimal" if exact else "feasible", bound, 0, key=run.totals(inc)[0 if demand else 1])
 
 
@@ -221,9 +239,18 @@ def _terms(ints: Ints, p: Problem, mdl: Model):
 # --------------------------------------------------------------------------- helpers
 
 
-def _tie_share(run: _Run) -> float:
-    left = run.steps.left
-    return min(1.0, TIE_BREAK_SHARE * run.steps.total / left) if left > 0 else 1.0
+def _relaxed_bound(p: Problem) -> float | None:
+    """A proven bound without any search: every GPU at the best tokens/s per GPU
+    (throughput); every demand at the best $/token, prefill free (demand)."""
+    serving = [o for o in p.options if o.role != PREFILL and o.tps > 0]
+    if not serving:
+        return None
+    if p.objective == "throughput":
+        gpus = sum(c.capacity * c.count for c in p.classes)
+        gpus = min(gpus, p.max_gpus) if p.max_gpus is not None else gpus
+        return gpus * max(o.tps / o.gpus for o in serving)
+    return sum(d * min(o.usd_per_s / o.tps for o in serving if o.workload == w) for w, d in enumerate(p.demand_tps)
+               if any(o.workload == w for o in serving))
 
 
 def _surely_short(p: Problem) -> bool:

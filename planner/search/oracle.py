@@ -11,24 +11,27 @@ from .problem import DECODE, PREFILL, Problem
 
 
 def _fits(sizes: list[int], free: list[int]) -> bool:
-    """Exact bin packing: pieces (any order) into domains with ``free`` GPUs."""
+    """Exact bin packing: pieces (any order) into domains with ``free`` GPUs.
+    Depth-first, largest piece first, over canonical (sorted) states, memoised."""
     sizes = sorted(sizes, reverse=True)
-    free = list(free)
+    if sum(sizes) > sum(free):
+        return False
+    seen: set = set()
 
-    def go(n: int) -> bool:
+    def go(n: int, state: tuple[int, ...]) -> bool:
         if n == len(sizes):
             return True
-        tried = set()
-        for j, f in enumerate(free):
-            if f >= sizes[n] and f not in tried:
-                tried.add(f)
-                free[j] -= sizes[n]
-                if go(n + 1):
+        if (n, state) in seen:
+            return False
+        seen.add((n, state))
+        for j, f in enumerate(state):
+            if f >= sizes[n] and (j == 0 or state[j - 1] != f):
+                nxt = tuple(sorted(state[:j] + (f - sizes[n],) + state[j + 1:]))
+                if go(n + 1, nxt):
                     return True
-                free[j] += sizes[n]
         return False
 
-    return go(0)
+    return go(0, tuple(sorted(free)))
 
 
 def _colocatable(items: list[tuple[int, int, int]], free: list[int]) -> bool:

@@ -103,3 +103,13 @@ def free_after_unavailable(domain_size: int, n_domains: int, unavailable) -> tup
     for g in set(unavailable):
         lost[g // domain_size] += 1
     return tuple(domain_size - x for x in lost)
+
+
+WORK_PER_SECOND = 1.0  # CP-SAT work units per second of --time-limit (a unit is about a second of one core)
+WALL_SAFETY_FACTOR = 2.0  # the wall-clock safety net: this many times the time limit ...
+WALL_SAFETY_S = 2.0  # ... plus this much, so a loaded machine reaches the (deterministic) work limit first
+
+
+def budget_for(time_limit_s: float) -> Budget:
+    """The work budget and wall-clock safety net for a ``--time-limit``."""
+    return Budget(work=time_limit_s * WORK_PER_SECOND, wall_s=time_limit_s * WALL_SAFETY_FACTOR + WALL_SAFETY_S)
