@@ -18,7 +18,7 @@ from ..physics.costmodel import Evaluation, evaluate as evaluate_arrays
 from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s, prefill_options
 from ..inputs.errors import InfeasibleError, TimeLimitError
 from ..search import problem as core
-from ..search.loop import Solution, solve, summary
+from ..search.loop import Solution, cost_lower_bound, solve, summary
 from ..search.options import pareto
 from .assembly import (
     Plan,
@@ -100,11 +100,16 @@ BATCH_FRACTIONS = (1.0, 0.5, 0.25)
 
 
 def _decode_choices(w: Workload, topo: Topology, L: Layouts, b: np.ndarray, dev: Evaluation) -> _Decode:
-    # non-dominated decode layouts: no smaller shape serves as many tokens/s as
-    # cheaply with as many KV receivers (no fixed top-N: see search.options.pick_for_solver)
+    """Non-dominated decode layouts: no smaller shape serves as many tokens/s as
+    cheaply with as many KV receivers (no fixed top-N: see search.options.pick_for_solver).
+    Each is also offered at BATCH_FRACTIONS of its batch (a small inventory may
+    need decode replicas that serve fewer requests so that prefill keeps up).
+    The set depends only on the layouts that fit, so a larger inventory keeps
+    every option of a smaller one."""
     keys = np.column_stack([L.chunks, L.chunk_gpus, -dev.output_tps, dev.usd_per_s, -kv_shard_gpus(w, L)])
     cost = np.where(b > 0, dev.usd_per_s / np.maximum(dev.output_tps, 1e-300), np.inf)
-    kept = set(pareto(keys, np.nonzero(b > 0)[0]))
+    ok = np.nonzero(b > 0)[0]
+    kept = set(pareto(keys, ok))
     idx = [int(i) for i in np.argsort(cost, kind="stable") if int(i) in kept]
     rows, batches = [], []
     for i in idx:
@@ -154,36 +159,40 @@ def pool_candidates(w: Workload, topo: Topology, scale_up: bool, max_gpus=None, 
     return PoolCandidates(L, pre, p_idx, dec, (lat[:, None] + xfer) <= w.ttft_s, 2 * len(L))
 
 
+def _problem(w, topo, L, dec: _Decode, c: PoolCandidates, scale_up, objective, demand_tps, max_gpus, time_limit_s) -> core.Problem:
+    """The core problem of one KV link: prefill options first, then decode options."""
+    pre, p_idx = c.pre, c.p_idx
+    Ld, dev = dec.layouts, dec.ev
+    n_pre = len(p_idx)
+    free = [len(topo.available_in(j)) for j in range(topo.n_domains)]
+    return core.Problem(
+        options=tuple(
+            core.Option(core.PREFILL, int(L.gpus[i]), int(L.chunks[i]), 0.0, float(pre.ev.usd_per_s[i]), rps=float(pre.ev.requests_per_s[i]))
+            for i in p_idx
+        ) + tuple(
+            core.Option(core.DECODE, int(Ld.gpus[k]), int(Ld.chunks[k]), float(dev.output_tps[k]), float(dev.usd_per_s[k]), rps=float(dev.output_tps[k]) / w.osl)
+            for k in range(len(Ld))
+        ),
+        classes=core.singletons(free) if scale_up else core.classes_of(free),
+        objective=objective,
+        demand_tps=(demand_tps,) if demand_tps is not None else (),
+        incompatible=frozenset((int(a), n_pre + int(k)) for a, k in zip(*np.nonzero(~c.compat))),
+        colocated=scale_up,
+        max_gpus=max_gpus,
+        budget=core.budget_for(time_limit_s / 2),
+        names=("output tokens/s (--demand-tps, or the hardware's rates)", "--price-per-gpu-hour"),
+    )
+
+
 def _solve_variant(w, topo, L, dec: _Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s, base) -> _Variant | None:
     if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
         return None
     c = pool_candidates(w, topo, scale_up, max_gpus, base)
     if isinstance(c, str):
         return None
-    pre, p_idx, compat = c.pre, c.p_idx, c.compat
-    Ld, dev = dec.layouts, dec.ev
-    d_idx = list(range(len(Ld)))
-    n_pre = len(p_idx)
-    free = [len(topo.available_in(j)) for j in range(topo.n_domains)]
-    problem = core.Problem(
-        options=tuple(
-            core.Option(core.PREFILL, int(L.gpus[i]), int(L.chunks[i]), 0.0, float(pre.ev.usd_per_s[i]), rps=float(pre.ev.requests_per_s[i]))
-            for i in p_idx
-        ) + tuple(
-            core.Option(core.DECODE, int(Ld.gpus[k]), int(Ld.chunks[k]), float(dev.output_tps[k]), float(dev.usd_per_s[k]), rps=float(dev.output_tps[k]) / w.osl)
-            for k in d_idx
-        ),
-        classes=core.singletons(free) if scale_up else core.classes_of(free),
-        objective=objective,
-        demand_tps=(demand_tps,) if demand_tps is not None else (),
-        incompatible=frozenset((int(a), n_pre + int(k)) for a, k in zip(*np.nonzero(~compat))),
-        colocated=scale_up,
-        max_gpus=max_gpus,
-        budget=core.budget_for(time_limit_s / 2),
-        names=("output tokens/s (--demand-tps, or the hardware's rates)", "--price-per-gpu-hour"),
-    )
-    sol = _view(solve(problem), n_pre, topo.n_domains)
-    return _Variant("scale_up" if scale_up else "scale_out", pre, p_idx, d_idx, problem, sol)
+    problem = _problem(w, topo, L, dec, c, scale_up, objective, demand_tps, max_gpus, time_limit_s)
+    sol = _view(solve(problem), len(c.p_idx), topo.n_domains)
+    return _Variant("scale_up" if scale_up else "scale_out", c.pre, c.p_idx, list(range(len(dec.layouts))), problem, sol)
 
 
 def _prefill_choices(w: Workload, topo: Topology, pre: PrefillOptions, Ld: Layouts, scale_up: bool) -> list[int]:
@@ -220,7 +229,17 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
         raise InfeasibleError(f"tpot: no decode layout of {w.name} fits memory and TPOT {w.tpot_s / units.MS:g} ms on {topo.name}")
     dec = _decode_choices(w, topo, L, b, dev)
     base = (L, b, dev, dec)
-    variants = [v for v in (_solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base) for up in (True, False)) if v]
+    variants = []
+    for up in (True, False):  # colocated first: on a tie the KV really does move over scale-up links
+        v = _solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base)
+        if v is not None:
+            variants.append(v)
+            if up and objective == "cost" and v.sol.status == "optimal":
+                break_even = v.sol.objective
+                # the split pools cannot beat a proven colocated optimum below their own lower bound
+                c = pool_candidates(w, topo, False, max_gpus, base)
+                if not isinstance(c, str) and cost_lower_bound(_problem(w, topo, L, dec, c, False, objective, demand_tps, max_gpus, time_limit_s)) >= break_even:
+                    break
     if not variants:
         raise InfeasibleError(f"ttft: no prefill layout of {w.name} meets memory and TTFT {w.ttft_s / units.MS:g} ms on {topo.name}")
     # colocated first: on a tie the KV really does move over scale-up links

@@ -98,7 +98,10 @@ def placement(m, p: Problem, r: list, ub: list[int]) -> Packing:
     """Every piece of every replica sits in a domain of its group with room for
     it: arc-flow over each domain class (pieces of ``chunks * r`` per option)."""
     classes = [PackClass(c.capacity, c.domains) for c in p.classes]
-    allowed = [{k for k, c in enumerate(p.classes) if c.group == o.group} for o in p.options]
+    by_group: dict[int, set[int]] = {}
+    for k, c in enumerate(p.classes):
+        by_group.setdefault(c.group, set()).add(k)
+    allowed = [by_group.get(o.group, set()) for o in p.options]
     pk = add_packing(m, classes, [o.piece for o in p.options], [o.chunks * u for o, u in zip(p.options, ub)], allowed)
     for i, o in enumerate(p.options):
         m.Add(pk.placed(i) == o.chunks * r[i])

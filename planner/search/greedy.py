@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from .blocks import Ints
 from .problem import AGG, DECODE, PREFILL, Problem
@@ -135,7 +134,7 @@ def greedy(p: Problem, ints: Ints, ub: list[int]) -> tuple[list[int], Fill] | No
     if p.objective == "demand":
         for w, d in enumerate(ints.demand):
             left = d
-            for u in sorted(units(p, ints, w), key=lambda u: (Fraction(u.usd, u.tps), u.members)):
+            for u in sorted(units(p, ints, w), key=lambda u: (u.usd / u.tps, u.members)):
                 if left <= 0:
                     break
                 want = -(-left // u.tps)
@@ -146,10 +145,10 @@ def greedy(p: Problem, ints: Ints, ub: list[int]) -> tuple[list[int], Fill] | No
         return counts, fill
     all_units = [u for w in range(p.n_workloads) for u in units(p, ints, w)]
     if p.objective == "throughput":
-        for u in sorted(all_units, key=lambda u: (-Fraction(u.tps, u.gpus), u.members)):
+        for u in sorted(all_units, key=lambda u: (-u.tps / u.gpus, u.members)):
             _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget))
     else:
-        for u in sorted(all_units, key=lambda u: (Fraction(u.usd, u.tps), u.members)):
+        for u in sorted(all_units, key=lambda u: (u.usd / u.tps, u.members)):
             if _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget)):
                 break
     if not any(c for c, o in zip(counts, p.options) if o.role != PREFILL):

@@ -19,6 +19,7 @@ when not even the greedy found a plan), and "infeasible" means proven.
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,10 +28,10 @@ from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from .control import Steps
 from .greedy import Fill, greedy
-from .problem import PREFILL, Problem
+from .problem import DECODE, PREFILL, Problem
 
 TIE_BREAK_SHARE = 0.1  # of the work left, at most, for the tie-break ...
-TIE_BREAK_WORK = 0.1  # ... and at most this many work units: it only adds replicas at the optimum
+TIE_BREAK_WORK = 0.05  # ... and at most this many work units: it only adds replicas at the optimum
 STEP_SHARE = 0.5  # each primary step may use this share of the work left
 
 
@@ -102,6 +103,19 @@ class _Run:
 
 
 def solve(p: Problem) -> Solution:
+    """The plan of ``p`` (see the module docstring). The cyclic garbage collector
+    is paused meanwhile: the model's many small objects made it run for a
+    fifth of the solve without freeing anything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _solve(p)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _solve(p: Problem) -> Solution:
     steps = Steps(p.budget.work, p.budget.wall_s)
     ub = upper_bounds(p)
     ints = integers(p, ub)
@@ -237,6 +251,25 @@ def _terms(ints: Ints, p: Problem, mdl: Model):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def cost_lower_bound(p: Problem) -> float:
+    """A proven lower bound on $/Mtok without search: every decode (or aggregated)
+    replica pays at least its own cost plus its requests at the cheapest $/request
+    of a compatible prefill option (fractional prefill, placement ignored)."""
+    best = math.inf
+    for k, o in enumerate(p.options):
+        if o.role == PREFILL or o.tps <= 0:
+            continue
+        extra = 0.0
+        if o.role == DECODE:
+            rates = [q.usd_per_s / q.rps for i, q in enumerate(p.options)
+                     if q.role == PREFILL and q.workload == o.workload and q.rps > 0 and (i, k) not in p.incompatible]
+            if not rates:
+                continue
+            extra = min(rates) * o.rps
+        best = min(best, (o.usd_per_s + extra) / o.tps * 1e6)
+    return best
 
 
 def _relaxed_bound(p: Problem) -> float | None:
