@@ -13,7 +13,9 @@ import numpy as np
 
 from .physics.candidates import Layouts, pinned_layout
 from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
-from .inputs.errors import InfeasibleError, InputError, TimeLimitError
+from .inputs.errors import InfeasibleError, InputError, TimeLimitError, one_line
+from .inputs.ranges import DEMAND_TPS, GPU_BUDGET, TIME_LIMIT_S
+from .plan.economics import economics
 from .plan.assembly import (
     Plan,
     aggregate_metrics,
@@ -59,16 +61,13 @@ def plan(
     w, topo = load(workload, topology, q)
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)} (got {mode!r})")
+    if objective not in ("cost", "throughput") and not (objective == "demand" and demand_tps is not None):
+        raise InputError(f"--objective must be cost or throughput (got {one_line(objective, 40)!r}); to serve a rate at least cost give --demand-tps")
     if demand_tps is not None:
-        if not 0 < demand_tps < float("inf"):
-            raise InputError(f"--demand-tps must be a positive finite rate (got {demand_tps})")
+        DEMAND_TPS.check("--demand-tps", demand_tps)
         objective = "demand"
-    if objective not in ("cost", "throughput", "demand"):
-        raise InputError(f"--objective must be cost or throughput (got {objective!r})")
-    if max_gpus is not None and max_gpus < 1:
-        raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
-    if not 0 < time_limit_s < float("inf"):
-        raise InputError(f"--time-limit must be a positive number of seconds (got {time_limit_s})")
+    GPU_BUDGET.check("--gpus", max_gpus)
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     if demand_tps is not None:
         n_gpus = min(max_gpus or topo.n_available, topo.n_available)
         ceiling = throughput_ceiling_tps(w, topo, n_gpus)
@@ -79,8 +78,11 @@ def plan(
                 f"{n_gpus} GPUs of {topo.name} (2 FLOPs per active parameter per token at peak): {fix}"
             )
     if mode != "agg":
-        return _plan_modes(w, topo, mode, objective, demand_tps, max_gpus, time_limit_s)
-    return _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s)
+        p = _plan_modes(w, topo, mode, objective, demand_tps, max_gpus, time_limit_s)
+    else:
+        p = _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s)
+    p.serving_economics = economics(w, topo, p.metrics)
+    return p
 
 
 def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
@@ -195,7 +197,7 @@ def evaluate(
     message = ""
     if auto_failed:
         message = "no batch meets every limit; shown at the smallest batch"
-    return Plan(
+    return _econ(w, topo, Plan(
         kind="evaluation",
         status="violates" if viol else "ok",
         message=message,
@@ -209,7 +211,12 @@ def evaluate(
         alternatives=[],
         solver={},
         violations=viol,
-    )
+    ))
+
+
+def _econ(w: Workload, topo: Topology, p: Plan) -> Plan:
+    p.serving_economics = economics(w, topo, p.metrics)
+    return p
 
 
 def _first_fit(topo: Topology, L: Layouts) -> list[int]:

@@ -46,7 +46,8 @@ def test_balance_batch_dense_h100_is_peak_flops_over_bandwidth(h100, llama70):
 def test_balance_batch_moe_scales_with_sparsity(h100):
     """For an MoE, only active parameters compute but (at large batch) all experts
     are fetched: B* grows by total/active parameters."""
-    topo = replace(h100, efficiency=replace(h100.efficiency, moe_imbalance=1.0))
+    # perfectly full grouped GEMMs (no padding) and balanced experts: the pure sparsity effect
+    topo = replace(h100, efficiency=replace(h100.efficiency, moe_imbalance=1.0, moe_half_tokens=0.0))
     dense = load_workload("llama-3.1-70b")
     moe = load_workload("mixtral-8x7b")
     b_dense = balance_batch(dense, topo, layout(tp=8))

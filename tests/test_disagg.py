@@ -174,7 +174,9 @@ def test_memory_bound_deepseek_decode_prefers_wide_expert_parallelism(topology, 
     # because experts spread over many GPUs leave more HBM for KV than any replica
     # narrower than 32 GPUs can, so each GPU carries more sequences per weight read
     small = (L.gpus < 32) & (b > 0)
-    assert small.any() and ev.kv_bytes[best] > ev.kv_bytes[small].max()
+    # (>=: a 24-GPU TP8 x DP3 replica holds as little weight per GPU and, batches being
+    # whole sequences per rank, can tie to the byte)
+    assert small.any() and ev.kv_bytes[best] >= ev.kv_bytes[small].max()
 
 
 def test_every_pooled_replica_meets_its_limits_when_re_evaluated_in_its_role():

@@ -98,14 +98,15 @@ def test_cli_text_json_and_svg_plot(tmp_path):
     svg = tmp_path / "e.svg"
     r = runner.invoke(app, ["explain", "--workload", "llama-3.1-70b", "--topology", "hgx-h100", "--plot", str(svg)])
     assert r.exit_code == 0, r.output
-    for title in ("Balance batch", "Latency floor", "KV crossover", "Prefill vs decode", "Largest EP group", "Pipeline stages"):
+    for title in ("Balance batch", "Latency floor", "KV crossover", "Prefill vs decode", "Largest EP group", "Pipeline stages",
+                  "Long-context crossover", "Price multiplier", "Break-even hold times"):
         assert title in r.output
     text = svg.read_text()
     assert text.lstrip().startswith("<?xml") and "<svg" in text[:2000] and len(text) > 10_000
     r = runner.invoke(app, ["explain", "--workload", "deepseek-r1", "--topology", "gb200-nvl72", "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
-    assert d["kind"] == "explain" and len(d["seeds"]) == 7
+    assert d["kind"] == "explain" and len(d["seeds"]) == 10
     assert all(s["takeaway"] for s in d["seeds"])
 
 

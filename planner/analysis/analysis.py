@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from ..plan.assembly import Plan, _r, layout_dict
 from ..plan.text import layout_label
 from ..inputs.topology import Topology, build_topology, with_price
 from ..inputs.workload import Workload
+from ..inputs.ranges import GPU_BUDGET, PRICE_USD_PER_GPU_HOUR, TIME_LIMIT_S
 
 # When a comparison has no rack-scale topology, node-based ones are sized to
 # one NVL72-class rack's worth of GPUs so that large models fit (a planner
@@ -50,6 +51,9 @@ class Sizing:
     gpus: int
     max_gpus: int | None
     note: str  # empty when the file's own count is used unchanged
+    price_usd_per_gpu_hour: float = 0.0  # the price the comparison used
+    specs_estimated: bool = False  # the accelerator's specs are estimates
+    price_estimated: bool = False  # the price is an estimate, not a quote
 
 
 def size_topologies(refs: list[str], max_gpus: int | None = None) -> list[tuple[Sizing, Topology]]:
@@ -61,8 +65,7 @@ def size_topologies(refs: list[str], max_gpus: int | None = None) -> list[tuple[
     large model."""
     if not refs:
         raise InputError("--topologies: give at least one topology")
-    if max_gpus is not None and max_gpus < 1:
-        raise InputError(f"--gpus must be at least 1 (got {max_gpus})")
+    GPU_BUDGET.check("--gpus", max_gpus)
     specs = [_spec(r) for r in refs]  # read the files only: each graph is built once, at its final size
     racks = [s.domains * s.scale_up.domain_gpus for s in specs if s.domain_unit in RACK_UNITS]
     target = max(racks) if racks else RACK_EQUIVALENT_GPUS
@@ -79,7 +82,8 @@ def size_topologies(refs: list[str], max_gpus: int | None = None) -> list[tuple[
         else:
             count, note = s.domains, ""
         topo = build_topology(ref, count)
-        out.append((Sizing(topo.name, count, unit, topo.n_gpus, max_gpus, note), topo))
+        out.append((Sizing(topo.name, count, unit, topo.n_gpus, max_gpus, note, topo.price_usd_per_gpu_hour,
+                           topo.accelerator.estimated, s.price.estimated), topo))
     return out
 
 
@@ -122,6 +126,8 @@ class CompareRow:
             "gpus_available": self.sizing.gpus,
             "max_gpus": self.sizing.max_gpus,
             "sizing_note": self.sizing.note,
+            "price_usd_per_gpu_hour": self.sizing.price_usd_per_gpu_hour,
+            "estimated": {"specs": self.sizing.specs_estimated, "price": self.sizing.price_estimated},
             "feasible": self.feasible,
             "error": self.error,
             "mode": self.mode,
@@ -129,6 +135,7 @@ class CompareRow:
             "layouts": list(self.layouts),
             "bottleneck": self.bottleneck,
             "metrics": self.metrics,
+            "serving_economics": self.plan.serving_economics if self.plan is not None else {},
             "ratio_to_first": {
                 "output_tokens_per_s_per_gpu": self.ratio_tps_per_gpu,
                 "usd_per_mtok_all_in": self.ratio_usd_per_mtok_all_in,
@@ -153,11 +160,10 @@ def _prepare(workload, topologies, query, max_gpus):
     if q.domains is not None or q.unavailable_gpus:
         raise InputError("this command sizes every topology itself: give a shared --gpus budget instead of domains")
     price = q.price_per_gpu_hour
-    if price is not None and not price > 0:
-        raise InputError(f"--price-per-gpu-hour must be positive (got {price})")
+    PRICE_USD_PER_GPU_HOUR.check("--price-per-gpu-hour", price)
     sized = size_topologies(list(topologies), max_gpus)
     if price is not None:
-        sized = [(s, with_price(t, price)) for s, t in sized]
+        sized = [(replace(s, price_usd_per_gpu_hour=price, price_estimated=False), with_price(t, price)) for s, t in sized]
     w, _ = api.load(workload, sized[0][1], replace(q, price_per_gpu_hour=None))
     return w, sized
 
@@ -170,11 +176,13 @@ def compare(
     max_gpus: int | None = None,
     time_limit_s: float = 10.0,
     mode: str = "agg",
+    on_step: Callable[[str], None] | None = None,
 ) -> list[CompareRow]:
     """api.plan on each topology under the same workload, SLOs and traffic. A
     topology that cannot meet them gets a row with the reason instead.
     ``mode`` defaults to aggregated serving (fast, and the mode ``frontier``
     sweeps); ``auto`` also tries disaggregated pools, as ``plan`` does."""
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     w, sized = _prepare(workload, topologies, query, max_gpus)
     rows: list[CompareRow] = []
     for sizing, topo in sized:
@@ -182,10 +190,12 @@ def compare(
             p = api.plan(w, topo, api.Query(), max_gpus=max_gpus, time_limit_s=time_limit_s, mode=mode)
         except InfeasibleError as exc:
             rows.append(CompareRow(sizing, {}, "", (), "", str(exc)))
-            continue
-        distinct = tuple(dict(t) for t in dict.fromkeys(tuple(sorted(r["layout"].items())) for r in p.replicas))
-        rows.append(CompareRow(sizing, p.metrics, layout_label(_main_layout(p)), distinct, p.bottleneck, "",
-                               mode=str(p.inputs.get("mode", "aggregated")), plan=p))
+        else:
+            distinct = tuple(dict(t) for t in dict.fromkeys(tuple(sorted(r["layout"].items())) for r in p.replicas))
+            rows.append(CompareRow(sizing, p.metrics, layout_label(_main_layout(p)), distinct, p.bottleneck, "",
+                                   mode=str(p.inputs.get("mode", "aggregated")), plan=p))
+        if on_step is not None:
+            on_step(sizing.topology)
     return _with_ratios(rows)
 
 
@@ -320,6 +330,8 @@ class FrontierResult:
             "domain_unit": self.sizing.domain_unit,
             "gpus_available": self.sizing.gpus,
             "sizing_note": self.sizing.note,
+            "price_usd_per_gpu_hour": self.sizing.price_usd_per_gpu_hour,
+            "estimated": {"specs": self.sizing.specs_estimated, "price": self.sizing.price_estimated},
             "points_evaluated": self.n_points,
             "throughput_frontier": self.throughput,
             "cost_frontier": self.cost,
@@ -343,6 +355,7 @@ def frontier(
     *,
     max_gpus: int | None = None,
     time_limit_s: float = 10.0,
+    on_step: Callable[[str], None] | None = None,
 ) -> list[FrontierResult]:
     """Throughput-per-GPU vs interactivity and cost vs TPOT frontiers over every
     layout and batch (memory limits kept, latency SLOs ignored), per topology,
@@ -360,6 +373,8 @@ def frontier(
             err = str(exc)
         slo = {"ttft_ms": w.ttft_s / units.MS, "tpot_ms": w.tpot_s / units.MS}
         out.append(FrontierResult(sizing, len(s.batch), [s.row(i) for i in thr], [s.row(i) for i in cost], chosen, err, slo))
+        if on_step is not None:
+            on_step(sizing.topology)
     return out
 
 

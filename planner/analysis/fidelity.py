@@ -26,7 +26,8 @@ import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from ..inputs import units
-from ..inputs.errors import InputError
+from ..inputs.errors import InputError, one_line, shown_value
+from ..inputs.ranges import BATCH, DOMAINS, FRACTION0, MEASURED, PARALLEL, TOKENS
 from ..inputs.schema import Strict, validate as validate_schema
 
 MODES = ("aggregated", "decode", "static", "prefill", "ttft", "latency")
@@ -48,7 +49,7 @@ class EngineFile(Strict):
     """Software properties the record states (not fitted): they replace the
     planner's defaults for this case only."""
 
-    comm_overlap: Optional[float] = Field(None, ge=0, le=1)  # two-batch / dual micro-batch overlap = 1
+    comm_overlap: Optional[FRACTION0.type] = None  # two-batch / dual micro-batch overlap = 1
     gqa_shared_kv_loads: Optional[bool] = None  # False: decode attention loads a KV head per query head
     source: str = Field(min_length=1)
 
@@ -59,22 +60,22 @@ class CaseFile(Strict):
     metric: str = Field(min_length=1)
     workload: str = Field(min_length=1)
     topology: str = Field(min_length=1)
-    nodes: Optional[PositiveInt] = None  # scale-up domains (nodes or racks)
+    nodes: Optional[DOMAINS.type] = None  # scale-up domains (nodes or racks)
     weights: Optional[Precision] = None
     kv_cache: Optional[Precision] = None
-    tp: PositiveInt = 1
-    ep: PositiveInt = 1
-    pp: PositiveInt = 1
-    dp_attn: PositiveInt = 1
-    isl: PositiveInt
-    osl: PositiveInt
-    kv_len: Optional[PositiveInt] = None
-    batch: Optional[PositiveInt] = None  # decode micro-batch; None = largest that fits memory
-    batch_cap: Optional[PositiveInt] = None  # engine or request-count cap on that largest batch
-    prefill_tokens_per_gpu: Optional[PositiveInt] = None  # mode prefill: tokens per GPU per forward
+    tp: PARALLEL.type = 1
+    ep: PARALLEL.type = 1
+    pp: PARALLEL.type = 1
+    dp_attn: PARALLEL.type = 1
+    isl: TOKENS.type
+    osl: TOKENS.type
+    kv_len: Optional[TOKENS.type] = None
+    batch: Optional[BATCH.type] = None  # decode micro-batch; None = largest that fits memory
+    batch_cap: Optional[BATCH.type] = None  # engine or request-count cap on that largest batch
+    prefill_tokens_per_gpu: Optional[TOKENS.type] = None  # mode prefill: tokens per GPU per forward
     mode: Literal["aggregated", "decode", "static", "prefill", "ttft", "latency"]
     engine: Optional[EngineFile] = None
-    measured_divisor: PositiveFloat = 1.0  # e.g. 8 for a per-node metric
+    measured_divisor: MEASURED.type = 1.0  # e.g. 8 for a per-node metric
     note: str = ""
     outlier: str = ""  # a known blind spot: evaluated and shown, left out of the error target (say why)
 
@@ -218,10 +219,10 @@ def default_measurements_path() -> Path:
 def _metric_value(record: dict, name: str, path: Path) -> float:
     for m in record.get("metrics") or []:
         if isinstance(m, dict) and m.get("name") == name:
-            try:
-                return float(m["value"])
-            except (KeyError, TypeError, ValueError):
-                raise InputError(f"{path}: record {record.get('id')!r}: metric {name!r} has no numeric value") from None
+            why = MEASURED.problem(m.get("value"))
+            if why:
+                raise InputError(f"{path}: record {one_line(record.get('id'), 60)!r}: metric {one_line(name, 60)!r}: value {why} (got {shown_value(m.get('value'))})")
+            return float(m["value"])
     raise InputError(f"{path}: record {record.get('id')!r}: case names unknown metric {name!r}")
 
 
@@ -230,7 +231,7 @@ def load_cases(path: Path | str | None = None) -> tuple[list[Case], list[Unexpre
     from ..inputs.datafiles import read_yaml
 
     path = Path(path) if path is not None else default_measurements_path()
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"--measurements {path}: no such file")
     records = read_yaml(path).data.get("records")
     if not isinstance(records, list):
@@ -289,13 +290,19 @@ def _prefill_bound(w, topo, L, tokens: float) -> str:
     return BOTTLENECKS[int(np.argmax([float(np.ravel(x)[0]) for x in parts]))]
 
 
-def predict(case: Case, efficiency=None) -> Result:
-    """Evaluate one case with the shipped (or the given) efficiency factors."""
+def predict(case: Case, efficiency=None, batch: int | None = None) -> Result:
+    """Evaluate one case with the shipped (or the given) efficiency factors; a dict
+    of field changes applies to the case topology's own factors.
+    ``batch``: a decode batch already found for this case (the largest fitting
+    memory does not depend on the time constants a fit moves), to skip the search."""
     from ..physics.costmodel import BOTTLENECKS, evaluate, max_feasible_batch, prefill_pass_s
 
     spec = case.spec
     w, topo, L = _loaded(spec)
-    eff = efficiency if efficiency is not None else topo.efficiency
+    if isinstance(efficiency, dict):  # changes to the case's own (topology) constants
+        eff = replace(topo.efficiency, **efficiency)
+    else:
+        eff = efficiency if efficiency is not None else topo.efficiency
     if spec.engine is not None:
         stated = {k: v for k, v in spec.engine.model_dump().items() if k != "source" and v is not None}
         eff = replace(eff, **stated)
@@ -312,6 +319,8 @@ def predict(case: Case, efficiency=None) -> Result:
     aggregated = spec.mode == "aggregated"
     if spec.batch is not None:
         b, rule = spec.batch, "pinned"
+    elif batch is not None:
+        b, rule = batch, "max fitting memory (given)"
     else:
         b = int(max_feasible_batch(w, topo, L, aggregated=aggregated or spec.mode == "static")[0])
         rule = "max fitting memory"
@@ -332,11 +341,17 @@ def predict(case: Case, efficiency=None) -> Result:
     return Result(case, value, b, rule, label)
 
 
-def validate(path: Path | str | None = None, efficiency=None) -> Report:
-    """Predicted vs measured for every expressible case of a measurements file."""
+def validate(path: Path | str | None = None, efficiency=None, on_step=None) -> Report:
+    """Predicted vs measured for every expressible case of a measurements file;
+    ``on_step(case id)`` after each prediction."""
     resolved = Path(path) if path is not None else default_measurements_path()
     cases, skipped = load_cases(resolved)
-    results = tuple(predict(c, efficiency) for c in cases)
+    results = []
+    for c in cases:
+        results.append(predict(c, efficiency))
+        if on_step is not None:
+            on_step(c.record_id)
+    results = tuple(results)
     return Report(str(resolved), results, tuple(skipped))
 
 

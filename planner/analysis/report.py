@@ -50,14 +50,17 @@ def _figure(ncols: int, width: float = 5.2, height: float = 4.4):
 def _save(fig, path: Path | str) -> Path:
     import matplotlib.pyplot as plt
 
+    import io
+
+    from ..inputs.safeio import atomic_write
+
     p = check_plot_path(path)
+    buf = io.BytesIO()
     try:
-        fig.savefig(p, format=p.suffix.lower().lstrip("."), dpi=130)
-    except OSError as exc:
-        raise InputError(f"--plot {p}: cannot write ({exc.strerror})") from None
+        fig.savefig(buf, format=p.suffix.lower().lstrip("."), dpi=130)
     finally:
         plt.close(fig)
-    return p
+    return atomic_write(p, buf.getvalue(), "--plot")
 
 
 def _log_if_wide(ax, values: Sequence[float], axis: str = "y", span: float = 20.0) -> None:
@@ -99,18 +102,20 @@ def compare_table(rows, console: Console, title: str = "") -> None:
     for r in rows:
         s = r.sizing
         ks = [notes.setdefault(n, len(notes) + 1) for n in (f"[red]{r.error}[/]" if r.error else "", s.note) if n]
-        marks.append(s.topology + (" (" + ",".join(map(str, ks)) + ")" if ks else ""))
+        marks.append(s.topology + estimate_mark(s.specs_estimated, s.price_estimated) + (" (" + ",".join(map(str, ks)) + ")" if ks else ""))
+        price = _num(s.price_usd_per_gpu_hour) + ("*" if s.price_estimated else "")
         if not r.feasible:
-            cells.append(([f"-/{s.gpus}", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-"], ["-"] * 6))
+            cells.append(([price, f"-/{s.gpus}", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-", "-"], ["-"] * 6))
             continue
         m = r.metrics
         x = lambda v: "-" if v is None else f"{v:.2f}x"  # noqa: E731
         cells.append((
-            [f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck)],
+            [price, f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck),
+             (r.plan.serving_economics.get("prefix_tier") or "-") if r.plan is not None else "-"],
             [_num(m["usd_per_mtok_input"]), _num(m["usd_per_mtok_output"]), _num(m["output_tokens_per_s_per_gpu"]),
              _num(m["tokens_per_s_per_user"]), x(r.ratio_tps_per_gpu), x(r.ratio_usd_per_mtok_all_in)],
         ))
-    left = ("GPUs\nused/avail", "layout", "bottleneck")
+    left = ("$/GPU-h", "GPUs\nused/avail", "layout", "bottleneck", "prefix\nKV tier")
     right = ("$/Mtok\nin", "$/Mtok\nout", "out tok/s\nper GPU", "tok/s\nper user", "tok/s/GPU\nvs 1st", "$/token\nvs 1st")
 
     def table(parts: tuple[int, ...], head: str | None) -> Table:
@@ -131,6 +136,45 @@ def compare_table(rows, console: Console, title: str = "") -> None:
         console.print(table((1,), None))
     for text, k in notes.items():
         console.print(f"({k}) {text}", highlight=False)
+    if any(r.sizing.specs_estimated or r.sizing.price_estimated for r in rows):
+        console.print(ESTIMATE_NOTE, highlight=False)
+
+
+ESTIMATE_NOTE = "* estimated: the GPU's specs (after the name) or the $/GPU-hour (after the price) are estimates, not datasheet or quote"
+
+
+def estimate_mark(specs: bool, price: bool) -> str:
+    """'*' after a topology whose accelerator specs or price are estimates."""
+    return "*" if specs or price else ""
+
+
+def demand_table(rows, console: Console, title: str = "") -> None:
+    """One row per topology: the cheapest deployment serving the demand, the GPUs and
+    nodes/racks it takes, $/hour and $/Mtok; infeasible rows give the reason below."""
+    from rich import box
+
+    if title:
+        console.print(title, highlight=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for c in ("topology", "GPUs", "nodes/racks", "$/GPU-h", "$/hour", "$/Mtok\nall-in", "$/Mtok\nout", "served\ntok/s", "layout", "mode"):
+        t.add_column(c, justify="left" if c in ("topology", "layout", "mode", "nodes/racks") else "right", no_wrap=True)
+    notes = []
+    for r in rows:
+        d = r.to_dict()
+        name = d["topology"] + estimate_mark(d["estimated"]["specs"], d["estimated"]["price"])
+        price = _num(d["price_usd_per_gpu_hour"]) + ("*" if d["estimated"]["price"] else "")
+        if not r.feasible:
+            notes.append(f"{d['topology']}: {r.error}")
+            t.add_row(name, "-", "-", price, "-", "-", "-", "-", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-")
+            continue
+        t.add_row(name, _num(d["gpus_used"]), f"{d['domains_used']} {d['domain_unit']}" + ("s" if d["domains_used"] != 1 else ""), price, _num(d["usd_per_hour"]),
+                  _num(d["usd_per_mtok_all_in"]), _num(d["usd_per_mtok_output"]), _num(d["output_tokens_per_s"]),
+                  d["layout"], "disagg" if d["mode"] == "disaggregated" else "agg")
+    console.print(t)
+    for n in notes:
+        console.print(n, highlight=False)
+    if any(r.specs_estimated or r.price_estimated for r in rows):
+        console.print(ESTIMATE_NOTE, highlight=False)
 
 
 def plot_compare(rows, path: Path | str, title: str = "") -> Path:

@@ -1,5 +1,5 @@
 """``python -m planner.cli``: the same as the ``planner`` command."""
 
-from .main import main
+from .entry import main
 
 main()

@@ -8,13 +8,14 @@ from typing import Optional
 
 import typer
 
-from ..inputs.errors import PlannerError
+from ..inputs.errors import PlannerError, one_line
 
 DEFAULT_WORKLOAD = "deepseek-v3"
 DEFAULT_TOPOLOGY = "gb200-nvl72"
 
 # ---- shared options (typer reads the defaults as option declarations)
-W = typer.Option(DEFAULT_WORKLOAD, "--workload", "-w", help="Shipped workload name, a workload YAML, or a Hugging Face config.json.")
+W = typer.Option(DEFAULT_WORKLOAD, "--workload", "-w", help="Shipped workload name, a workload YAML, a Hugging Face config.json or model folder, or a model id (Qwen/Qwen2.5-72B-Instruct).")
+DL = typer.Option(False, "--allow-download", help="Fetch config.json of a model id that is neither shipped nor in the Hugging Face cache (needs huggingface_hub).")
 T = typer.Option(DEFAULT_TOPOLOGY, "--topology", "-t", help="Shipped topology name or a topology YAML.")
 ISL = typer.Option(None, "--isl", help="Input tokens per request.")
 OSL = typer.Option(None, "--osl", help="Output tokens per request.")
@@ -27,32 +28,53 @@ NODES = typer.Option(None, "--nodes", help="Scale-up domains of a node-based top
 RACKS = typer.Option(None, "--racks", help="Scale-up domains of a rack-scale topology (NVL72).")
 PRICE = typer.Option(None, "--price-per-gpu-hour", help="Override the topology's $/GPU-hour.")
 DOWN = typer.Option(None, "--unavailable", help="Comma-separated GPU ids that are failed or reserved.")
+CACHED = typer.Option(None, "--cached-prefix", help="Prompt tokens (of --isl) already in the prefix cache: no prefill compute, still read and held.")
+HIT = typer.Option(None, "--prefix-hit-rate", help="Share of input tokens served from the prefix cache (a fleet average; instead of --cached-prefix).")
+HOLD = typer.Option(None, "--prefix-hold-s", help="Seconds a cached prefix waits for its next use (chooses the KV tier that holds it).")
 JSON = typer.Option(False, "--json", help="Print the plan as JSON.")
 OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file.")
 
 
 def _fail(exc: PlannerError) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {one_line(exc)}", err=True)
     raise typer.Exit(exc.exit_code)
+
+
+def workload_arg(ref: str, allow_download: bool):
+    """What the API gets for ``--workload``: the text itself (resolved offline by
+    the loader), or, with ``--allow-download``, the workload loaded with the Hub
+    as a last resort."""
+    if not allow_download:
+        return ref
+    from ..inputs.query import load_workload
+
+    return load_workload(ref, allow_download=True)
 
 
 def _ids(text: Optional[str]) -> tuple[int, ...]:
     if not text:
         return ()
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        from ..inputs.errors import InputError
+    from ..inputs.errors import InputError
+    from ..inputs.ranges import GPU_ID
 
-        raise InputError(f"--unavailable expects comma-separated GPU ids (got {text!r})") from None
+    parts = [x.strip() for x in text.split(",") if x.strip()]
+    if len(parts) > 100_000:
+        raise InputError(f"--unavailable lists {len(parts):,} GPU ids; give at most 100,000")
+    try:
+        return tuple(GPU_ID.check("--unavailable", int(x)) for x in parts)
+    except ValueError:
+        raise InputError(f"--unavailable expects comma-separated GPU ids (got {one_line(text, 60)!r})") from None
 
 
 def _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price, unavailable):
     from ..api import Query
     from ..inputs.errors import InputError
+    from ..inputs.ranges import DOMAINS
 
     if nodes is not None and racks is not None:
         raise InputError("give --nodes or --racks, not both")
+    DOMAINS.check("--nodes", nodes)
+    DOMAINS.check("--racks", racks)
     count = nodes if nodes is not None else racks
     if count is not None:
         _check_unit(topology, "node" if nodes is not None else "rack")
@@ -60,6 +82,13 @@ def _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms,
         isl=isl, osl=osl, kv_len=kv_len, weight_dtype=weight_dtype, kv_dtype=kv_dtype, ttft_ms=ttft_ms, tpot_ms=tpot_ms,
         domains=count, price_per_gpu_hour=price, unavailable_gpus=_ids(unavailable),
     )
+
+
+def with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s):
+    """The query with the prefix-cache options set."""
+    from dataclasses import replace
+
+    return replace(q, cached_prefix=cached_prefix, prefix_hit_rate=prefix_hit_rate, prefix_hold_s=prefix_hold_s)
 
 
 def _check_unit(topology: str, flag_unit: str) -> None:
@@ -72,13 +101,11 @@ def _check_unit(topology: str, flag_unit: str) -> None:
         raise InputError(f"{topology} counts {unit}s: use {domain_flag(unit)} instead of --{flag_unit}s")
 
 
-def write_out(out: Optional[Path], text: str) -> None:
-    """Write ``--out`` files; an unwritable path is an input error naming the flag."""
+def write_out(out: Optional[Path], text: str, flag: str = "--out") -> None:
+    """Write ``--out`` files atomically (inputs.safeio.atomic_write): a failed or
+    interrupted write leaves the previous file whole; errors name the flag."""
     if out is None:
         return
-    try:
-        out.write_text(text + "\n")
-    except OSError as exc:
-        from ..inputs.errors import InputError
+    from ..inputs.safeio import atomic_write
 
-        raise InputError(f"--out {out}: cannot write ({exc.strerror})") from None
+    atomic_write(out, text + "\n", flag)

@@ -14,11 +14,14 @@ import typer
 
 from ..inputs.errors import PlannerError
 from .common import (  # noqa: F401  (shared with the sub-commands)
-    DEFAULT_TOPOLOGY, DEFAULT_WORKLOAD, DOWN, ISL, JSON, KD, KVL, NODES, OSL, OUT, PRICE, RACKS, T, TPOT, TTFT, W, WD,
-    _fail, _query, write_out,
+    DEFAULT_TOPOLOGY, DEFAULT_WORKLOAD, DL, DOWN, ISL, JSON, KD, KVL, NODES, OSL, OUT, PRICE, RACKS, T, TPOT, TTFT, W, WD,
+    _fail, _query, workload_arg, write_out,
 )
+from .common import CACHED, HIT, HOLD, with_prefix
+from .usage import OneLineGroup
 
 app = typer.Typer(
+    cls=OneLineGroup,
     add_completion=False,
     no_args_is_help=False,
     help="Plan LLM inference deployments on GPU racks: parallel layout, batch, replicas and placement at least cost per token.",
@@ -31,11 +34,10 @@ def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
     if as_json:
         typer.echo(text)
     else:
-        from rich.console import Console
-
+        from .console import console
         from .render import render_plan
 
-        render_plan(plan.to_dict(), Console())
+        render_plan(plan.document(), console())
         if out is not None:
             typer.echo(f"plan written to {out}")
 
@@ -46,19 +48,21 @@ def plan(
     weight_dtype: Optional[str] = WD, kv_dtype: Optional[str] = KD, ttft_ms: Optional[float] = TTFT, tpot_ms: Optional[float] = TPOT,
     nodes: Optional[int] = NODES, racks: Optional[int] = RACKS, price_per_gpu_hour: Optional[float] = PRICE,
     unavailable: Optional[str] = DOWN,
+    cached_prefix: Optional[int] = CACHED, prefix_hit_rate: Optional[float] = HIT, prefix_hold_s: Optional[float] = HOLD,
     gpus: Optional[int] = typer.Option(None, "--gpus", help="Use at most this many GPUs."),
     demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s at least cost."),
     objective: str = typer.Option("cost", "--objective", help="cost: least $/output token on the GPUs used; throughput: most tokens/s from the inventory."),
     time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit (s)."),
     mode: str = typer.Option("auto", "--mode", help="agg: prefill and decode share replicas; disagg: separate prefill and decode pools; auto: the cheaper."),
-    as_json: bool = JSON, out: Optional[Path] = OUT,
+    as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Choose layouts, batch sizes, replica counts and GPU placement at least cost per token."""
     from .. import api
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-        p = api.plan(workload, topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
+        q = with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
+        p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
         _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)
@@ -70,47 +74,29 @@ def evaluate(
     weight_dtype: Optional[str] = WD, kv_dtype: Optional[str] = KD, ttft_ms: Optional[float] = TTFT, tpot_ms: Optional[float] = TPOT,
     nodes: Optional[int] = NODES, racks: Optional[int] = RACKS, price_per_gpu_hour: Optional[float] = PRICE,
     unavailable: Optional[str] = DOWN,
+    cached_prefix: Optional[int] = CACHED, prefix_hit_rate: Optional[float] = HIT, prefix_hold_s: Optional[float] = HOLD,
     tp: int = typer.Option(1, "--tp", help="Tensor-parallel degree of attention."),
     pp: int = typer.Option(1, "--pp", help="Pipeline stages."),
     dp_attn: int = typer.Option(1, "--dp-attn", help="Data-parallel attention ranks per stage (MoE)."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Decode micro-batch (sequences); default: the largest within the limits."),
-    as_json: bool = JSON, out: Optional[Path] = OUT,
+    as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Evaluate one pinned layout; says which limit it violates, if any."""
     from .. import api
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
-        p = api.evaluate(workload, topology, q, tp=tp, pp=pp, dp_attn=dp_attn, ep=ep, batch=batch)
+        q = with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s)
+        p = api.evaluate(workload_arg(workload, allow_download), topology, q, tp=tp, pp=pp, dp_attn=dp_attn, ep=ep, batch=batch)
         _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)
 
 
-@app.command()
-def topologies() -> None:
-    """List shipped topologies, one line each."""
-    from ..inputs.datafiles import read_yaml, resolve, shipped_names
-
-    for name in shipped_names("topologies"):
-        d = read_yaml(resolve("topologies", name)).data
-        typer.echo(f"{name:22s} {d.get('description', '')}")
-
-
-@app.command()
-def workloads() -> None:
-    """List shipped workloads, one line each."""
-    from ..inputs.datafiles import read_yaml, resolve, shipped_names
-
-    for name in shipped_names("workloads"):
-        d = read_yaml(resolve("workloads", name)).data
-        typer.echo(f"{name:18s} {d.get('description', '')}")
-
-
 # Commands that live in their own modules (planner/cli/commands/*.py); each module
 # exposes ``register(app)`` and imports nothing heavy at module level.
-_COMMAND_MODULES = ("compare", "fidelity", "fleet", "export")
+_COMMAND_MODULES = ("listing", "compare", "fidelity", "fleet", "export")
 
 
 def _register_commands() -> None:
@@ -130,11 +116,9 @@ _register_commands()
 
 
 def main() -> None:
-    try:
-        app()
-    except PlannerError as exc:  # anything a command let through
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    """Run the app without the interrupt handling of the console script
+    (planner.cli.entry:main, which installs it before these imports)."""
+    app()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "efficiency": ("planner.inputs.hardware", "EfficiencyFields", "Efficiency factors (hardware/efficiency.yaml, or a topology's efficiency: section)."),
     "inventory": ("planner.plan.fleet", "InventoryFile", "A fleet inventory (planner fleet --inventory): groups of racks or nodes, each a topology times a count."),
     "demands": ("planner.plan.fleet", "DemandsFile", "Fleet demands (planner fleet --demands): workloads with output tokens/s and optional SLO overrides."),
+    "topologies": ("planner.inputs.listing", "TopologyListing", "Output of planner topologies --json: every shipped topology with its size, GPU and price."),
+    "workloads": ("planner.inputs.listing", "WorkloadListing", "Output of planner workloads --json: every shipped workload with its model ids, size, precision, traffic and SLOs."),
+    "plan": ("planner.plan.document", "PLAN_DOCUMENT", "A plan document the planner writes (planner plan/evaluate/fleet --json or --out; read by planner export): kind plan, evaluation or fleet."),
 }
+DESCRIPTIONS = Path(__file__).resolve().parent / "schema_descriptions.yaml"
 
 
 def model_class(stem: str) -> Any:
@@ -34,9 +38,28 @@ def model_class(stem: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def descriptions() -> dict[str, dict[str, str]]:
+    """Field descriptions by model class (planner/schema_descriptions.yaml)."""
+    import yaml
+
+    return yaml.safe_load(DESCRIPTIONS.read_text(encoding="utf-8")) or {}
+
+
+def _describe(body: dict[str, Any], root: str) -> None:
+    """Give every property of the root model and of each ``$defs`` model its description."""
+    texts = descriptions()
+    for name, model in [(root, body), *body.get("$defs", {}).items()]:
+        for field, prop in model.get("properties", {}).items():
+            text = texts.get(name, {}).get(field)
+            if text and "description" not in prop:
+                prop["description"] = text
+
+
 def schema(stem: str) -> dict[str, Any]:
     """The JSON Schema of one file kind, with a title, description and $id."""
-    body = model_class(stem).model_json_schema(mode="validation")
+    cls = model_class(stem)
+    body = cls.model_json_schema(mode="validation")
+    _describe(body, cls.__name__)
     head = {
         "$schema": SCHEMA_DRAFT,
         "$id": f"https://rack-planner.invalid/schema/{stem}.schema.json",
@@ -61,8 +84,9 @@ def write(out_dir: Path = DEFAULT_DIR) -> list[Path]:
     written = []
     for stem in MODELS:
         path = path_for(stem, out_dir)
-        path.write_text(render(stem))
-        written.append(path)
+        from ..inputs.safeio import atomic_write
+
+        written.append(atomic_write(path, render(stem), "schema"))
     return written
 
 

@@ -46,9 +46,9 @@ def resolve(kind: str, ref: str, sub: str = "") -> Path:
     """Path of a shipped name or a user path; one-line error if neither exists."""
     if _looks_like_path(ref):
         path = Path(ref)
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"{ref}: no such file")
-        return path
+        return path  # not a regular file: refused by read_text, before any read
     folder = data_dir(kind) / sub if sub else data_dir(kind)
     path = folder / f"{ref}.yaml"
     if not path.is_file():
@@ -70,13 +70,10 @@ def _closest(ref: str, names: list[str]) -> str:
 
 def read_text(path: Path, shown: str | Path | None = None) -> tuple[str, bytes]:
     """A file's UTF-8 text and raw bytes; one-line error naming the file."""
+    from .safeio import read_bytes
+
     shown = path if shown is None else shown
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{shown}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{shown}: cannot read ({exc.strerror})") from None
+    raw = read_bytes(path, shown)
     try:
         return raw.decode("utf-8"), raw
     except UnicodeDecodeError:
@@ -89,19 +86,37 @@ def read_json(path: Path, shown: str | Path | None = None, top: str = "a JSON ob
     import json
 
     shown = path if shown is None else shown
+    from .safeio import check_json_depth
+
     text, raw = read_text(path, shown)
+    check_json_depth(text, shown)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"{shown}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except _NonFinite as exc:
+        raise InputError(f"{shown}: {exc.args[0]} is not a JSON number; write a finite number") from None
+    except ValueError:  # an integer literal longer than Python converts
+        raise InputError(f"{shown}: a number too long to read") from None
     if not isinstance(data, dict):
         raise InputError(f"{shown}: expected {top} at the top level, got {type(data).__name__}")
     return data, raw
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NonFinite(name)
+
+
 def read_yaml(path: Path) -> LoadedFile:
     """Read a YAML (or JSON) mapping safely; one-line error naming the file."""
+    from .safeio import check_yaml_depth
+
     text, raw = read_text(path)
+    check_yaml_depth(text, path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -109,6 +124,8 @@ def read_yaml(path: Path) -> LoadedFile:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise InputError(f"{path}: malformed YAML{where}: {problem}") from None
+    except ValueError:  # an integer literal longer than Python converts
+        raise InputError(f"{path}: a number too long to read") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
     return LoadedFile(path=path, data=data, sha256=hashlib.sha256(raw).hexdigest())

@@ -10,24 +10,35 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, model_validator
 
 from . import units
 from .datafiles import read_yaml, resolve
 from .errors import InputError
-from .schema import Strict, validate
+from .ranges import FACTOR, FRACTION, FRACTION0, HBM_GB, HBM_TB_PER_S, LATENCY_US, MEMORY_GB, PASSES, TFLOPS, TOKENS, TOKENS_F, WATTS
+from .schema import Strict, given, validate
+
+# keys of flops_fraction: compute precisions, plus block-scaled FP8 (its own measured fraction)
+FRACTION_KEYS = set(units.DTYPE_BYTES) | {"fp8_block"}
 
 # --------------------------------------------------------------------------- schemas
 
 
 class AcceleratorFile(Strict):
+    # _sourced's rule in JSON Schema: every number has a non-empty source.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"properties": {"sources": {"required": ["hbm_gb", "hbm_tb_per_s", "dense_tflops"], "additionalProperties": {"pattern": "\\S"}}}},
+        {"properties": {"dense_tflops": {"required": ["bf16"], "propertyNames": {"enum": sorted(units.DTYPE_BYTES)}}}},
+        {"if": given("tdp_w"), "then": {"properties": {"sources": {"required": ["tdp_w"]}}}},
+    ]})
+
     name: str
     description: str = ""
     vendor: str = ""
-    hbm_gb: PositiveFloat
-    hbm_tb_per_s: PositiveFloat
-    dense_tflops: dict[str, PositiveFloat]
-    tdp_w: Optional[PositiveFloat] = None
+    hbm_gb: HBM_GB.type
+    hbm_tb_per_s: HBM_TB_PER_S.type
+    dense_tflops: dict[str, TFLOPS.type] = Field(max_length=16)
+    tdp_w: Optional[WATTS.type] = None
     estimated: bool = False
     sources: dict[str, str]
 
@@ -44,33 +55,48 @@ class AcceleratorFile(Strict):
         return self
 
 
+def _sources_required(schema: dict) -> None:
+    """JSON Schema of EfficiencyFields._sourced: each factor given needs sources.<factor>."""
+    schema["allOf"] = [
+        {"if": given(key), "then": {"required": ["sources"], "properties": {"sources": {"required": [key]}}}}
+        for key in schema.get("properties", {}) if key != "sources"
+    ] + [
+        {"properties": {"sources": {"additionalProperties": {"pattern": "\\S"}}}},
+        *({"properties": {key: {"anyOf": [{"type": "null"}, {"type": "object", "propertyNames": {"enum": sorted(FRACTION_KEYS)},
+                                                               "additionalProperties": {"exclusiveMinimum": 0, "maximum": 1}}]}}}
+          for key in ("flops_fraction", "prefill_flops_fraction")),
+    ]
+
+
 class EfficiencyFields(Strict):
     """Achieved fractions of peak and fixed latencies. All optional so that a
     topology can override a subset; the shipped defaults set every one."""
 
-    flops_fraction: Optional[dict[str, float]] = None
-    prefill_flops_fraction: Optional[dict[str, float]] = None
-    hbm_fraction: Optional[float] = Field(None, gt=0, le=1)
-    scale_up_bw_fraction: Optional[float] = Field(None, gt=0, le=1)
-    scale_out_bw_fraction: Optional[float] = Field(None, gt=0, le=1)
-    allreduce_latency_us: Optional[float] = Field(None, ge=0)
-    alltoall_latency_us: Optional[float] = Field(None, ge=0)
-    scale_out_latency_us: Optional[float] = Field(None, ge=0)
-    p2p_latency_us: Optional[float] = Field(None, ge=0)
-    layer_overhead_us: Optional[float] = Field(None, ge=0)
-    step_overhead_us: Optional[float] = Field(None, ge=0)
-    comm_overlap: Optional[float] = Field(None, ge=0, le=1)
-    moe_imbalance: Optional[float] = Field(None, ge=1)
-    memory_usable_fraction: Optional[float] = Field(None, gt=0, le=1)
-    runtime_reserve_gb: Optional[float] = Field(None, ge=0)
-    prefill_chunk_tokens: Optional[int] = Field(None, gt=0)
-    activation_bytes_per_token_per_d_model: Optional[float] = Field(None, ge=0)
-    queue_intervals: Optional[float] = Field(None, ge=0)
-    moe_gemm_fraction: Optional[float] = Field(None, gt=0, le=1)
-    moe_half_tokens: Optional[float] = Field(None, ge=0)
-    moe_layer_overhead_us: Optional[float] = Field(None, ge=0)
-    elementwise_passes: Optional[float] = Field(None, ge=0)
-    mlp_intermediate_passes: Optional[float] = Field(None, ge=0)
+    model_config = ConfigDict(json_schema_extra=_sources_required)
+
+    flops_fraction: Optional[dict[str, FRACTION.type]] = Field(None, max_length=16)
+    prefill_flops_fraction: Optional[dict[str, FRACTION.type]] = Field(None, max_length=16)
+    hbm_fraction: Optional[FRACTION.type] = None
+    scale_up_bw_fraction: Optional[FRACTION.type] = None
+    scale_out_bw_fraction: Optional[FRACTION.type] = None
+    allreduce_latency_us: Optional[LATENCY_US.type] = None
+    alltoall_latency_us: Optional[LATENCY_US.type] = None
+    scale_out_latency_us: Optional[LATENCY_US.type] = None
+    p2p_latency_us: Optional[LATENCY_US.type] = None
+    layer_overhead_us: Optional[LATENCY_US.type] = None
+    step_overhead_us: Optional[LATENCY_US.type] = None
+    comm_overlap: Optional[FRACTION0.type] = None
+    moe_imbalance: Optional[FACTOR.type] = None
+    memory_usable_fraction: Optional[FRACTION.type] = None
+    runtime_reserve_gb: Optional[MEMORY_GB.type] = None
+    prefill_chunk_tokens: Optional[TOKENS.type] = None
+    activation_bytes_per_token_per_d_model: Optional[PASSES.type] = None
+    queue_intervals: Optional[PASSES.type] = None
+    moe_half_tokens: Optional[TOKENS_F.type] = None
+    moe_layer_overhead_us: Optional[LATENCY_US.type] = None
+    elementwise_passes: Optional[PASSES.type] = None
+    mlp_intermediate_passes: Optional[PASSES.type] = None
+    moe_row_passes: Optional[PASSES.type] = None
     gqa_shared_kv_loads: Optional[bool] = None
     sources: dict[str, str] = {}
 
@@ -81,7 +107,7 @@ class EfficiencyFields(Strict):
                 raise ValueError(f"sources.{key} is required: every number needs its source")
         for key in ("flops_fraction", "prefill_flops_fraction"):
             for dtype, frac in (getattr(self, key) or {}).items():
-                if dtype not in units.DTYPE_BYTES or not 0 < frac <= 1:
+                if dtype not in FRACTION_KEYS or not 0 < frac <= 1:
                     raise ValueError(f"{key}.{dtype}: expected a known precision with a fraction in (0, 1]")
         return self
 
@@ -133,11 +159,11 @@ class Efficiency:
     activation_bytes_per_token_per_d_model: float
     queue_intervals: float
     sources: dict[str, str] = field(default_factory=dict, compare=False)
-    moe_gemm_fraction: float = 1.0  # grouped expert GEMMs achieve this share of a dense GEMM's rate
-    moe_half_tokens: float = 0.0  # rows of work each busy expert's grouped GEMM costs beyond its tokens
+    moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens (costmodel.grouped_gemm_efficiency)
     moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
     elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
     mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
+    moe_row_passes: float = 0.0  # d_model-wide reads+writes per routed token copy (permute, quantise, gather)
     gqa_shared_kv_loads: bool = True  # decode attention loads each KV head once per GQA group (False: per query head)
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .datafiles import read_json
-from .errors import InputError
+from .errors import InputError, shown_value
 from .schema import validate
 from .workload import Workload, WorkloadFile, workload_from_spec
 
@@ -51,7 +51,7 @@ class _Reader:
             raise self.fail(f"missing key {key!r} (needed for {self.arch})")
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             kind = "a positive integer" if minimum >= 1 else "a non-negative integer"
-            raise self.fail(f"key {key!r} must be {kind} (got {value!r})")
+            raise self.fail(f"key {key!r} must be {kind} (got {shown_value(value)})")
         return value
 
     def opt_int(self, key: str) -> int | None:
@@ -62,13 +62,13 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(f"key {key!r} must be true or false (got {value!r})")
+            raise self.fail(f"key {key!r} must be true or false (got {shown_value(value)})")
         return value
 
     def int_list(self, key: str) -> list[int]:
         value = self.cfg.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise self.fail(f"key {key!r} must be a list of layer indices (got {value!r})")
+            raise self.fail(f"key {key!r} must be a list of layer indices (got {shown_value(value)})")
         return value
 
     def str_list(self, key: str) -> list[str] | None:
@@ -76,7 +76,7 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"key {key!r} must be a list of strings (got {value!r})")
+            raise self.fail(f"key {key!r} must be a list of strings (got {shown_value(value)})")
         return value
 
 
@@ -235,6 +235,25 @@ def _gpt_oss(r: _Reader) -> dict[str, Any]:
     return model
 
 
+def _glm4_moe(r: _Reader) -> dict[str, Any]:
+    """GLM-4.5 / GLM-4.5-Air: GQA with biases, the first ``first_k_dense_replace`` layers
+    dense, the rest routed + shared experts (the multi-token-prediction layer,
+    ``num_nextn_predict_layers``, is a speculation add-on and is not counted)."""
+    model = _gqa_common(r)
+    model["attention_bias"] = r.flag("attention_bias", True)
+    n_dense = min(r.num("first_k_dense_replace", 0, minimum=0), model["n_layers"])
+    model["moe"] = {
+        "n_routed_experts": r.num("n_routed_experts"),
+        "experts_per_token": r.num("num_experts_per_tok"),
+        "expert_d_ff": r.num("moe_intermediate_size"),
+        "n_shared_experts": r.num("n_shared_experts", 0, minimum=0),
+        "n_dense_layers": n_dense,
+    }
+    if n_dense:
+        model["d_ff"] = r.num("intermediate_size")
+    return model
+
+
 FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "LlamaForCausalLM": _llama,
     "Qwen2ForCausalLM": _qwen2,
@@ -243,6 +262,7 @@ FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
     "MixtralForCausalLM": _mixtral,
     "DeepseekV3ForCausalLM": _deepseek_v3,
     "GptOssForCausalLM": _gpt_oss,
+    "Glm4MoeForCausalLM": _glm4_moe,
 }
 
 
@@ -258,7 +278,7 @@ def _weight_precision(r: _Reader) -> tuple[str, list[str]]:
     quant = r.cfg.get("quantization_config")
     if quant is not None:
         if not isinstance(quant, dict):
-            raise r.fail(f"key 'quantization_config' must be a mapping (got {quant!r})")
+            raise r.fail(f"key 'quantization_config' must be a mapping (got {shown_value(quant)})")
         method = str(quant.get("quant_method", "")).lower()
         if method in _QUANT_METHODS:
             return _QUANT_METHODS[method], notes
@@ -273,7 +293,7 @@ def _weight_precision(r: _Reader) -> tuple[str, list[str]]:
         return "bf16", notes
     name = str(dtype).removeprefix("torch.")
     if name not in _TORCH_DTYPES:
-        raise r.fail(f"key 'torch_dtype' {dtype!r} is not a known dtype; expected one of {', '.join(_TORCH_DTYPES)}")
+        raise r.fail(f"key 'torch_dtype' is not a known dtype; expected one of {', '.join(_TORCH_DTYPES)}")
     if name in ("float32", "float"):
         notes.append("float32 checkpoint: weights planned as bf16, as served")
     return _TORCH_DTYPES[name], notes
@@ -294,7 +314,7 @@ def _architecture(cfg: Config, shown: str) -> str:
     if isinstance(archs, str):
         archs = [archs]
     if not isinstance(archs, list) or not archs or not all(isinstance(a, str) for a in archs):
-        raise InputError(f"{shown}: key 'architectures' must be a non-empty list of class names (got {archs!r})")
+        raise InputError(f"{shown}: key 'architectures' must be a non-empty list of class names (got {shown_value(archs)})")
     for arch in archs:
         if arch in FAMILIES:
             return arch
@@ -304,19 +324,25 @@ def _architecture(cfg: Config, shown: str) -> str:
     raise InputError(f"{shown}: {noun} {names} {verb} not supported; supported: {supported}")
 
 
-def load_hf_config(path: str) -> Workload:
-    """A workload from a Hugging Face ``config.json`` (or a folder holding one)."""
+def load_hf_config(path: str, name: str | None = None) -> Workload:
+    """A workload from a Hugging Face ``config.json`` (or a folder holding one),
+    named ``name`` (a model id) when given."""
     file = Path(path)
     if file.is_dir():
         file = file / "config.json"
+        if not file.is_file():
+            raise InputError(f"{path}: folder has no config.json (give the folder a Hugging Face download lays out, or a config.json path)")
     shown = str(file)
     cfg, raw = _read_json(file, shown)
     arch = _architecture(cfg, shown)
     reader = _Reader(cfg, shown, arch)
     model = FAMILIES[arch](reader)
+    if reader.has("max_position_embeddings"):
+        model["max_position_embeddings"] = reader.num("max_position_embeddings")
     weights, notes = _weight_precision(reader)
 
-    name = cfg.get("_name_or_path")
+    if name is None:
+        name = cfg.get("_name_or_path")
     if not isinstance(name, str) or not name.strip():
         name = file.resolve().parent.name or file.stem
     spec = validate(

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import InputError
+from .errors import InputError, one_line, shown_value
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -21,6 +21,13 @@ class Strict(BaseModel):
     """Base for file schemas: unknown keys are errors, models are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def given(*fields: str) -> dict[str, Any]:
+    """JSON Schema fragment: ``fields`` are present and not null. Models use it in
+    ``json_schema_extra`` to publish the cross-field rules their validators check,
+    so an editor and the loader give the same verdict."""
+    return {"required": list(fields), "properties": {f: {"not": {"type": "null"}} for f in fields}}
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -89,7 +96,7 @@ def validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
         errors = exc.errors()
         err, others = _pick(errors)
         loc = _clean_loc(model, tuple(err.get("loc", ())), err.get("type") == "extra_forbidden")
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
+        field = one_line("".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip("."), 120) or "(top level)"
         if err.get("type") == "extra_forbidden":
             known = _fields_at(model, loc)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1) if loc else []
@@ -99,7 +106,7 @@ def validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
             raise InputError(f"{path}: missing required field {field!r}") from None
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         value = err.get("input")
-        shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+        shown = "" if isinstance(value, (dict, list)) else f" (got {shown_value(value)})"
         more = f" (+{others} more)" if others else ""
         where = f"field {field!r}: " if loc else ""
         raise InputError(f"{path}: {where}{msg}{shown}{more}") from None

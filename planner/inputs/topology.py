@@ -16,7 +16,7 @@ from itertools import product
 from typing import Literal, Optional
 
 import networkx as nx
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from . import units
 from .datafiles import read_yaml, resolve
@@ -30,13 +30,15 @@ from .hardware import (
     load_accelerator,
     load_efficiency,
 )
-from .schema import Strict, validate
+from .kv_tiers import load_tiers
+from .ranges import MAX_GPUS as RANGE_MAX_GPUS, DOMAINS, GPU_ID, LATENCY_US, LINK_GB_PER_S, NIC_GBIT_PER_S, PARALLEL, PRICE_USD_PER_GPU_HOUR, SWITCHES
+from .schema import Strict, given, validate
 
 # --------------------------------------------------------------------------- schema
 
 # Size limits that keep the graph, the candidate enumeration and the solver
 # interactive (they are memory and time bounds of this program, not hardware facts).
-MAX_GPUS = 65536  # GPUs in one topology, all domains
+MAX_GPUS = RANGE_MAX_GPUS  # GPUs in one topology, all domains
 MAX_SCALE_UP_LINKS = 2_000_000  # graph edges inside domains, all domains
 
 
@@ -61,19 +63,27 @@ def check_size(spec: "ScaleUpFile", n_domains: int) -> str | None:
 
 
 class PriceFile(Strict):
-    usd_per_gpu_hour: PositiveFloat
+    usd_per_gpu_hour: PRICE_USD_PER_GPU_HOUR.type
+    estimated: bool = False  # an estimate, not a quote: comparisons mark it
     who: str = ""
     date: str = ""
     source: str = Field(min_length=1)
 
 
 class ScaleUpFile(Strict):
+    # What _shape checks, said in JSON Schema so editors and the loader agree.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"kind": {"const": "switch"}}}, "then": given("gpus_per_domain", "switches_per_domain")},
+        {"if": {"properties": {"kind": {"const": "mesh"}}}, "then": given("gpus_per_domain")},
+        {"if": {"properties": {"kind": {"const": "torus"}}}, "then": given("torus_dims")},
+    ]})
+
     kind: Literal["switch", "mesh", "torus"]
-    gpus_per_domain: Optional[PositiveInt] = None
-    switches_per_domain: Optional[PositiveInt] = None
-    torus_dims: Optional[list[PositiveInt]] = None
-    bw_per_gpu_gb_per_s: PositiveFloat  # one direction, summed over the GPU's links
-    latency_us: Optional[float] = Field(None, ge=0)  # GPU to GPU, one hop of the fabric
+    gpus_per_domain: Optional[PARALLEL.type] = None
+    switches_per_domain: Optional[SWITCHES.type] = None
+    torus_dims: Optional[list[PARALLEL.type]] = Field(None, max_length=8)
+    bw_per_gpu_gb_per_s: LINK_GB_PER_S.type  # one direction, summed over the GPU's links
+    latency_us: Optional[LATENCY_US.type] = None  # GPU to GPU, one hop of the fabric
     source: str = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -82,6 +92,8 @@ class ScaleUpFile(Strict):
             if not self.torus_dims:
                 raise ValueError("torus_dims is required for kind: torus")
             n = math.prod(self.torus_dims)
+            if n > MAX_GPUS:
+                raise ValueError(f"torus_dims make {n} GPUs per domain, more than the {MAX_GPUS} the planner handles")
             if self.gpus_per_domain not in (None, n):
                 raise ValueError(f"gpus_per_domain {self.gpus_per_domain} != product of torus_dims {n}")
         elif not self.gpus_per_domain:
@@ -96,8 +108,8 @@ class ScaleUpFile(Strict):
 
 
 class ScaleOutFile(Strict):
-    nic_gbit_per_s_per_gpu: PositiveFloat  # one direction
-    latency_us: Optional[float] = Field(None, ge=0)
+    nic_gbit_per_s_per_gpu: NIC_GBIT_PER_S.type  # one direction
+    latency_us: Optional[LATENCY_US.type] = None
     source: str = Field(min_length=1)
 
 
@@ -106,12 +118,13 @@ class TopologyFile(Strict):
     description: str = ""
     accelerator: str | AcceleratorFile
     domain_unit: Literal["node", "rack", "pod", "server"] = "node"
-    domains: PositiveInt = 1
-    gpus_per_host: PositiveInt
+    domains: DOMAINS.type = 1
+    gpus_per_host: PARALLEL.type
     price: PriceFile
     scale_up: ScaleUpFile
     scale_out: ScaleOutFile
-    unavailable_gpus: list[int] = []
+    unavailable_gpus: list[GPU_ID.type] = Field([], max_length=MAX_GPUS)
+    kv_tiers: list[str] = []  # names in hardware/kv-tiers.yaml: memories below HBM that can hold cached prefixes
     efficiency: Optional[EfficiencyFields] = None
     notes: str = ""
 
@@ -151,6 +164,7 @@ class Topology:
     graph: nx.Graph = field(compare=False, repr=False)
     source_path: str = ""
     sha256: str = ""
+    kv_tiers: tuple = ()  # per-GPU inputs.kv_tiers.Tier, as the topology lists them
 
     @property
     def n_gpus(self) -> int:
@@ -293,21 +307,21 @@ def build_topology(
     else:
         acc = accelerator_from_spec(spec.accelerator)
     eff = load_efficiency(spec.efficiency)
-    count = n_domains if n_domains is not None else spec.domains
-    if count < 1:
-        raise InputError(f"{domain_flag(spec.domain_unit)} must be at least 1 (got {count})")
+    count = DOMAINS.check(domain_flag(spec.domain_unit), n_domains) if n_domains is not None else spec.domains
     too_big = check_size(spec.scale_up, count)
     if too_big:
         raise InputError(f"{domain_flag(spec.domain_unit)} {count}: {too_big}")
-    if price_usd_per_gpu_hour is not None and not 0 < price_usd_per_gpu_hour < float("inf"):
-        raise InputError(f"--price-per-gpu-hour must be a positive finite number (got {price_usd_per_gpu_hour})")
+    PRICE_USD_PER_GPU_HOUR.check("--price-per-gpu-hour", price_usd_per_gpu_hour)
     g = build_graph(spec, count, eff)
     domains = derive_domains(g)
     n_total = sum(len(d) for d in domains)
-    down = set(spec.unavailable_gpus) | set(unavailable or [])
-    bad = sorted(i for i in down if not 0 <= i < n_total)
+    bad = sorted(i for i in spec.unavailable_gpus if not 0 <= i < n_total)
     if bad:
         raise InputError(f"{path}: field 'unavailable_gpus': GPU id {bad[0]} is outside 0..{n_total - 1}")
+    bad = sorted(i for i in unavailable or [] if not 0 <= i < n_total)
+    if bad:
+        raise InputError(f"--unavailable: GPU id {bad[0]} is outside 0..{n_total - 1} ({count} {spec.domain_unit}s of {spec.scale_up.domain_gpus} GPUs of {spec.name}; add {domain_flag(spec.domain_unit)} for more)")
+    down = set(spec.unavailable_gpus) | set(unavailable or [])
     lat, _ = _domain_paths(g, domains[0])
     up_bw = min(_link_bw(g, i, "scale_up") for i in domains[0]) if len(domains[0]) > 1 else 0.0
     out_bw = min(_link_bw(g, i, "scale_out") for i in domains[0])
@@ -332,6 +346,7 @@ def build_topology(
         graph=g,
         source_path=str(path),
         sha256=loaded.sha256,
+        kv_tiers=load_tiers(list(spec.kv_tiers), spec.gpus_per_host, f"{path}: "),
     )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from . import units
+from .formats import COMPONENTS, WeightPrecisions
 from .errors import InputError
-from .schema import Strict
+from .ranges import COUNT, EXPERTS, FFN_WIDTH, HEADS, HOLD_S, LAYERS, PARAMS_B, SLO_MS, TOKENS, VOCAB, WIDTH
+from .schema import Strict, given
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
@@ -22,11 +24,11 @@ Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
 
 class MoEFile(Strict):
-    n_routed_experts: PositiveInt
-    experts_per_token: PositiveInt
-    expert_d_ff: PositiveInt
-    n_shared_experts: int = Field(0, ge=0)
-    n_dense_layers: int = Field(0, ge=0)  # leading layers with a dense MLP instead of experts
+    n_routed_experts: EXPERTS.type
+    experts_per_token: EXPERTS.type
+    expert_d_ff: FFN_WIDTH.type
+    n_shared_experts: COUNT.type = 0
+    n_dense_layers: COUNT.type = 0  # leading layers with a dense MLP instead of experts
 
     @model_validator(mode="after")
     def _k(self) -> "MoEFile":
@@ -36,38 +38,45 @@ class MoEFile(Strict):
 
 
 class MLAFile(Strict):
-    kv_lora_rank: PositiveInt
-    qk_rope_head_dim: PositiveInt
-    qk_nope_head_dim: PositiveInt
-    v_head_dim: PositiveInt
-    q_lora_rank: Optional[PositiveInt] = None
+    kv_lora_rank: WIDTH.type
+    qk_rope_head_dim: WIDTH.type
+    qk_nope_head_dim: WIDTH.type
+    v_head_dim: WIDTH.type
+    q_lora_rank: Optional[WIDTH.type] = None
 
 
 class SlidingWindowFile(Strict):
-    window_tokens: PositiveInt
-    n_layers: int = Field(ge=0)  # how many layers use the window (the rest attend globally)
+    window_tokens: TOKENS.type
+    n_layers: COUNT.type  # how many layers use the window (the rest attend globally)
 
 
 class PublishedFile(Strict):
-    total_params_b: Optional[float] = Field(None, gt=0)
-    active_params_b: Optional[float] = Field(None, gt=0)
+    total_params_b: Optional[PARAMS_B.type] = None
+    active_params_b: Optional[PARAMS_B.type] = None
     source: str = Field(min_length=1)
 
 
 class ModelFile(Strict):
-    n_layers: PositiveInt
-    d_model: PositiveInt
-    vocab_size: PositiveInt
-    n_heads: PositiveInt
-    n_kv_heads: Optional[PositiveInt] = None  # GQA; ignored for MLA
-    head_dim: Optional[PositiveInt] = None  # defaults to d_model / n_heads
+    # What _consistent checks that JSON Schema can say, so editors and the loader agree.
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"properties": {"attention": {"const": "mla"}}, "required": ["attention"]}, "then": given("mla")},
+        {"anyOf": [given("d_ff"), given("moe")]},  # a dense model needs d_ff
+    ]})
+
+    n_layers: LAYERS.type
+    d_model: WIDTH.type
+    vocab_size: VOCAB.type
+    n_heads: HEADS.type
+    n_kv_heads: Optional[HEADS.type] = None  # GQA; ignored for MLA
+    head_dim: Optional[WIDTH.type] = None  # defaults to d_model / n_heads
     attention: Literal["gqa", "mla"] = "gqa"
-    d_ff: Optional[PositiveInt] = None  # dense MLP width (dense models, or MoE dense layers)
+    d_ff: Optional[FFN_WIDTH.type] = None  # dense MLP width (dense models, or MoE dense layers)
     tied_embeddings: bool = False
     moe: Optional[MoEFile] = None
     mla: Optional[MLAFile] = None
     sliding_window: Optional[SlidingWindowFile] = None
     attention_bias: bool = False
+    max_position_embeddings: Optional[TOKENS.type] = None  # longest context the model accepts (config.json)
 
     @model_validator(mode="after")
     def _consistent(self) -> "ModelFile":
@@ -91,21 +100,40 @@ class ModelFile(Strict):
         return self
 
 
+Format = Literal["bf16", "fp16", "fp8", "fp8_block128", "int8", "nvfp4", "mxfp4", "int4_g128"]
+
+
 class PrecisionFile(Strict):
+    """``weights`` is a shorthand (formats.SHORTHAND); a component named here
+    overrides it with the format its checkpoint ships (formats.FORMATS)."""
+
     weights: Precision = "bf16"
+    attention: Optional[Format] = None
+    dense_ffn: Optional[Format] = None
+    routed_experts: Optional[Format] = None
+    shared_experts: Optional[Format] = None
+    embeddings: Optional[Format] = None  # input embeddings and LM head
     kv_cache: Precision = "bf16"
     activations: Precision = "bf16"
 
 
 class TrafficFile(Strict):
-    isl: PositiveInt  # input tokens per request
-    osl: PositiveInt  # output tokens per request
-    kv_len: Optional[PositiveInt] = None  # context held per sequence; default isl + osl
+    isl: TOKENS.type  # input tokens per request
+    osl: TOKENS.type  # output tokens per request
+    kv_len: Optional[TOKENS.type] = None  # context held per sequence; default isl + osl
+    prefix_hit_rate: float = Field(0.0, ge=0, lt=1)  # share of input tokens served from a prefix cache
+    prefix_hold_s: Optional[HOLD_S.type] = None  # time a cached prefix waits for its next use
+
+    @model_validator(mode="after")
+    def _holds_prompt(self) -> "TrafficFile":
+        if self.kv_len is not None and self.kv_len < self.isl:
+            raise ValueError(f"kv_len {self.kv_len} is shorter than the prompt (isl {self.isl}): the KV cache holds at least the prompt")
+        return self
 
 
 class SLOFile(Strict):
-    ttft_ms: float = Field(gt=0)
-    tpot_ms: float = Field(gt=0)
+    ttft_ms: SLO_MS.type
+    tpot_ms: SLO_MS.type
 
 
 class WorkloadFile(Strict):
@@ -149,6 +177,7 @@ class Model:
     # sliding-window attention
     window_tokens: int = 0
     n_window_layers: int = 0
+    max_position_embeddings: int = 0  # 0: not stated
 
     # ---- structure
     @property
@@ -212,6 +241,18 @@ class Model:
         dense = self.n_mlp_dense_layers * self.dense_mlp_params
         return self.n_layers * per_layer + moe + dense + self.embedding_params + self.d_model
 
+    def params_by_component(self) -> dict[str, int]:
+        """Parameters by weight component (formats.COMPONENTS); norms and routers
+        ride with attention, they sum to total_params."""
+        per_layer = self.attn_params_per_layer + self.norm_params_per_layer
+        return {
+            "attention": self.n_layers * per_layer + self.n_moe_layers * self.router_params + self.d_model,
+            "dense_ffn": self.n_mlp_dense_layers * self.dense_mlp_params,
+            "routed_experts": self.n_moe_layers * self.n_routed_experts * self.expert_params,
+            "shared_experts": self.n_moe_layers * self.n_shared_experts * self.expert_params,
+            "embeddings": self.embedding_params,
+        }
+
     @property
     def active_params(self) -> int:
         """Parameters a token touches: all but the routed experts it does not use."""
@@ -259,6 +300,9 @@ class Workload:
     kv_len: int
     ttft_s: float
     tpot_s: float
+    prefix_hit_rate: float = 0.0  # share of input tokens whose KV is already cached: no prefill compute
+    prefix_hold_s: float = 0.0  # seconds a cached prefix waits between uses (0: not stated)
+    weights: WeightPrecisions = WeightPrecisions()  # storage format per weight component
     published_total_params: float | None = None
     published_active_params: float | None = None
     published_source: str = ""
@@ -268,8 +312,19 @@ class Workload:
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
+    def cached_prefix_tokens(self) -> float:
+        """Input tokens per request whose KV comes from the prefix cache (mean)."""
+        return self.isl * self.prefix_hit_rate
+
+    @property
+    def prefill_isl(self) -> float:
+        """Input tokens per request that prefill computes (the cache misses)."""
+        return self.isl - self.cached_prefix_tokens
+
+    @property
     def weight_bytes(self) -> float:
-        return self.model.total_params * units.dtype_bytes(self.weight_dtype)
+        """Every weight of the model at its component's format, block scales included."""
+        return sum(n * self.weights.bytes(c) for c, n in self.model.params_by_component().items())
 
     def kv_bytes_per_token(self, context: float | None = None) -> float:
         """KV bytes one token adds, averaged over layers for a ``context``-token sequence."""
@@ -304,6 +359,7 @@ def model_from_spec(m: ModelFile) -> Model:
         q_lora_rank=(mla.q_lora_rank or 0) if mla else 0,
         window_tokens=m.sliding_window.window_tokens if m.sliding_window else 0,
         n_window_layers=m.sliding_window.n_layers if m.sliding_window else 0,
+        max_position_embeddings=m.max_position_embeddings or 0,
     )
 
 
@@ -315,6 +371,7 @@ def workload_from_spec(spec: WorkloadFile, path: str = "", sha256: str = "") -> 
         description=spec.description,
         model=model_from_spec(spec.model),
         weight_dtype=spec.precision.weights,
+        weights=WeightPrecisions.shorthand(spec.precision.weights, **{c: getattr(spec.precision, c) for c in COMPONENTS}),
         kv_dtype=spec.precision.kv_cache,
         act_dtype=spec.precision.activations,
         isl=t.isl,
@@ -322,6 +379,8 @@ def workload_from_spec(spec: WorkloadFile, path: str = "", sha256: str = "") -> 
         kv_len=t.kv_len or t.isl + t.osl,
         ttft_s=spec.slo.ttft_ms * units.MS,
         tpot_s=spec.slo.tpot_ms * units.MS,
+        prefix_hit_rate=t.prefix_hit_rate,
+        prefix_hold_s=t.prefix_hold_s or 0.0,
         published_total_params=pub.total_params_b * 1e9 if pub and pub.total_params_b else None,
         published_active_params=pub.active_params_b * 1e9 if pub and pub.active_params_b else None,
         published_source=pub.source if pub else "",
@@ -341,27 +400,70 @@ def with_overrides(
     kv_dtype: str | None = None,
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
+    cached_prefix: int | None = None,
+    prefix_hit_rate: float | None = None,
+    prefix_hold_s: float | None = None,
 ) -> Workload:
     """Apply command-line overrides, rejecting out-of-range values by flag name."""
     for flag, value in (("--isl", isl), ("--osl", osl), ("--kv-len", kv_len)):
-        if value is not None and value < 1:
-            raise InputError(f"{flag} must be a positive number of tokens (got {value})")
+        TOKENS.check(flag, value)
     for flag, value in (("--ttft-ms", ttft_ms), ("--tpot-ms", tpot_ms)):
-        if value is not None and not 0 < value < float("inf"):
-            raise InputError(f"{flag} must be a positive finite number of milliseconds (got {value})")
+        SLO_MS.check(flag, value)
+    HOLD_S.check("--prefix-hold-s", prefix_hold_s)
     for flag, value in (("--weight-dtype", weight_dtype), ("--kv-dtype", kv_dtype)):
         if value is not None and value not in ("bf16", "fp16", "fp8", "int8", "fp4"):
             raise InputError(f"{flag} must be one of bf16, fp16, fp8, int8, fp4 (got {value!r})")
     new_isl = isl or w.isl
     new_osl = osl or w.osl
     default_kv = w.kv_len if (isl is None and osl is None) else new_isl + new_osl
-    return replace(
+    if kv_len is not None and kv_len < new_isl:
+        raise InputError(f"--kv-len {kv_len} is shorter than the prompt ({new_isl} input tokens): give --kv-len >= --isl")
+    if kv_len is None and default_kv < new_isl:
+        raise InputError(f"--isl {new_isl} is longer than the workload's kv_len {default_kv}: give --kv-len >= --isl")
+    out = replace(
         w,
         isl=new_isl,
         osl=new_osl,
         kv_len=kv_len or default_kv,
         weight_dtype=weight_dtype or w.weight_dtype,
+        weights=WeightPrecisions.shorthand(weight_dtype) if weight_dtype else w.weights,
         kv_dtype=kv_dtype or w.kv_dtype,
         ttft_s=ttft_ms * units.MS if ttft_ms else w.ttft_s,
         tpot_s=tpot_ms * units.MS if tpot_ms else w.tpot_s,
+        prefix_hit_rate=_hit_rate(new_isl, cached_prefix, prefix_hit_rate, w.prefix_hit_rate),
+        prefix_hold_s=prefix_hold_s or w.prefix_hold_s,
     )
+    check_context(out, explicit_kv_len=kv_len is not None)
+    return out
+
+
+def _hit_rate(isl: int, cached_prefix: int | None, hit_rate: float | None, default: float) -> float:
+    """The share of input tokens served from cache, from --cached-prefix (tokens of
+    every prompt already cached) or --prefix-hit-rate (a fleet average)."""
+    if cached_prefix is not None and hit_rate is not None:
+        raise InputError("give --cached-prefix or --prefix-hit-rate, not both")
+    if cached_prefix is not None:
+        if not 0 <= cached_prefix < isl:
+            raise InputError(f"--cached-prefix must be at least 0 and below --isl {isl} (got {cached_prefix}): "
+                             "the cached prefix is part of the prompt, and at least one prompt token is new")
+        return cached_prefix / isl
+    if hit_rate is not None:
+        if not 0 <= hit_rate < 1:
+            raise InputError(f"--prefix-hit-rate must be in [0, 1) (got {hit_rate})")
+        return float(hit_rate)
+    return default
+
+
+def check_context(w: Workload, explicit_kv_len: bool = True) -> None:
+    """A sequence holds its prompt and its output, no more (a longer cached prefix
+    is part of the prompt: raise --isl and say how much is cached with
+    --cached-prefix); and no context exceeds the model's maximum position."""
+    flag = "--kv-len" if explicit_kv_len else "traffic.kv_len"
+    if w.kv_len > w.isl + w.osl:
+        raise InputError(
+            f"{flag} {w.kv_len:,} exceeds --isl + --osl = {w.isl + w.osl:,}: context beyond the prompt and output would be a "
+            "free cached prefix; count it in --isl and give --cached-prefix (tokens of it already cached)")
+    limit = w.model.max_position_embeddings
+    if limit and w.kv_len > limit:
+        raise InputError(f"context: {w.kv_len:,} tokens ({flag}, default --isl + --osl) exceed {w.name}'s maximum position "
+                         f"{limit:,} (max_position_embeddings)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..inputs import units
+from ..inputs import formats, units
 from .candidates import Layouts
 from ..inputs.topology import Topology, scale_up_group_bw
 from ..inputs.workload import Workload
@@ -38,6 +38,16 @@ def experts_touched_fraction(n_experts: int, k: int, tokens: np.ndarray) -> np.n
     return 1.0 - np.power(1.0 - k / n_experts, _b(tokens))
 
 
+def grouped_gemm_efficiency(tokens_per_expert, half_tokens: float) -> np.ndarray:
+    """Share of a dense GEMM's achieved FLOP/s a grouped expert GEMM reaches when each
+    busy expert on a GPU gets ``tokens_per_expert`` rows: m / (m + h). Each expert's
+    tile is padded and set up whatever its row count, a cost worth ``h`` rows, so the
+    rate falls at small occupancy and approaches the dense rate when experts are full
+    (``moe_half_tokens``, measured on DeepGEMM's grouped kernels: hardware/efficiency.yaml)."""
+    m = _b(tokens_per_expert)
+    return np.where(m > 0, m / np.maximum(m + half_tokens, 1e-12), 1.0)
+
+
 def _stage_layers(w: Workload, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Layers in the bottleneck (largest) stage: total, dense-MLP, MoE. The dense-MLP
     layers of an MoE lead the model, so the heaviest stage is the one made of MoE
@@ -49,18 +59,30 @@ def _stage_layers(w: Workload, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 
 def weight_bytes_per_gpu(w: Workload, L: Layouts) -> np.ndarray:
-    """Resident weights on one GPU of the largest stage."""
-    m = w.model
-    wb = units.dtype_bytes(w.weight_dtype)
+    """Resident weights on one GPU of the largest stage, each component at its own
+    format (block scales included: formats.Format.bytes_per_param)."""
+    m, wp = w.model, w.weights
     tp, ep, pp = _b(L.tp), _b(L.ep), _b(L.pp)
     moe_tp = _b(L.moe_tp)
     ls, nd, nm = _stage_layers(w, pp)
-    attn = m.attn_params_per_layer * wb / tp
-    dense = m.dense_mlp_params * wb / tp
-    shared = m.n_shared_experts * m.expert_params * wb / tp
-    routed = np.ceil(m.n_routed_experts / ep) * m.expert_params * wb / moe_tp if m.is_moe else 0.0
-    head = m.vocab_size * m.d_model * wb / tp * np.where((pp == 1) & (not m.tied_embeddings), 2.0, 1.0)
+    attn = m.attn_params_per_layer * wp.bytes("attention") / tp
+    dense = m.dense_mlp_params * wp.bytes("dense_ffn") / tp
+    shared = m.n_shared_experts * m.expert_params * wp.bytes("shared_experts") / tp
+    routed = np.ceil(m.n_routed_experts / ep) * m.expert_params * wp.bytes("routed_experts") / moe_tp if m.is_moe else 0.0
+    head = m.vocab_size * m.d_model * wp.bytes("embeddings") / tp * np.where((pp == 1) & (not m.tied_embeddings), 2.0, 1.0)
     return ls * attn + nd * dense + nm * (shared + routed) + head
+
+
+def gemm_rate(w: Workload, topo: Topology, component: str, prefill: bool = False) -> float:
+    """Achieved FLOP/s of one weight component's GEMMs: the peak of the precision its
+    format computes in on this accelerator, times the measured fraction for that
+    precision (block-scaled FP8 has its own, lower, fraction)."""
+    acc, eff = topo.accelerator, topo.efficiency
+    fmt = formats.get(getattr(w.weights, component))
+    cd = fmt.compute_dtype(acc.peak_flops)
+    key = "fp8_block" if fmt.name == "fp8_block128" and cd == "fp8" else cd
+    table = eff.prefill_flops_fraction if prefill else eff.flops_fraction
+    return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
 
 
 def kv_bytes_per_gpu(w: Workload, L: Layouts, batch) -> np.ndarray:
@@ -98,15 +120,12 @@ def step_terms(
     shared-expert MLPs, all-reduce, what a GPU dispatches) runs at the busiest rank's
     load, the routed experts at the stage's total."""
     m, acc, eff = w.model, topo.accelerator, topo.efficiency
-    wb, kb, ab = (units.dtype_bytes(x) for x in (w.weight_dtype, w.kv_dtype, w.act_dtype))
-    cd = acc.compute_dtype(w.weight_dtype)
-    gemm_rate = acc.peak_flops[cd] * eff.flops_eff(cd, prefill)
+    kb, ab = (units.dtype_bytes(x) for x in (w.kv_dtype, w.act_dtype))
+    wp = w.weights
+    r_attn, r_dense, r_shared, r_routed, r_head = (
+        gemm_rate(w, topo, c, prefill) for c in ("attention", "dense_ffn", "shared_experts", "routed_experts", "embeddings"))
     attn_rate = acc.peak_flops["bf16"] * eff.flops_eff("bf16", prefill)
-    hbm = acc.hbm_bw_bytes_per_s * eff.hbm_fraction
-    # the routed-expert block reaches moe_gemm_fraction of the dense roofline, compute and
-    # weight streaming alike (grouped GEMMs, routing and permutes), so its balance batch stays put
-    moe_rate = gemm_rate * eff.moe_gemm_fraction
-    moe_hbm = hbm * eff.moe_gemm_fraction
+    hbm = acc.hbm_bw_bytes_per_s * eff.hbm_fraction  # every weight streams at this rate, experts included
     tp, dp, ep, pp = _b(L.tp), _b(L.dp), _b(L.ep), _b(L.pp)
     S, moe_tp = tp * dp, _b(L.moe_tp)
     B, P = _b(decode_tokens), _b(prefill_tokens)
@@ -117,16 +136,21 @@ def step_terms(
 
     # -- per-layer FLOPs on one GPU
     ctx_d = m.kv_tokens_held(_b(ctx_decode)) / m.n_layers
-    ctx_p = m.kv_tokens_held(w.isl / 2.0) / m.n_layers  # causal prefill attends to half its prompt on average
+    # causal prefill attends to the cached prefix and half its new tokens on average
+    ctx_p = m.kv_tokens_held(w.cached_prefix_tokens + w.prefill_isl / 2.0) / m.n_layers
     core = ((B / dp) * ctx_d * m.attn_flops_per_token_per_ctx() + Pr * ctx_p * prefill_attn_flops_per_ctx(m)) / tp
     attn_gemm = 2 * Tr * m.attn_params_per_layer / tp
     dense_gemm = 2 * Tr * m.dense_mlp_params / tp
-    imb = eff.moe_imbalance if m.is_moe else 1.0
-    moe_gemm = 2 * (T * m.experts_per_token * imb / S + Tr * m.n_shared_experts / tp) * m.expert_params
-    if m.is_moe:  # a grouped GEMM pays, per expert that gets tokens, a fixed cost worth moe_half_tokens rows
-        rows = T * m.experts_per_token
+    # expert load imbalance: with experts spread over ep > 1 GPUs the busiest one gets
+    # moe_imbalance x the mean routed tokens; tensor-parallel experts (ep = 1) share every load
+    imb = np.where(ep > 1, eff.moe_imbalance, 1.0) if m.is_moe else 1.0
+    routed_gemm = 2 * T * m.experts_per_token * imb / S * m.expert_params
+    shared_gemm = 2 * Tr * m.n_shared_experts / tp * m.expert_params  # a dense GEMM on the rank's tokens
+    routed_rate = r_routed
+    if m.is_moe:  # grouped GEMM: its rate follows the tokens each busy expert gets
         busy = m.n_routed_experts * experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)
-        moe_rate = moe_rate * np.where(rows > 0, rows / np.maximum(rows + busy * eff.moe_half_tokens, 1e-9), 1.0)
+        per_expert = T * m.experts_per_token / np.maximum(busy, 1e-12)
+        routed_rate = r_routed * grouped_gemm_efficiency(per_expert, eff.moe_half_tokens)
 
     # -- per-layer bytes read on one GPU
     shards = np.minimum(tp, m.kv_shardable_heads)
@@ -134,11 +158,11 @@ def step_terms(
     if not eff.gqa_shared_kv_loads and m.attention != "mla":  # pre-GQA kernels load a KV head per query head
         kv_read = kv_read * (m.n_heads / tp) / (m.n_kv_heads / shards)
     kv_write = Tr * m.kv_elems_per_token_per_layer * kb / shards
-    attn_w = m.attn_params_per_layer * wb / tp
-    dense_w = m.dense_mlp_params * wb / tp
-    shared_w = m.n_shared_experts * m.expert_params * wb / tp
+    attn_w = m.attn_params_per_layer * wp.bytes("attention") / tp
+    dense_w = m.dense_mlp_params * wp.bytes("dense_ffn") / tp
+    shared_w = m.n_shared_experts * m.expert_params * wp.bytes("shared_experts") / tp
     if m.is_moe:
-        resident = np.ceil(m.n_routed_experts / ep) * m.expert_params * wb / moe_tp
+        resident = np.ceil(m.n_routed_experts / ep) * m.expert_params * wp.bytes("routed_experts") / moe_tp
         touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)
         routed_w = resident * touched
     else:
@@ -149,15 +173,18 @@ def step_terms(
     # (a GEMM cannot hide behind the KV read of the attention kernel, or vice versa)
     c_attn = core / attn_rate
     kv_t = (kv_read + kv_write) / hbm
-    proj = np.maximum(attn_gemm / gemm_rate, attn_w / hbm)
-    mlp_dense = np.maximum(dense_gemm / gemm_rate, dense_w / hbm)
-    mlp_moe = np.maximum(moe_gemm / moe_rate, (shared_w + routed_w) / moe_hbm)
+    proj = np.maximum(attn_gemm / r_attn, attn_w / hbm)
+    mlp_dense = np.maximum(dense_gemm / r_dense, dense_w / hbm)
+    # shared experts and routed experts are separate kernels; a routed expert's padded
+    # tile runs while its weights stream in, so the larger of the two binds (max, not sum)
+    c_routed = routed_gemm / routed_rate
+    mlp_moe = np.maximum(shared_gemm / r_shared, shared_w / hbm) + np.maximum(c_routed, routed_w / hbm)
     attn_core = np.maximum(c_attn, kv_t)
     roof_d, roof_m = proj + mlp_dense + attn_core, proj + mlp_moe + attn_core  # one layer of each kind
-    c_dense = (attn_gemm + dense_gemm) / gemm_rate + c_attn
-    c_moe = attn_gemm / gemm_rate + moe_gemm / moe_rate + c_attn
+    c_dense = attn_gemm / r_attn + dense_gemm / r_dense + c_attn
+    c_moe = attn_gemm / r_attn + shared_gemm / r_shared + c_routed + c_attn
     w_dense = (attn_w + dense_w) / hbm
-    w_moe = attn_w / hbm + (shared_w + routed_w) / moe_hbm
+    w_moe = (attn_w + shared_w + routed_w) / hbm
 
     # -- communication per layer. A collective inside a group of GPUs uses the links
     # that group has (all of a GPU's links through a switch; on a mesh or torus only
@@ -175,7 +202,7 @@ def step_terms(
     groups = ep * (1 - np.power(1 - 1 / ep, m.experts_per_token)) if m.is_moe else 0.0
     # Dispatch carries tokens already quantised to the experts' GEMM precision (never
     # wider than the activations); combine returns activation-precision partial sums.
-    disp_b = min(ab, units.dtype_bytes(cd))
+    disp_b = min(ab, units.dtype_bytes(formats.get(wp.routed_experts).compute_dtype(acc.peak_flops)))
     vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction, busiest sender
     nd_span = _b(L.stage_domains)
     remote = (nd_span - 1) / nd_span
@@ -196,7 +223,10 @@ def step_terms(
     hidden_dense = Tr * m.d_ff / tp  # MLP hidden activations on this GPU
     hidden_moe = (T * m.experts_per_token / S + Tr * m.n_shared_experts / tp) * m.expert_d_ff
     elem_dense = (act_rows + eff.mlp_intermediate_passes * hidden_dense) * ab / hbm
-    elem_moe = (act_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
+    # each routed copy of a token (k per token, imbalance on the busiest GPU) is also
+    # permuted, quantised, written by the second GEMM and gathered back, d_model wide
+    routed_rows = T * m.experts_per_token * imb / S * eff.moe_row_passes * m.d_model
+    elem_moe = (act_rows + routed_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
 
     def layers_time(n_dense, n_moe):
         """roofline, communication after overlap, and fixed + elementwise costs of
@@ -220,7 +250,7 @@ def step_terms(
 
     # -- the output head (on the last stage): vocab projection for decode tokens
     head_flops = 2 * B * m.vocab_size * m.d_model / S
-    head = np.maximum(head_flops / gemm_rate, m.vocab_size * m.d_model * wb / tp / hbm)
+    head = np.maximum(head_flops / r_head, m.vocab_size * m.d_model * wp.bytes("embeddings") / tp / hbm)
 
     stage = roof + comm + overhead + head
     layers = sum(layers_time(float(m.n_mlp_dense_layers), float(m.n_moe_layers)))  # every layer once
@@ -240,11 +270,23 @@ def pp_hops_s(w: Workload, topo: Topology, L: Layouts, tokens) -> np.ndarray:
     return inside + outside
 
 
+def busiest_rank_tokens(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens) -> np.ndarray:
+    """Tokens on the busiest attention-DP rank of an aggregated step. Decode tokens
+    spread evenly, but a prompt lives on one rank and enters a step a chunk at a time
+    (``min(ISL, prefill_chunk_tokens)``), so while fewer chunks than ranks are in a
+    step the rank holding one carries a whole chunk and every other rank waits for it
+    at the next expert all-to-all: max(P/d, min(P, chunk)) prefill tokens."""
+    dp, B, P = _b(L.dp), _b(decode_tokens), _b(prefill_tokens)
+    chunk = float(min(w.isl, topo.efficiency.prefill_chunk_tokens))
+    return B / dp + np.where(dp > 1, np.maximum(P / dp, np.minimum(P, chunk)), P / dp)
+
+
 def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = None) -> np.ndarray:
     """Time to push one request's prompt through every stage, chunk by chunk.
     A request lives on one attention-DP rank: that rank runs the whole chunk's
-    attention side (never 1/dp of it), the experts see the chunk's tokens."""
-    isl = w.isl if isl is None else isl
+    attention side (never 1/dp of it), the experts see the chunk's tokens.
+    Only the tokens the prefix cache misses are computed (``w.prefill_isl``)."""
+    isl = max(1, int(round(w.prefill_isl))) if isl is None else isl
     chunk = float(min(isl, topo.efficiency.prefill_chunk_tokens))
     n_chunks = -(-isl // int(chunk))
     s = step_terms(w, topo, L, 0.0, chunk, 0.0, prefill=True, rank_tokens=chunk)
@@ -261,10 +303,10 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
     tp, dp, pp = (_b(x)[:, None] if np.ndim(batch) == 2 else _b(x) for x in (L.tp, L.dp, L.pp))
     Lb = _broadcast_layouts(L, np.ndim(batch) == 2)
     B = _b(batch)
-    P = B * w.isl / w.osl if aggregated else np.zeros_like(B)
+    P = B * w.prefill_isl / w.osl if aggregated else np.zeros_like(B)  # cache hits need no prefill
     ctx = max(1.0, w.kv_len - w.osl / 2.0)  # mean context a decode step reads over a request's life
 
-    step = step_terms(w, topo, Lb, B, P, ctx)
+    step = step_terms(w, topo, Lb, B, P, ctx, rank_tokens=busiest_rank_tokens(w, topo, Lb, B, P))
     hops = pp_hops_s(w, topo, Lb, B + P)
     latency = step.layers_s + step.head_s + pp * eff.step_overhead_s + hops
     interval = np.maximum(latency, pp * step.stage_s)

@@ -62,26 +62,32 @@ def _f(x) -> np.ndarray:
 
 def max_prompts_per_rank(w: Workload, topo: Topology) -> int:
     """Whole prompts one DP rank takes per pass within the token budget (>= 1)."""
-    return max(1, topo.efficiency.prefill_chunk_tokens // w.isl)
+    return max(1, int(topo.efficiency.prefill_chunk_tokens // _computed(w)))
+
+
+def _computed(w: Workload) -> float:
+    """Prompt tokens a prefill pool computes per request: the prefix-cache misses."""
+    return max(1.0, w.prefill_isl)
 
 
 def rank_tokens(w: Workload, topo: Topology, prompts_per_rank) -> np.ndarray:
     """Tokens per DP rank per pass: k whole prompts, or one budget-sized chunk."""
-    C = topo.efficiency.prefill_chunk_tokens
-    return np.where(w.isl <= C, _f(prompts_per_rank) * w.isl, float(C))
+    C, n = topo.efficiency.prefill_chunk_tokens, _computed(w)
+    return np.where(n <= C, _f(prompts_per_rank) * n, float(C))
 
 
 def prefill_evaluate(w: Workload, topo: Topology, L: Layouts, prompts_per_rank) -> PrefillEvaluation:
     eff, acc = topo.efficiency, topo.accelerator
     tp, dp, pp = _f(L.tp), _f(L.dp), _f(L.pp)
-    k = np.where(w.isl <= eff.prefill_chunk_tokens, _f(prompts_per_rank), 1.0)
+    n = _computed(w)
+    k = np.where(n <= eff.prefill_chunk_tokens, _f(prompts_per_rank), 1.0)
     t = rank_tokens(w, topo, k)
     T = dp * t
     s = step_terms(w, topo, L, np.zeros_like(T), T, 0.0, prefill=True)
-    passes = np.ceil(w.isl / t)  # passes per prompt per rank (1 when whole prompts fit)
+    passes = np.ceil(n / t)  # passes per prompt per rank (1 when whole prompts fit)
     one_pass = s.layers_s + pp * eff.step_overhead_s + pp_hops_s(w, topo, L, T)
     latency = (passes - 1) * s.stage_s + one_pass
-    rps = (T / w.isl) / s.stage_s
+    rps = (T / n) / s.stage_s
     gpus = tp * dp * pp
     held = replace(w, kv_len=w.isl)  # a prompt's KV stays until it is sent to decode
     kv = kv_bytes_per_gpu(held, L, dp * np.maximum(k, 1.0))

@@ -7,7 +7,6 @@ here searches; it only assembles and reports.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +17,7 @@ from ..physics.candidates import Layouts
 from ..physics.costmodel import BOTTLENECKS, Evaluation
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
-
-SCHEMA_VERSION = "1.0"
+from .document import SCHEMA_VERSION, document, dump, strict_dumps
 
 
 def _r(x: float, nd: int = 4) -> float:
@@ -151,8 +149,17 @@ class Plan:
     solver: dict[str, Any]
     violations: list[str] = field(default_factory=list)
     message: str = ""
+    serving_economics: dict[str, Any] = field(default_factory=dict)  # prefix-cache prices and tiers (plan.economics)
+
+    def document(self):
+        """The typed document (:mod:`planner.plan.document`): what render and export read."""
+        return document(self._raw())
 
     def to_dict(self) -> dict[str, Any]:
+        """The typed document as plain JSON data."""
+        return dump(self.document())
+
+    def _raw(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": self.kind,
@@ -168,10 +175,12 @@ class Plan:
             "violations": self.violations,
             "alternatives": self.alternatives,
             "solver": self.solver,
+            **({"serving_economics": self.serving_economics} if self.serving_economics else {}),
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+        """Strict JSON: no NaN or Infinity; a bound that does not exist is null."""
+        return strict_dumps(self.to_dict())
 
 
 def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +198,8 @@ def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str,
             "accelerator": topo.accelerator.name,
         },
         "slo": {"ttft_ms": _r(w.ttft_s / units.MS), "tpot_ms": _r(w.tpot_s / units.MS)},
-        "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len},
+        "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len, "cached_prefix_tokens": _r(w.cached_prefix_tokens),
+                    "prefix_hit_rate": _r(w.prefix_hit_rate), "prefix_hold_s": _r(w.prefix_hold_s)},
         "precision": {"weights": w.weight_dtype, "kv_cache": w.kv_dtype, "activations": w.act_dtype},
         "price_usd_per_gpu_hour": topo.price_usd_per_gpu_hour,
         **extra,

@@ -45,10 +45,8 @@ class PoolPlan(Plan):
 
     pools: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = super().to_dict()
-        d["pools"] = self.pools
-        return d
+    def _raw(self) -> dict[str, Any]:
+        return {**super()._raw(), "pools": self.pools}
 
 
 @dataclass(frozen=True)
@@ -291,6 +289,48 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
 
     p_reps = [sol.prefill[n] for n in p_used]
     d_reps = [sol.decode[n] for n in d_used]
+    metrics, p_rps, d_rps, gpus = _totals(w, L, Ld, pre, dev, pi, di, p_reps, d_reps, parts)
+    k0 = di[max(range(len(di)), key=lambda n: d_reps[n] * int(Ld.gpus[di[n]]))]
+    i0 = pi[max(range(len(pi)), key=lambda n: p_reps[n] * int(L.gpus[pi[n]]))]
+    q0, lat0, x0 = parts[i0]
+    breakdown = {**breakdown_dict(dev, k0), "prefill": _r(lat0 / units.MS), "queue": _r(q0 / units.MS), "kv_transfer": _r(x0 / units.MS)}
+    pools = {
+        "prefill": _pool_prefill(w, L, pre, pi, p_reps, parts, v.link),
+        "decode": _pool_decode(Ld, b, dev, di, d_reps, w.osl),
+        "balance": {
+            "prefill_requests_per_s": _r(p_rps),
+            "decode_requests_per_s": _r(d_rps),
+            "prefill_over_decode": _r(p_rps / d_rps),
+        },
+    }
+    alternatives = _alternatives(full, Ld, di)
+    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated"}
+    return PoolPlan(
+        kind="plan",
+        status=sol.status,
+        inputs=inputs_dict(w, topo, extra),
+        replicas=replicas,
+        metrics=metrics,
+        memory_per_gpu_gb=memory_dict(dev, k0),
+        time_breakdown_ms=breakdown,
+        bottleneck=bottleneck_name(dev, k0),
+        binding_constraints=_binding(w, topo, Ld, b, k0, gpus, max_gpus, v.problem),
+        alternatives=alternatives,
+        solver={
+            **summary(sol.sol, objective),
+            "options_considered": 2 * len(L),
+            "decode_batch_fractions": list(BATCH_FRACTIONS),
+            "options_to_solver": len(v.p_idx) + len(v.d_idx),
+            "dinkelbach_iterations": sol.iterations,
+            "kv_transfer_link": v.link,
+        },
+        pools=pools,
+    )
+
+
+def _totals(w, L, Ld, pre, dev, pi, di, p_reps, d_reps, parts) -> tuple[dict[str, Any], float, float, int]:
+    """Metrics of the two pools together, the request rates of each pool, and the GPUs used."""
+    n_pre = sum(p_reps)
     out_tps = sum(float(dev.output_tps[k]) * r for k, r in zip(di, d_reps))
     d_usd = sum(float(dev.usd_per_s[k]) * r for k, r in zip(di, d_reps))
     p_usd = sum(float(pre.ev.usd_per_s[i]) * r for i, r in zip(pi, p_reps))
@@ -314,19 +354,11 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
         "usd_per_mtok_all_in": _r((p_usd + d_usd) / out_tps * 1e6),
         "usd_per_hour": _r((p_usd + d_usd) * 3600),
     }
-    k0 = di[max(range(len(di)), key=lambda n: d_reps[n] * int(Ld.gpus[di[n]]))]
-    i0 = pi[max(range(len(pi)), key=lambda n: p_reps[n] * int(L.gpus[pi[n]]))]
-    q0, lat0, x0 = parts[i0]
-    breakdown = {**breakdown_dict(dev, k0), "prefill": _r(lat0 / units.MS), "queue": _r(q0 / units.MS), "kv_transfer": _r(x0 / units.MS)}
-    pools = {
-        "prefill": _pool_prefill(w, L, pre, pi, p_reps, parts, v.link),
-        "decode": _pool_decode(Ld, b, dev, di, d_reps, w.osl),
-        "balance": {
-            "prefill_requests_per_s": _r(p_rps),
-            "decode_requests_per_s": _r(d_rps),
-            "prefill_over_decode": _r(p_rps / d_rps),
-        },
-    }
+    return metrics, p_rps, d_rps, gpus
+
+
+def _alternatives(full, Ld: Layouts, di: list[int]) -> list[dict[str, Any]]:
+    """The cheapest decode layouts not in the plan, each at its largest batch."""
     alternatives = []
     Lf, bf, evf = full
     chosen = {tuple(sorted(layout_dict(Ld.row(k)).items())) for k in di}
@@ -336,28 +368,7 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
         alternatives.append({"role": "decode", "layout": layout_dict(Lf.row(k)), "batch": int(bf[k]), "bottleneck": bottleneck_name(evf, k), **option_metrics(evf, k)})
         if len(alternatives) >= 5:
             break
-    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated"}
-    return PoolPlan(
-        kind="plan",
-        status=sol.status,
-        inputs=inputs_dict(w, topo, extra),
-        replicas=replicas,
-        metrics=metrics,
-        memory_per_gpu_gb=memory_dict(dev, k0),
-        time_breakdown_ms=breakdown,
-        bottleneck=bottleneck_name(dev, k0),
-        binding_constraints=_binding(w, topo, Ld, b, k0, gpus, max_gpus, v.problem),
-        alternatives=alternatives,
-        solver={
-            **summary(sol.sol, objective),
-            "options_considered": 2 * len(L),
-            "decode_batch_fractions": list(BATCH_FRACTIONS),
-            "options_to_solver": len(v.p_idx) + len(v.d_idx),
-            "dinkelbach_iterations": sol.iterations,
-            "kv_transfer_link": v.link,
-        },
-        pools=pools,
-    )
+    return alternatives
 
 
 def _pool_prefill(w, L, pre, pi, reps, parts, link) -> dict[str, Any]:

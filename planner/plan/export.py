@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from ..inputs.errors import InputError
-from .export_plan import Replica, int_field, gpus_per_host, plan_replicas  # noqa: F401  (plan reading, re-exported)
+from ..inputs.ranges import TOKENS
+from .export_plan import Replica, int_field, gpus_per_host, plan_replicas, section  # noqa: F401  (plan reading, re-exported)
 
 ENGINES = ("vllm", "sglang", "trtllm")
 MODEL = "$MODEL"
@@ -41,8 +42,9 @@ def engine_table() -> dict[str, Any]:
     return yaml.safe_load(resources.files("planner").joinpath("engine_flags.yaml").read_text())
 
 
-def host_ref(h: int) -> str:
-    return "${HOST_%d}" % h
+def host_ref(h: int, prefix: str = "") -> str:
+    """The shell placeholder for topology host ``h`` (``${HOST_3}``, or ``${GB200_RACKS_HOST_3}`` in a fleet)."""
+    return "${%sHOST_%d}" % (prefix, h)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Command:
     launcher: tuple[str, ...] = ()
     files: tuple[tuple[str, str], ...] = ()  # (name, text) to write before launching
     config: dict = field(default_factory=dict, compare=False)  # parsed options file, if any
+    literal: frozenset = field(default_factory=frozenset, compare=False)  # words that are data, never placeholders (a user's --model)
 
     def flags(self) -> list[str]:
         return [a.split("=")[0] for a in self.args if a.startswith("-")]
@@ -78,24 +81,84 @@ class Command:
         return "true" if not nxt or nxt.startswith("--") else nxt
 
     def shell(self) -> str:
-        lines = [f"cat > {name} <<EOF\n{text.rstrip()}\nEOF" for name, text in self.files]
-        words = [f"{k}={_q(v)}" for k, v in self.env] + [_q(w) for w in (*self.launcher, *self.program, *self.args)]
+        """The command as POSIX shell text. Every word goes through :func:`_q`, so
+        whatever a name or path holds, the shell sees exactly these words."""
+        lines = [f"cat > {_q(name)} <<'{_EOF}'\n{_heredoc(text)}\n{_EOF}" if not _PLACEHOLDER.search(text)
+                 else f"cat > {_q(name)} <<{_EOF}\n{_heredoc(text)}\n{_EOF}" for name, text in self.files]
+        words = [f"{_env_name(k)}={_q(v)}" for k, v in self.env]
+        words += [_q(w, literal=w in self.literal) for w in (*self.launcher, *self.program, *self.args)]
         return "\n".join([*lines, " ".join(words)])
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("literal")
         d["env"] = dict(self.env)
         d["files"] = [{"name": n, "text": t} for n, t in self.files]
         d["shell"] = self.shell()
         return d
 
 
-_SAFE = re.compile(r"^[\w@%+=:,./{}$-]+$")
+# The only text the shell may expand: the $MODEL and ${HOST_<n>} placeholders the
+# planner itself writes. Everything else is quoted by shlex.quote.
+_PLACEHOLDER = re.compile(r"\$MODEL(?![A-Za-z0-9_])|\$\{HOST_[0-9]+\}")
+_EOF = "PLANNER_EOF"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _q(word: str) -> str:
-    """Shell-quote, but leave $MODEL and ${HOST_n} placeholders expandable."""
-    return word if _SAFE.match(word) else shlex.quote(word)
+def _q(word: str, literal: bool = False) -> str:
+    """One shell word that the shell reads back as ``word``: literal text through
+    shlex.quote, placeholders in double quotes (expanded, never split or globbed).
+    ``literal``: the word is data (a user's --model) even if it looks like one."""
+    word = str(word)
+    if literal:
+        return shlex.quote(word)
+    parts, pos = [], 0
+    for m in _PLACEHOLDER.finditer(word):
+        if m.start() > pos:
+            parts.append(shlex.quote(word[pos:m.start()]))
+        parts.append(f'"{m.group()}"')
+        pos = m.end()
+    if pos < len(word) or not parts:
+        parts.append(shlex.quote(word[pos:]))
+    return "".join(parts)
+
+
+def _env_name(name: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise InputError(f"engine_flags.yaml: {name!r} is not an environment variable name")
+    return name
+
+
+def _heredoc(text: str) -> str:
+    """A here-document body that writes ``text``: with placeholders, the shell's
+    other expansions (``$``, backquote, backslash) are escaped so only the
+    placeholders expand; without, the delimiter is quoted and nothing expands."""
+    text = text.rstrip()
+    if _EOF in text.splitlines():
+        raise InputError("export: a file body holds the here-document delimiter")
+    if not _PLACEHOLDER.search(text):
+        return text
+    out, pos = [], 0
+    esc = lambda t: t.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`")  # noqa: E731
+    for m in _PLACEHOLDER.finditer(text):
+        out += [esc(text[pos:m.start()]), m.group()]
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def check_model(model: str) -> str:
+    """A --model value: any path or id, but not an engine option (leading '-')
+    and without control characters (a newline would end the shell command)."""
+    import unicodedata
+
+    if not model.strip():
+        raise InputError("--model: give a checkpoint path or Hugging Face id")
+    if model.startswith("-"):
+        raise InputError("--model must not start with '-' (the engine would read it as an option); prefix a path with ./")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in model):
+        raise InputError("--model must not contain control characters (newlines, escapes)")
+    return model
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -110,7 +173,11 @@ class _Ctx:
     kv_len: int
     isl: int
     kv_dtype: str
-    taken: dict = field(default_factory=dict)
+    taken: dict = field(default_factory=dict)  # (port kind, host) -> ports handed out
+    host_prefix: str = ""  # fleet exports: one placeholder family per inventory group
+
+    def host(self, h: int) -> str:
+        return host_ref(h, self.host_prefix)
 
     def port(self, kind: str, host: int, n: int = 1) -> int:
         """A port on ``host`` no other replica of this export uses (default + k)."""
@@ -153,6 +220,7 @@ def _env(ctx: _Ctx, gpus: list[int]) -> list[tuple[str, str]]:
 
 def _cmd(ctx: _Ctx, r: Replica, node: int | None, segs, program, args, **kw) -> Command:
     chosen = segs if node is None else [segs[node]]
+    kw.setdefault("literal", frozenset({ctx.model}) if ctx.model != MODEL else frozenset())
     return Command(
         engine=ctx.engine, role=r.role, replica=r.id, node_rank=node, nnodes=len(segs),
         hosts=tuple(h for h, _ in chosen), gpu_ids=tuple(g for _, s in chosen for g in s),
@@ -190,14 +258,14 @@ def _vllm(ctx: _Ctx, r: Replica) -> list[Command]:
         start = 0
         for i, (h, gpus) in enumerate(segs):
             local = len(gpus) // (r.tp * r.pp)
-            extra = [f("dp_local"), local, f("dp_address"), host_ref(head)]
+            extra = [f("dp_local"), local, f("dp_address"), ctx.host(head)]
             extra += [f("headless"), f("dp_start_rank"), start] if i else []
             start += local
             cmds.append((i, h, gpus, args + extra))
     elif len(segs) > 1:
         mport = ctx.port("dist_port", head)
         for i, (h, gpus) in enumerate(segs):
-            extra = [f("nnodes"), len(segs), f("node_rank"), i, f("master_addr"), host_ref(head), f("master_port"), mport]
+            extra = [f("nnodes"), len(segs), f("node_rank"), i, f("master_addr"), ctx.host(head), f("master_port"), mport]
             cmds.append((i, h, gpus, args + extra + ([f("headless")] if i else [])))
     else:
         cmds.append((0, head, segs[0][1], args))
@@ -205,7 +273,7 @@ def _vllm(ctx: _Ctx, r: Replica) -> list[Command]:
     for i, h, gpus, a in cmds:
         env, names = _env(ctx, gpus), ctx.spec["kv_transfer_env"]
         if r.role != "aggregated":  # NIXL side channel: one port per DP rank, unique on the host
-            env += [(names["host"], host_ref(h)), (names["port"], str(ctx.port("nixl_port", h, max(1, len(gpus) // (r.tp * r.pp)))))]
+            env += [(names["host"], ctx.host(h)), (names["port"], str(ctx.port("nixl_port", h, max(1, len(gpus) // (r.tp * r.pp)))))]
         out.append(_cmd(ctx, r, i, segs, ctx.spec["program"], a, env=tuple(env)))
     return out
 
@@ -230,7 +298,7 @@ def _sglang(ctx: _Ctx, r: Replica) -> list[Command]:
     args += [f("host"), "0.0.0.0", f("port"), ctx.port("http_port", head)]
     if len(segs) == 1:
         return [_cmd(ctx, r, 0, segs, ctx.spec["program"], args, env=tuple(_env(ctx, segs[0][1])))]
-    addr = f"{host_ref(head)}:{ctx.port('dist_port', head)}"
+    addr = f"{ctx.host(head)}:{ctx.port('dist_port', head)}"
     return [
         _cmd(ctx, r, i, segs, ctx.spec["program"], args + [f("nnodes"), len(segs), f("node_rank"), i, f("dist_init_addr"), addr], env=tuple(_env(ctx, gpus)))
         for i, (_, gpus) in enumerate(segs)
@@ -275,7 +343,7 @@ def _trtllm(ctx: _Ctx, r: Replica) -> list[Command]:
     if len({tuple(g % ctx.gph for g in s) for _, s in segs}) > 1:
         raise ctx.cannot(f"replica {r.id} on different GPU slots of its hosts", "uneven_hosts")
     lf = ctx.spec["launcher_flags"]
-    launcher = [*ctx.spec["launcher"], lf["nodes"], str(len(segs)), lf["nodelist"], ",".join(host_ref(h) for h, _ in segs),
+    launcher = [*ctx.spec["launcher"], lf["nodes"], str(len(segs)), lf["nodelist"], ",".join(ctx.host(h) for h, _ in segs),
                 lf["ntasks"], str(len(order)), lf["per_node"], str(len(segs[0][1])), lf["mpi"]]
     return [_cmd(ctx, r, None, segs, [*ctx.spec["launch_wrapper"], *ctx.spec["program"]], args,
                  env=tuple(_env(ctx, segs[0][1])), launcher=tuple(launcher), files=files, config=config)]
@@ -294,38 +362,52 @@ def _router(ctx: _Ctx, servers: list[Command]) -> Command:
     rf, port = ctx.spec["router_flags"], int(ctx.spec["defaults"]["router_port"])
     files, config = (), {}
     if ctx.engine == "vllm":
-        args = [rf["port"], port, rf["prefill_hosts"], *[host_ref(h) for h, _ in pre], rf["prefill_ports"], *[p for _, p in pre],
-                rf["decode_hosts"], *[host_ref(h) for h, _ in dec], rf["decode_ports"], *[p for _, p in dec]]
+        args = [rf["port"], port, rf["prefill_hosts"], *[ctx.host(h) for h, _ in pre], rf["prefill_ports"], *[p for _, p in pre],
+                rf["decode_hosts"], *[ctx.host(h) for h, _ in dec], rf["decode_ports"], *[p for _, p in dec]]
     elif ctx.engine == "sglang":
         boot = [c.value(ctx.flag("bootstrap_port")) for c in heads if c.role == "prefill"]
         args = [rf["pd"]]
         for (h, p), b in zip(pre, boot):
-            args += [rf["prefill"], f"http://{host_ref(h)}:{p}", b]
+            args += [rf["prefill"], f"http://{ctx.host(h)}:{p}", b]
         for h, p in dec:
-            args += [rf["decode"], f"http://{host_ref(h)}:{p}"]
+            args += [rf["decode"], f"http://{ctx.host(h)}:{p}"]
         args += [rf["host"], "0.0.0.0", rf["port"], port]
     else:
         config = {"hostname": "0.0.0.0", "port": port, "backend": "pytorch",
-                  "context_servers": {"num_instances": len(pre), "urls": [f"{host_ref(h)}:{p}" for h, p in pre]},
-                  "generation_servers": {"num_instances": len(dec), "urls": [f"{host_ref(h)}:{p}" for h, p in dec]}}
+                  "context_servers": {"num_instances": len(pre), "urls": [f"{ctx.host(h)}:{p}" for h, p in pre]},
+                  "generation_servers": {"num_instances": len(dec), "urls": [f"{ctx.host(h)}:{p}" for h, p in dec]}}
         files = (("trtllm-disagg.yaml", yaml.safe_dump(config, sort_keys=False)),)
         args = [rf["config"], files[0][0]]
     return Command(engine=ctx.engine, role="router", replica=None, node_rank=None, nnodes=1, hosts=(), gpu_ids=(),
                    program=tuple(ctx.spec["router"]), args=tuple(str(a) for a in args), files=files, config=config)
 
 
-def launch_commands(plan: dict, engine: str, *, model: str = MODEL, gpus_per_host_override: int | None = None) -> list[Command]:
+def _precision(value: Any) -> str:
+    from ..inputs.units import DTYPE_BYTES
+
+    if not isinstance(value, str) or value not in DTYPE_BYTES:
+        raise InputError(f"plan: inputs.precision.kv_cache must be one of {', '.join(DTYPE_BYTES)}")
+    return value
+
+
+def launch_commands(
+    plan: dict, engine: str, *, model: str = MODEL, gpus_per_host_override: int | None = None,
+    host_prefix: str = "", taken: dict | None = None,
+) -> list[Command]:
     """Every command that launches ``plan`` on ``engine``, replica by replica
-    (node by node), then the router of a disaggregated plan."""
+    (node by node), then the router of a disaggregated plan. ``taken`` shares the
+    ports already handed out with other command sets on the same hosts."""
     if engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     reps = plan_replicas(plan)
-    inputs = plan.get("inputs") or {}
-    traffic, precision = inputs.get("traffic") or {}, inputs.get("precision") or {}
+    if model != MODEL:
+        check_model(model)
+    inputs = section(plan, "inputs")
+    traffic, precision = section(inputs, "traffic", "inputs."), section(inputs, "precision", "inputs.")
     ctx = _Ctx(
         engine=engine, spec=engine_table()[engine], model=model, gph=gpus_per_host(plan, gpus_per_host_override),
-        kv_len=int_field(traffic, "kv_len", "inputs.traffic"), isl=int_field(traffic, "isl", "inputs.traffic"),
-        kv_dtype=str(precision.get("kv_cache", "bf16")),
+        kv_len=int_field(traffic, "kv_len", "inputs.traffic", maximum=int(TOKENS.hi)), isl=int_field(traffic, "isl", "inputs.traffic", maximum=int(TOKENS.hi)),
+        kv_dtype=_precision(precision.get("kv_cache", "bf16")), taken={} if taken is None else taken, host_prefix=host_prefix,
     )
     out = [c for r in reps for c in _BUILDERS[engine](ctx, r)]
     if isinstance(plan.get("pools"), dict) and plan["pools"]:

@@ -17,20 +17,22 @@ GPUs form one class, so the model's size does not grow with the fleet.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
+from ..inputs import units
 from ..inputs.datafiles import read_yaml
 from ..inputs.errors import InputError
+from ..inputs.ranges import MAX_FLEET_DOMAINS, DEMAND_TPS, FLEET_DOMAINS, FLEET_DOMAINS_ID, GPU_ID, PRICE_USD_PER_GPU_HOUR, SLO_MS, TOKENS
 from ..inputs.schema import Strict, validate
 from .fleet_build import build_problem, report
 from .fleet_result import FleetPlan
 
-MAX_DOMAINS_PER_GROUP = 100_000  # 7.2M GPUs of NVL72 racks: beyond any fleet this plans
-MAX_DEMAND_TPS = 1e12  # output tokens/s; far above any fleet's compute ceiling, keeps solver integers in range
+MAX_DOMAINS_PER_GROUP = MAX_FLEET_DOMAINS  # 7.2M GPUs of NVL72 racks: beyond any fleet this plans
+MAX_DEMAND_TPS = DEMAND_TPS.hi  # output tokens/s; far above any fleet's compute ceiling, keeps solver integers in range
 MAX_REPLICA_GPUS = 288  # replicas up to this size are considered (EP144 x PP2, four NVL72 racks)
 
 # --------------------------------------------------------------------------- files
@@ -39,11 +41,11 @@ MAX_REPLICA_GPUS = 288  # replicas up to this size are considered (EP144 x PP2, 
 class GroupFile(Strict):
     name: str = Field(min_length=1)
     topology: str = Field(min_length=1)  # shipped topology name or a topology YAML
-    count: PositiveInt = Field(le=MAX_DOMAINS_PER_GROUP)  # scale-up domains (racks or nodes)
-    price_usd_per_gpu_hour: Optional[PositiveFloat] = None  # default: the topology's price
+    count: FLEET_DOMAINS.type  # scale-up domains (racks or nodes)
+    price_usd_per_gpu_hour: Optional[PRICE_USD_PER_GPU_HOUR.type] = None  # default: the topology's price
     price_source: str = ""
-    unavailable_gpus: list[NonNegativeInt] = []  # group-local ids: domain d holds d*size .. d*size+size-1
-    unavailable_domains: list[NonNegativeInt] = []  # whole racks/nodes out of service
+    unavailable_gpus: list[GPU_ID.type] = Field([], max_length=10_000_000)  # group-local ids: domain d holds d*size .. d*size+size-1
+    unavailable_domains: list[FLEET_DOMAINS_ID.type] = Field([], max_length=MAX_DOMAINS_PER_GROUP)  # whole racks/nodes out of service
 
     @model_validator(mode="after")
     def _sourced(self) -> "GroupFile":
@@ -69,11 +71,11 @@ class InventoryFile(Strict):
 class DemandFile(Strict):
     name: str = Field(min_length=1)
     workload: str = Field(min_length=1)  # shipped workload name, workload YAML or HF config.json
-    output_tokens_per_s: PositiveFloat = Field(le=MAX_DEMAND_TPS)
-    isl: Optional[PositiveInt] = None
-    osl: Optional[PositiveInt] = None
-    ttft_ms: Optional[PositiveFloat] = None
-    tpot_ms: Optional[PositiveFloat] = None
+    output_tokens_per_s: DEMAND_TPS.type
+    isl: Optional[TOKENS.type] = None
+    osl: Optional[TOKENS.type] = None
+    ttft_ms: Optional[SLO_MS.type] = None
+    tpot_ms: Optional[SLO_MS.type] = None
     groups: Optional[list[str]] = None  # restrict to these inventory groups
     mode: Literal["agg", "disagg"] = "agg"  # disagg: separate prefill and decode pools (KV over scale-out)
 
@@ -94,7 +96,7 @@ class DemandsFile(Strict):
 
 def _load(model, ref: str | Path):
     path = Path(ref)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{ref}: no such file")
     return validate(model, read_yaml(path).data, path), str(path)
 
@@ -140,8 +142,10 @@ def _group(g: GroupFile, path: str) -> _Group:
     return _Group(g, topo, size, tuple(size - x for x in lost), frozenset(down))
 
 
-def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float = 60.0, workers: int = 2) -> FleetPlan:
-    """Layouts, replica counts and placement for every demand at least $/hour."""
+def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float = 60.0, workers: int = 2,
+               on_step=None) -> FleetPlan:
+    """Layouts, replica counts and placement for every demand at least $/hour.
+    ``on_step(label)`` is called after each demand's layouts are rated and before the solve."""
     if not time_limit_s > 0:
         raise InputError(f"--time-limit must be positive (got {time_limit_s})")
     inv, inv_path = _load(InventoryFile, inventory)
@@ -152,8 +156,28 @@ def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float =
             if gname not in names:
                 raise InputError(f"{dem_path}: demand {d.name!r}: unknown group {gname!r}; inventory groups: {', '.join(sorted(names))}")
     groups = [_group(g, inv_path) for g in inv.groups]
-    built = build_problem(groups, dem.demands, dem_path, time_limit_s, workers)
-    return report(built, groups, dem.demands)
+    built = build_problem(groups, dem.demands, dem_path, time_limit_s, workers, on_step)
+    return _with_launch_facts(report(built, groups, dem.demands), groups, dem.demands, dem_path)
+
+
+def _with_launch_facts(plan: FleetPlan, groups: list[_Group], demands, path: str) -> FleetPlan:
+    """What a launch command needs beyond the placement: each demand's traffic,
+    precisions and SLOs (after its overrides) and each group's GPUs per host."""
+    from ..inputs.query import load_workload
+    from ..inputs.workload import with_overrides
+    from .assembly import _r
+
+    rows = []
+    for row, dem in zip(plan.workloads, demands):
+        try:
+            w = with_overrides(load_workload(dem.workload), isl=dem.isl, osl=dem.osl, ttft_ms=dem.ttft_ms, tpot_ms=dem.tpot_ms)
+        except InputError as exc:
+            raise InputError(f"{path}: demand {dem.name!r}: {exc}") from None
+        rows.append({**row, "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len},
+                     "precision": {"weights": w.weight_dtype, "kv_cache": w.kv_dtype, "activations": w.act_dtype},
+                     "slo": {"ttft_ms": _r(w.ttft_s / units.MS), "tpot_ms": _r(w.tpot_s / units.MS)}})
+    hosts = [{**row, "gpus_per_host": g.topo.gpus_per_host} for row, g in zip(plan.groups, groups)]
+    return replace(plan, workloads=rows, groups=hosts)
 
 
 def check(plan: FleetPlan) -> list[str]:

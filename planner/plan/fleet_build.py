@@ -88,7 +88,7 @@ def _pool_options(w, topo, wi: int, gi: int, biggest: int, base: int):
     return c.n_layouts, opts, meta, bad, ""
 
 
-def build_problem(groups, demands, path: str, time_limit_s: float, workers: int = 1) -> Built:
+def build_problem(groups, demands, path: str, time_limit_s: float, workers: int = 1, on_step=None) -> Built:
     """Options of every demand on every allowed group (aggregated, or prefill and
     decode pools for ``mode: disagg``), and the groups' domain classes."""
     from ..inputs.query import load
@@ -121,6 +121,8 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int 
             meta += mt
         if not any(o.workload == wi for o in opts_out):
             unservable[wi] = "; ".join(reasons) or "no inventory group allowed"
+        if on_step is not None:
+            on_step(f"rated layouts of {d.name}")
     classes = tuple(c for gi, g in enumerate(groups) for c in core.classes_of(g.free, group=gi))
     demand = tuple(0.0 if wi in unservable else float(d.output_tokens_per_s) for wi, d in enumerate(demands))
     problem = core.Problem(

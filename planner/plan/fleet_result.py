@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .document import SCHEMA_VERSION, document, dump, strict_dumps
+
 
 @dataclass(frozen=True)
 class FleetPlan:
@@ -22,5 +24,14 @@ class FleetPlan:
     replicas: list[dict[str, Any]] = field(default_factory=list)  # concrete placement
     model: dict[str, Any] = field(default_factory=dict)
 
+    def document(self):
+        """The typed document (:class:`planner.plan.fleet_document.FleetDocument`)."""
+        return document({"schema_version": SCHEMA_VERSION, "kind": "fleet", **{k: getattr(self, k) for k in self.__dataclass_fields__}})
+
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": "1.0", "kind": "fleet", **{k: getattr(self, k) for k in self.__dataclass_fields__}}
+        """The typed document as plain JSON data."""
+        return dump(self.document())
+
+    def to_json(self) -> str:
+        """Strict JSON: no NaN or Infinity; a bound that does not exist is null."""
+        return strict_dumps(self.to_dict())

@@ -82,6 +82,9 @@ class Steps:
         prm.max_time_in_seconds = wall
         prm.linearization_level = LINEARIZATION
         prm.cp_model_probing_level = PROBING
+        # Ctrl-C belongs to the planner (planner.inputs.interrupts): CP-SAT's own SIGINT
+        # catcher swallowed it (exit 0) or aborted the process after the solve
+        prm.catch_sigint_signal = False
         for k, v in params.items():
             setattr(prm, k, v)
         code = _run(solver, model)
@@ -113,15 +116,18 @@ class Steps:
 def _run(solver, model) -> int:
     """Solve in a helper thread; the main thread waits in short, interruptible
     joins, so a signal handler can call request_stop() meanwhile."""
+    from ..inputs import interrupts
+
     out: list = []
     _active.append(solver)
     try:
         if _stop.is_set():
             raise Stopped("stopped on request")
-        t = threading.Thread(target=lambda: out.append(solver.Solve(model)), daemon=True)
-        t.start()
-        while t.is_alive():
-            t.join(0.05)
+        with interrupts.stop_hook(request_stop):  # SIGINT/SIGTERM: StopSearch, then Interrupted here
+            t = threading.Thread(target=lambda: out.append(solver.Solve(model)), daemon=True)
+            t.start()
+            while t.is_alive():
+                t.join(0.05)
     finally:
         _active.remove(solver)
     if not out:

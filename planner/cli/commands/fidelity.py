@@ -22,14 +22,19 @@ def register(app: typer.Typer) -> None:
         """Predicted vs measured for every expressible record, the signed error, then the median and maximum absolute error."""
         from ...analysis import fidelity
 
+        from ..console import progress
+
         try:
-            report = fidelity.validate(measurements)
+            with progress("validate", None, enabled=not as_json) as bar:
+                report = fidelity.validate(measurements, on_step=bar.advance)
         except PlannerError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code)
         if as_json:
             import json
 
-            typer.echo(json.dumps(report.to_dict(), indent=2))
+            from ...inputs.jsonout import dumps
+
+            typer.echo(dumps(report.to_dict(), indent=2))
         else:
             typer.echo("\n".join(fidelity.report_lines(report)))

@@ -25,22 +25,29 @@ def fleet(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
 ) -> None:
     """Choose layouts, replica counts and placement for every demand at least $/hour."""
-    import json
-
     from ...inputs.errors import InfeasibleError, InputError, PlannerError
     from ..common import write_out
     from ...plan.fleet import plan_fleet
 
+    from ...inputs.ranges import TIME_LIMIT_S, WORKERS
+
     try:
-        if workers < 1:
-            raise InputError(f"--workers must be at least 1 (got {workers})")
-        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers)
-        text = json.dumps(f.to_dict(), indent=2)
+        WORKERS.check("--workers", workers)
+        TIME_LIMIT_S.check("--time-limit", time_limit)
+        from ..console import progress
+
+        with progress("fleet", None, enabled=not as_json) as bar:
+            def step(label: str) -> None:
+                bar.advance(label)
+                bar.note(f"{label}; then the solve (at most {time_limit:g} s)")
+
+            f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
+        text = f.to_json()
         write_out(out, text)
         if as_json:
             typer.echo(text)
         else:
-            _render(f.to_dict())
+            _render(f.document())
         if f.status not in ("optimal", "feasible"):
             binding = "; ".join(f.binding) or "unknown"
             raise InfeasibleError(
@@ -52,39 +59,42 @@ def fleet(
         raise typer.Exit(exc.exit_code)
 
 
-def _render(d: dict) -> None:
-    from rich.console import Console
+def _render(d) -> None:
+    """Tables of a fleet plan, read from its typed document (planner.plan.fleet_document)."""
     from rich.table import Table
 
-    from ...plan.text import layout_label as _layout, num as _num
+    from ..console import console
+    from ...plan.text import layout_label, num as _num
 
-    c = Console()
-    color = {"optimal": "green", "feasible": "yellow"}.get(d["status"], "red")
-    gap = d["gap"]
+    c = console()
+    color = {"optimal": "green", "feasible": "yellow"}.get(d.status, "red")
     c.print(
-        f"fleet plan: [{color}]{d['status']}[/]  ${_num(d['usd_per_hour'])}/h  "
-        f"gap {('-' if gap is None or gap != gap else f'{gap:.3%}')}  "
-        f"demand met {d['fraction_met']:.1%}  solver {d['wall_s']:.2f} s of {d['time_limit_s']:g} s"
+        f"fleet plan: [{color}]{d.status}[/]  ${_num(d.usd_per_hour)}/h  "
+        f"gap {('-' if d.gap is None else f'{d.gap:.3%}')}  "
+        f"demand met {_pct(d.fraction_met)}  solver {d.wall_s:.2f} s of {d.time_limit_s:g} s"
     )
     t = Table(title="Workloads", title_justify="left")
     for col in ("demand", "tok/s wanted", "tok/s served", "$/h", "$/Mtok", "replicas", "layout", "batch", "group"):
         t.add_column(col, justify="left" if col in ("demand", "layout", "group") else "right", no_wrap=col in ("layout", "demand"))
-    for w in d["workloads"]:
-        head = [f"{w['name']}\n[dim]{w['workload']}[/]", _num(w["demand_output_tokens_per_s"]), _num(w["served_output_tokens_per_s"]),
-                _num(w["usd_per_hour"]), _num(w["usd_per_mtok_all_in"])]
-        rows = w["replicas"] or [None]
+    for w in d.workloads:
+        head = [f"{w.name}\n[dim]{w.workload}[/]", _num(w.demand_output_tokens_per_s), _num(w.served_output_tokens_per_s),
+                _num(w.usd_per_hour), _num(w.usd_per_mtok_all_in)]
+        rows = w.replicas or [None]
         for k, r in enumerate(rows):
-            tail = [str(r["count"]), _layout(r["layout"]), str(r["batch"]), r["group"]] if r else ["-", "-", "-", "-"]
+            tail = [str(r.count), layout_label(r.layout.model_dump()), str(r.batch), r.group] if r else ["-", "-", "-", "-"]
             t.add_row(*(head if k == 0 else [""] * len(head)), *tail)
     c.print(t)
     t = Table(title="Inventory", title_justify="left")
     for col in ("group", "topology", "domains", "GPUs", "unavailable", "used", "utilisation", "$/GPU-h"):
         t.add_column(col, justify="left" if col in ("group", "topology") else "right")
-    for g in d["groups"]:
-        util = "-" if g["utilisation"] is None else f"{g['utilisation']:.1%}"
-        t.add_row(g["name"], g["topology"], _num(g["domains"]), _num(g["gpus"]), _num(g["unavailable"]), _num(g["used"]), util,
-                  _num(g["price_usd_per_gpu_hour"]))
+    for g in d.groups:
+        t.add_row(g.name, g.topology, _num(g.domains), _num(g.gpus), _num(g.unavailable), _num(g.used), _pct(g.utilisation),
+                  _num(g.price_usd_per_gpu_hour))
     c.print(t)
-    c.print(f"binding: [bold]{'; '.join(d['binding']) or 'none'}[/]")
-    m = d["model"]
-    c.print(f"model: {m['options']} options, {m['classes']} domain classes over {m['domains']:,} domains, {m['layouts_rated']:,} layouts rated")
+    c.print(f"binding: [bold]{'; '.join(d.binding) or 'none'}[/]")
+    m = d.model
+    c.print(f"model: {m.options} options, {m.classes} domain classes over {m.domains:,} domains, {m.layouts_rated:,} layouts rated")
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
