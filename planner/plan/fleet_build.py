@@ -7,8 +7,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ..inputs import units
 from ..inputs.errors import InfeasibleError, InputError
 from ..search import problem as core

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .packing import DomainClass as PackClass, Packing, add_packing
-from .problem import AGG, DECODE, PREFILL, Problem
+from .problem import DECODE, PREFILL, Problem
 from .scaling import Family, ceil_int, floor_int, pick_scales, price_int
 
 PHI_SCALE = 1_000_000  # resolution of a common demand fraction (1 ppm)

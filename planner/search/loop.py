@@ -301,7 +301,7 @@ def _surely_short(p: Problem) -> bool:
 def _hint_values(run: _Run, g: tuple[list[int], Fill]) -> list[int]:
     """A complete assignment of every model variable from the greedy plan."""
     counts, fill = g
-    mdl, p = run.mdl, run.p
+    mdl = run.mdl
     vals = [0] * len(mdl.m.Proto().variables)
     for v, n in zip(mdl.r, counts):
         vals[v.Index()] = n
