@@ -75,4 +75,17 @@ def test_same_query_same_bytes_under_load_and_any_hash_seed():
             doc = json.loads(r[q]["output"])
             assert doc.get("solver", doc.get("model", {})).get("stopped_by") != "wall-clock safety limit", args
             docs.append(json.dumps(_strip(doc), sort_keys=True))
-        assert all(d == docs[0] for d in docs), f"{' '.join(args)} differs between runs"
+        for d in docs[1:]:
+            assert d == docs[0], f"{' '.join(args)} differs between runs: {_first_difference(json.loads(docs[0]), json.loads(d))}"
+
+
+def _first_difference(a, b, path: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{path}.{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return f"{path}: {a!r} vs {b!r}"

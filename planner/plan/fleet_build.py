@@ -191,7 +191,7 @@ def report(b: Built, groups, demands):
         binding=_binding(b, sol, groups, group_rows, demands),
         replicas=replicas,
         model={"options": len(p.options), "classes": len(p.classes), "layouts_rated": b.n_layouts,
-               "domains": sum(len(c.domains) for c in p.classes), "stopped_by": sol.stopped_by, "work_units": sol.work,
+               "domains": sum(len(c.domains) for c in p.classes), "stopped_by": sol.stopped_by, "work_budget": sol.work,
                "solves": sol.steps},
     )
 

@@ -70,7 +70,7 @@ class FleetModel(Part):
     layouts_rated: int = d("Layouts rated by the cost model.")
     domains: int = d("Domains in the model.")
     stopped_by: Optional[str] = d("What ended the search: proof, work limit or wall-clock safety limit.", None)
-    work_units: Optional[Num] = d("CP-SAT deterministic work units used.", None)
+    work_budget: Optional[Num] = d("The search's budget in CP-SAT deterministic work units (from --time-limit).", None)
     solves: Optional[int] = d("CP-SAT solves run.", None)
 
 

@@ -203,7 +203,8 @@ class Solver(BaseModel):
     wall_time_s: Optional[Num] = d("Wall-clock seconds spent solving (the one non-deterministic field).", None)
     stopped_by: Optional[str] = d("What ended the search: proof, work limit (the deterministic budget of --time-limit) "
                                   "or wall-clock safety limit (the machine was too slow; the answer may differ between runs).", None)
-    work_units: Optional[Num] = d("CP-SAT deterministic work units used (about a second of one core each).", None)
+    work_budget: Optional[Num] = d("The search's budget in CP-SAT deterministic work units (about a second of one core "
+                                   "each; from --time-limit).", None)
     solves: Optional[int] = d("CP-SAT solves run (Dinkelbach steps, tie-break).", None)
     options_considered: Optional[int] = d("Layouts rated by the cost model.", None)
     decode_batch_fractions: Optional[list[Num]] = d("Disaggregated: fractions of each decode layout's largest batch offered.", None)

@@ -30,6 +30,11 @@ class Ints:
     demand: tuple[int, ...]  # per workload, ceiled
     tps_scale: float
     usd_scale: float
+    slack: float = 0.0  # relative rounding of a total: a bound on the integers is widened by it for the floats
+
+    def widen(self, bound: float, upward: bool) -> float:
+        """A bound proven on the integers, made valid for the unrounded coefficients."""
+        return bound * (1 + self.slack) if upward else bound * (1 - self.slack)
 
 
 def upper_bounds(p: Problem) -> list[int]:
@@ -71,6 +76,7 @@ def integers(p: Problem, ub: list[int]) -> Ints:
         demand=tuple(ceil_int(d, s_tps) for d in p.demand_tps),
         tps_scale=s_tps,
         usd_scale=s_usd,
+        slack=2.0 / max(min(f.smallest * s for f, s in ((fam_tps, s_tps), (fam_usd, s_usd)) if f.smallest) if (fam_tps.smallest or fam_usd.smallest) else 1.0, 1.0),
     ) if n or p.demand_tps else Ints((), (), (), (), 1.0, 1.0)
 
 

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
-from .control import Steps
+from .control import MIN_STEP_WORK, Steps
 from .greedy import Fill, greedy
 from .problem import DECODE, PREFILL, Problem
 
@@ -48,7 +48,7 @@ class Solution:
     fraction_bound: float = 1.0
     steps: int = 0  # CP-SAT solves
     iterations: int = 0  # Dinkelbach steps that improved the ratio
-    work: float = 0.0  # deterministic work units used
+    work: float = 0.0  # the budget in deterministic work units
     wall_s: float = 0.0
     stopped_by: str = "proof"  # proof | work limit | wall-clock safety limit
     reason: str = ""  # why unknown / infeasible
@@ -145,7 +145,7 @@ def summary(sol: Solution, objective: str) -> dict:
         "bound": sol.bound,
         "gap": sol.gap,
         "stopped_by": sol.stopped_by,
-        "work_units": sol.work,
+        "work_budget": sol.work,
         "solves": sol.steps,
         "wall_time_s": round(sol.wall_s, 4),
     }
@@ -167,7 +167,7 @@ def _dinkelbach(run: _Run, start) -> Solution:
     tps_min = min(serving, default=1)
     U, T = run.totals(inc)
     f_bound, iterations = None, 0
-    while run.steps.left > 0:
+    while run.steps.left >= 2 * MIN_STEP_WORK:
         code, s, vals = run.step(mdl.usd * T - mdl.tps * U, "min", inc, STEP_SHARE, absolute_gap_limit=run.p.rel_gap * U * tps_min)
         if vals is None:
             break
@@ -178,15 +178,16 @@ def _dinkelbach(run: _Run, start) -> Solution:
         U, T = run.totals(inc)
         f_bound = None
     exact = f_bound is not None and f_bound >= 0
-    relax = min(Fraction(u, t) for u, t, o in zip(ints.usd, ints.tps, run.p.options) if o.role != PREFILL and t > 0)
-    lb = Fraction(U, T) + (Fraction(min(0, math.floor(f_bound)), tps_min * T) if f_bound is not None else 0)
-    lb = max(lb, relax) if f_bound is not None else relax
+    to_mtok = ints.tps_scale / ints.usd_scale * 1e6
+    relax = cost_lower_bound(run.p)  # from the unrounded coefficients
+    if f_bound is not None:
+        lb = Fraction(U, T) + Fraction(min(0, math.floor(f_bound)), tps_min * T)
+        relax = max(relax, ints.widen(float(lb) * to_mtok, upward=False))
     # hold the best ratio, then the most tokens
     mdl.m.Add(mdl.usd * T <= mdl.tps * U)
     _, _, vals = run.step(mdl.tps, "max", inc, TIE_BREAK_SHARE, TIE_BREAK_WORK, optional=True)
     inc = vals or inc
-    to_mtok = ints.tps_scale / ints.usd_scale * 1e6
-    return _finish(run, inc, "optimal" if exact else "feasible", None if exact else float(lb) * to_mtok, iterations, key=Fraction(*run.totals(inc)))
+    return _finish(run, inc, "optimal" if exact else "feasible", None if exact else relax, iterations, key=Fraction(*run.totals(inc)))
 
 
 def _lexicographic(run: _Run, start) -> Solution:
@@ -208,7 +209,7 @@ def _lexicographic(run: _Run, start) -> Solution:
     secondary, sense2 = (mdl.tps, "max") if demand else (mdl.usd, "min")
     _, _, vals = run.step(secondary, sense2, inc, TIE_BREAK_SHARE, TIE_BREAK_WORK, optional=True)
     inc = vals or inc
-    bound = None if exact else (raw / scale if raw is not None else _relaxed_bound(run.p))
+    bound = None if exact else (ints.widen(raw / scale, upward=not demand) if raw is not None else _relaxed_bound(run.p))
     return _finish(run, inc, "optimal" if exact else "feasible", bound, 0, key=run.totals(inc)[0 if demand else 1])
 
 
@@ -354,7 +355,7 @@ def _finish(run: _Run, values, status: str, bound, iterations: int, key=None) ->
     st = run.steps
     return Solution(
         status, tuple(counts), tuple(pieces), obj, obj if status == "optimal" else bound, usd, tps,
-        steps=st.count, iterations=iterations, work=round(st.used, 6), wall_s=st.wall_s, stopped_by=st.stopped_by, key=key,
+        steps=st.count, iterations=iterations, work=st.total, wall_s=st.wall_s, stopped_by=st.stopped_by, key=key,
     )
 
 
@@ -364,5 +365,5 @@ def _empty(run: _Run, status: str) -> Solution:
     reason = "time limit: no plan found within the budget" if status == "unknown" else "proven infeasible"
     return Solution(
         status, (0,) * n, tuple({} for _ in range(n)), None, None, fraction=0.0, fraction_bound=0.0 if status == "unknown" else 1.0,
-        steps=st.count, work=round(st.used, 6), wall_s=st.wall_s, stopped_by=st.stopped_by, reason=reason,
+        steps=st.count, work=st.total, wall_s=st.wall_s, stopped_by=st.stopped_by, reason=reason,
     )
