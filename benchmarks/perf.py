@@ -1,15 +1,29 @@
-"""Performance benchmarks (not timed tests): figures for docs/performance.md.
+"""Speed benchmarks (not timed tests): every figure as a ratio to a floor
+measured in the same run, for docs/performance.md and commit messages.
 
-    python benchmarks/perf.py            # everything, ~30 s
-    python benchmarks/perf.py --quick    # fewer repeats
-    python benchmarks/perf.py --json out.json
+    python benchmarks/perf.py                 # every row, ~5 min on a busy 2-core machine
+    python benchmarks/perf.py --quick         # one repeat per row, no fleet
+    python benchmarks/perf.py --rows plan,compare8 --json out.json
 
-1. Cost-model throughput: (layout, batch) candidates evaluated per second by
-   ``costmodel.evaluate`` on one core (target >= 1e6/s).
-2. ``planner plan`` end to end for deepseek-v3 on gb200-nvl72, a fresh
-   interpreter each time, start-up included (target < 1.5 s).
-3. ``planner compare`` across 8 rack generations, if the command exists (target < 5 s).
-4. Peak resident memory of each command, and where start-up time goes (-X importtime).
+The floor is ``python -c "from ortools.sat.python import cp_model"``: the time
+Python needs just to start and load the CP-SAT module. It is measured before
+every row (the machine's load changes during a run) and each ratio uses the
+median of all floor runs. Each row is a fresh ``planner`` process, start-up
+included; the figure is the median wall time of its repeats.
+
+Rows (issue 12's table and targets):
+  plan          default plan (deepseek-v3, one GB200 NVL72)           <= 1.5x
+  racks16       plan --racks 16                                       <= 2x
+  nodes64       plan -w llama-3.1-70b -t hgx-h100 --nodes 64          <= 2x
+  compare8      compare -w llama-3.1-70b --mode auto, 8 generations   <= 4x
+  compare_all   compare -w llama-3.1-70b --mode auto --topologies all <= 6x
+  frontier_all  frontier --topologies all
+  fleet         fleet of ~100k GPUs x 20 workloads (benchmarks/fleet_scale.py files),
+                --time-limit 20: wall and gap (target gap <= 1% within 20 s)
+  rss           peak resident memory of the default plan               <= 150 MB
+  racks_curve   plan --racks 1..32: wall per size (growth should be sub-linear)
+  nodes_curve   plan -w llama-3.1-70b -t hgx-h100 --nodes 1..1024
+  costmodel     candidate evaluations per second on one core (>= 1e6/s)
 """
 
 from __future__ import annotations
@@ -22,51 +36,31 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-# one core, no BLAS threads: the figure must not depend on the machine's core count
+# no BLAS threads: the figure must not depend on the machine's core count
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 GENERATIONS = "hgx-a100,hgx-h100,hgx-h200,hgx-b200,gb200-nvl72,gb300-nvl72,vr200-nvl144,rubin-ultra-nvl576"
-TARGETS = {"evals_per_s": 1e6, "plan_s": 1.5, "compare_s": 5.0}
-
-
-def pin_one_core() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"pinned to CPU {cpu}"
-    return "not pinned"
-
-
-def bench_costmodel(seconds: float) -> dict:
-    import numpy as np
-
-    from planner.physics.candidates import enumerate_layouts
-    from planner.physics.costmodel import evaluate, max_feasible_batch
-    from planner.inputs.topology import build_topology
-    from planner.inputs.query import load_workload
-
-    w, topo = load_workload("deepseek-v3"), build_topology("gb200-nvl72")
-    L = enumerate_layouts(w, topo)
-    out = {"layouts": len(L)}
-    for label, batch in (
-        ("grid_256", np.tile(np.geomspace(1, 4096, 256), (len(L), 1))),  # layouts x 256 batches
-        ("one_per_layout", np.full(len(L), 64.0)),  # the shape max_feasible_batch evaluates
-    ):
-        evaluate(w, topo, L, batch)  # warm up
-        calls, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            evaluate(w, topo, L, batch)
-            calls += 1
-        dt = (time.perf_counter() - t0) / calls
-        out[label] = {"candidates": int(batch.size), "ms_per_call": dt * 1e3, "evals_per_s": batch.size / dt}
-    t0 = time.perf_counter()
-    max_feasible_batch(w, topo, L)
-    out["max_feasible_batch_ms"] = (time.perf_counter() - t0) * 1e3
-    return out
+FLOOR = [sys.executable, "-c", "from ortools.sat.python import cp_model"]
+LLAMA_H100 = ["plan", "-w", "llama-3.1-70b", "-t", "hgx-h100"]
+ROWS = {  # name: (planner arguments, target ratio to the floor or None)
+    "plan": (["plan"], 1.5),
+    "racks16": (["plan", "--racks", "16"], 2.0),
+    "nodes64": ([*LLAMA_H100, "--nodes", "64"], 2.0),
+    "compare8": (["compare", "-w", "llama-3.1-70b", "--mode", "auto", "--topologies", GENERATIONS], 4.0),
+    "compare_all": (["compare", "-w", "llama-3.1-70b", "--mode", "auto", "--topologies", "all"], 6.0),
+    "frontier_all": (["frontier", "--topologies", "all"], None),
+}
+CURVES = {
+    "racks_curve": (["plan", "--racks"], (1, 2, 4, 8, 16, 32)),
+    "nodes_curve": ([*LLAMA_H100, "--nodes"], (1, 4, 16, 64, 256, 1024)),
+}
+TARGET_RSS_MB = 150
+FLEET_TIME_LIMIT_S = 20.0
 
 
 def planner_cmd() -> list[str]:
@@ -74,100 +68,145 @@ def planner_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "planner.cli"]
 
 
-def run_child(args: list[str]) -> tuple[float, float, int]:
-    """(wall s, CPU s, peak RSS MB) of one fresh process."""
+def measure(args: list[str], ok_codes: tuple[int, ...] = (0,)) -> dict:
+    """Wall, CPU and peak RSS of one fresh process (os.wait4 gives the child's usage)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {err.strip()[:300]}")
-    return wall, usage.ru_utime + usage.ru_stime, int(usage.ru_maxrss / 1024)
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE)
+        err = proc.stderr.read() if proc.stderr else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode not in ok_codes:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {err.decode().strip()[-300:]}")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024, "stdout": text}
 
 
-def bench_command(args: list[str], repeats: int) -> dict:
-    runs = [run_child(args) for _ in range(repeats)]
-    walls = [r[0] for r in runs]
-    return {
-        "command": " ".join(["planner", *args[len(planner_cmd()):]]),
-        "repeats": repeats,
-        "wall_s_min": min(walls),
-        "wall_s_median": statistics.median(walls),
-        "cpu_s_median": statistics.median(r[1] for r in runs),
-        "peak_rss_mb": max(r[2] for r in runs),
-    }
+class Bench:
+    def __init__(self, repeats: int):
+        self.repeats = repeats
+        self.floor: list[float] = []
+        self.cmd = planner_cmd()
+
+    def sample_floor(self) -> None:
+        self.floor.append(measure(FLOOR)["wall_s"])
+
+    @property
+    def floor_s(self) -> float:
+        return statistics.median(self.floor)
+
+    def row(self, args: list[str], repeats: int | None = None) -> dict:
+        self.sample_floor()
+        runs = [measure([*self.cmd, *args]) for _ in range(repeats or self.repeats)]
+        return {
+            "command": "planner " + " ".join(args),
+            "wall_s": statistics.median(r["wall_s"] for r in runs),
+            "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+            "rss_mb": max(r["rss_mb"] for r in runs),
+            "repeats": len(runs),
+        }
 
 
-HEAVY = ("ortools.sat.python.cp_model", "pandas", "networkx", "numpy", "pydantic", "typer", "rich", "yaml")
+def bench_fleet(b: Bench) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fleet_scale import DEMANDS, write_files
+
+    with tempfile.TemporaryDirectory() as tmp:
+        inv, dem, total = write_files(Path(tmp), seed=0, scale=2.5)
+        b.sample_floor()
+        args = ["fleet", "--inventory", str(inv), "--demands", str(dem), "--time-limit", f"{FLEET_TIME_LIMIT_S:g}", "--json"]
+        r = measure([*b.cmd, *args], ok_codes=(0, 3))
+    d = json.loads(r["stdout"])
+    solver = d.get("solver", d)
+    return {"command": f"planner fleet ({total:,} GPUs, {len(DEMANDS)} workloads, --time-limit {FLEET_TIME_LIMIT_S:g})",
+            "wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "rss_mb": r["rss_mb"], "status": d.get("status"),
+            "gap": solver.get("gap", d.get("gap")), "fraction_met": d.get("fraction_met")}
 
 
-def import_profile() -> dict[str, float]:
-    """Cumulative import time (ms) of the third-party packages a plan loads, and of
-    everything a plan imports (``total``), from ``python -X importtime``."""
-    code = "import planner.cli.main, planner.api, planner.cli.render; from ortools.sat.python import cp_model"
-    res = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True)
-    cumulative: dict[str, int] = {}
-    total = 0
-    for line in res.stderr.splitlines():
-        parts = line.split("|")
-        if len(parts) != 3 or not parts[1].strip().isdigit():
-            continue
-        name, us = parts[2].strip(), int(parts[1])
-        cumulative[name] = max(cumulative.get(name, 0), us)
-        if parts[2].startswith(" ") and not parts[2].startswith("  "):  # a top-level import of the -c code
-            total += us
-    out = {name: cumulative[name] / 1e3 for name in HEAVY if name in cumulative}
-    return {**dict(sorted(out.items(), key=lambda kv: -kv[1])), "total": total / 1e3}
+def bench_costmodel(seconds: float) -> dict:
+    import numpy as np
+
+    from planner.inputs.query import load_workload
+    from planner.inputs.topology import build_topology
+    from planner.physics.candidates import enumerate_layouts
+    from planner.physics.costmodel import evaluate
+
+    w, topo = load_workload("deepseek-v3"), build_topology("gb200-nvl72")
+    L = enumerate_layouts(w, topo)
+    batch = np.tile(np.geomspace(1, 4096, 256), (len(L), 1))
+    evaluate(w, topo, L, batch)  # warm up
+    calls, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        evaluate(w, topo, L, batch)
+        calls += 1
+    dt = (time.perf_counter() - t0) / calls
+    return {"layouts": len(L), "candidates": int(batch.size), "ms_per_call": dt * 1e3, "evals_per_s": batch.size / dt}
 
 
-def has_compare() -> bool:
-    res = subprocess.run([*planner_cmd(), "compare", "--help"], capture_output=True, text=True)
-    return res.returncode == 0
+def fmt_row(name: str, r: dict, floor: float, target: float | None) -> str:
+    ratio = r["wall_s"] / floor
+    verdict = "" if target is None else f"  target <= {target:g}x: {'met' if ratio <= target else 'MISSED'}"
+    return f"{name:13s} {ratio:5.2f}x  {r['wall_s']:6.2f} s  CPU {r['cpu_s']:6.2f} s  RSS {r['rss_mb']:4.0f} MB  {r['command']}{verdict}"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats, shorter timing loops")
+    ap.add_argument("--quick", action="store_true", help="one repeat per row, no fleet, no cost-model loop")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rows", help="comma-separated subset of: " + ", ".join([*ROWS, "fleet", "rss", *CURVES, "costmodel"]))
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     opts = ap.parse_args()
-    repeats, seconds = (3, 0.5) if opts.quick else (7, 2.0)
-    cmd = planner_cmd()
-    results: dict = {
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
-    }
-    # fresh processes first, while this one is small (a forked child's peak RSS counts the parent's pages)
-    results["plan"] = bench_command([*cmd, "plan", "-w", "deepseek-v3", "-t", "gb200-nvl72"], repeats)
-    results["plan_json"] = bench_command([*cmd, "plan", "-w", "deepseek-v3", "-t", "gb200-nvl72", "--json"], repeats)
-    results["evaluate"] = bench_command([*cmd, "evaluate", "-w", "deepseek-v3", "-t", "gb200-nvl72", "--tp", "1", "--dp-attn", "8", "--ep", "8", "--pp", "2"], repeats)
-    results["startup_help"] = bench_command([*cmd, "--help"], repeats)
-    if has_compare():
-        results["compare"] = bench_command([*cmd, "compare", "-w", "deepseek-v3", "--topologies", GENERATIONS], max(2, repeats // 2))
-    results["imports_ms"] = import_profile()
-    results["costmodel"] = {"affinity": pin_one_core(), **bench_costmodel(seconds)}
-
-    cm = results["costmodel"]
-    print(f"cost model, one core ({cm['affinity']}), deepseek-v3 x gb200-nvl72, {cm['layouts']} layouts")
-    for label in ("grid_256", "one_per_layout"):
-        r = cm[label]
-        print(f"  {label:15s} {r['candidates']:>8d} candidates  {r['ms_per_call']:8.2f} ms/call  {r['evals_per_s']:.3g} evals/s")
-    print(f"  max_feasible_batch over all layouts: {cm['max_feasible_batch_ms']:.1f} ms")
-    for key in ("plan", "plan_json", "evaluate", "startup_help", "compare"):
-        if key in results:
-            r = results[key]
-            print(f"{r['command']}\n  wall min {r['wall_s_min']:.2f} s, median {r['wall_s_median']:.2f} s, "
-                  f"CPU {r['cpu_s_median']:.2f} s, peak RSS {r['peak_rss_mb']} MB")
-    print("start-up imports (cumulative ms): " + ", ".join(f"{k} {v:.0f}" for k, v in results["imports_ms"].items()))
-    checks = {
-        "evals_per_s": cm["grid_256"]["evals_per_s"] >= TARGETS["evals_per_s"],
-        "plan_s": results["plan"]["wall_s_median"] < TARGETS["plan_s"],
-    }
-    if "compare" in results:
-        checks["compare_s"] = results["compare"]["wall_s_median"] < TARGETS["compare_s"]
-    print("targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'} ({TARGETS[k]:g})" for k, ok in checks.items()))
+    names = [*ROWS, "fleet", "rss", *CURVES, "costmodel"]
+    wanted = opts.rows.split(",") if opts.rows else [n for n in names if not (opts.quick and n in ("fleet", "costmodel"))]
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
+        ap.error(f"unknown rows {unknown}")
+    b = Bench(1 if opts.quick else opts.repeats)
+    for _ in range(b.repeats):
+        b.sample_floor()
+    res: dict = {"machine": {"python": platform.python_version(), "cores": os.cpu_count(), "load_1min": os.getloadavg()[0]}}
+    for name in wanted:
+        if name in ROWS:
+            res[name] = b.row(ROWS[name][0])
+        elif name == "rss":
+            res[name] = b.row(["plan"])
+        elif name == "fleet":
+            res[name] = bench_fleet(b)
+        elif name in CURVES:
+            prefix, sizes = CURVES[name]
+            res[name] = {str(n): b.row([*prefix, str(n)], repeats=1) for n in sizes}
+        elif name == "costmodel":
+            res[name] = bench_costmodel(0.5 if opts.quick else 2.0)
+    floor = b.floor_s
+    res["floor"] = {"command": " ".join(FLOOR[1:]), "wall_s": floor, "runs": len(b.floor)}
+    print(f"floor: python -c 'from ortools.sat.python import cp_model'  {floor:.3f} s (median of {len(b.floor)}); "
+          f"load average {res['machine']['load_1min']:.1f} on {res['machine']['cores']} cores")
+    for name in wanted:
+        r = res[name]
+        if name in ROWS:
+            print(fmt_row(name, r, floor, ROWS[name][1]))
+        elif name == "rss":
+            ok = "met" if r["rss_mb"] <= TARGET_RSS_MB else "MISSED"
+            print(f"{'rss':13s} peak RSS of the default plan {r['rss_mb']:.0f} MB  target <= {TARGET_RSS_MB} MB: {ok}")
+        elif name == "fleet":
+            gap = "n/a" if r["gap"] is None else f"{r['gap']:.2%}"
+            ok = "met" if r["gap"] is not None and r["gap"] <= 0.01 and r["wall_s"] <= FLEET_TIME_LIMIT_S else "MISSED"
+            print(f"{'fleet':13s} {r['wall_s'] / floor:5.2f}x  {r['wall_s']:6.2f} s  status {r['status']}, gap {gap}, "
+                  f"RSS {r['rss_mb']:.0f} MB  {r['command']}  target gap <= 1% within {FLEET_TIME_LIMIT_S:g} s: {ok}")
+        elif name in CURVES:
+            prefix, sizes = CURVES[name]
+            first = r[str(sizes[0])]["wall_s"]
+            print(f"{name:13s} planner {' '.join(prefix)} N  (wall as x floor; growth = wall(N) / wall({sizes[0]}))")
+            for n in sizes:
+                w = r[str(n)]["wall_s"]
+                print(f"    N={n:<5d} {w / floor:5.2f}x  {w:6.2f} s  growth {w / first:5.2f} for {n / sizes[0]:g}x size  RSS {r[str(n)]['rss_mb']:.0f} MB")
+        elif name == "costmodel":
+            print(f"{'costmodel':13s} {r['evals_per_s']:.3g} candidate evaluations/s ({r['candidates']} per call, "
+                  f"{r['ms_per_call']:.1f} ms)  target >= 1e6/s: {'met' if r['evals_per_s'] >= 1e6 else 'MISSED'}")
     if opts.json:
-        opts.json.write_text(json.dumps(results, indent=2) + "\n")
+        opts.json.write_text(json.dumps(res, indent=2) + "\n")
     return 0
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from .physics.candidates import Layouts, pinned_layout
 from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
 from .inputs.errors import InfeasibleError, InputError, TimeLimitError, one_line
-from .inputs.ranges import DEMAND_TPS, GPU_BUDGET, TIME_LIMIT_S
+from .inputs.ranges import BATCH, DEMAND_TPS, GPU_BUDGET, PARALLEL, TIME_LIMIT_S
 from .plan.economics import economics
 from .plan.assembly import (
     Plan,
@@ -180,10 +180,13 @@ def evaluate(
     """One pinned layout. Without ``batch``, the largest that meets the limits.
     A layout that breaks a limit is still reported, with ``violations``."""
     q = query or Query()
-    w, topo = load(workload, topology, q)
-    L = pinned_layout(w, topo, tp, pp, dp_attn, ep)
+    for flag, value in (("--tp", tp), ("--pp", pp), ("--dp-attn", dp_attn), ("--ep", ep)):
+        PARALLEL.check(flag, value)
     if batch is not None and batch < 1:
         raise InputError(f"--batch must be at least 1 (got {batch})")
+    BATCH.check("--batch", batch)
+    w, topo = load(workload, topology, q)
+    L = pinned_layout(w, topo, tp, pp, dp_attn, ep)
     if batch is not None and batch % dp_attn:
         raise InputError(f"--batch {batch} is not a multiple of --dp-attn {dp_attn}")
     chosen = batch if batch is not None else int(max_feasible_batch(w, topo, L)[0])

@@ -48,6 +48,7 @@ def test_a_folder_holding_config_json_is_accepted() -> None:
 def test_weight_precision_follows_the_checkpoint() -> None:
     assert load_hf_config(str(DATA / "deepseek-v3" / "config.json")).weight_dtype == "fp8"
     assert load_hf_config(str(DATA / "gpt-oss-120b" / "config.json")).weight_dtype == "fp4"
+    assert load_hf_config(str(DATA / "gpt-oss-120b" / "config.json")).weights == load_workload("gpt-oss-120b").weights
     assert load_hf_config(str(DATA / "llama-3.1-70b" / "config.json")).weight_dtype == "bf16"
 
 
@@ -136,8 +137,64 @@ def test_deepseek_dense_layer_count_follows_first_k_dense_replace(tmp_path: Path
     assert imported.model.active_params == shipped.model.active_params
 
 
-def test_unmodelled_quantisation_falls_back_with_a_note(tmp_path: Path) -> None:
-    cfg = _base("llama-3.1-70b") | {"quantization_config": {"quant_method": "awq", "bits": 4}}
-    w = load_hf_config(str(_write(tmp_path, cfg)))
-    assert w.weight_dtype == "bf16"
-    assert any("awq" in note for note in w.extra["notes"])
+def _quantised(tmp_path: Path, quant: dict, base: str = "llama-3.1-70b"):
+    return load_hf_config(str(_write(tmp_path, _base(base) | {"quantization_config": quant})))
+
+
+def _bytes_by_hand(w, per_component: dict[str, float]) -> float:
+    return sum(n * per_component[c] for c, n in w.model.params_by_component().items())
+
+
+def test_awq_and_gptq_are_int4_with_a_scale_and_zero_per_group(tmp_path: Path) -> None:
+    """4 bits a weight plus 16-bit scale and zero per group of 128: 4.25 bits; embeddings stay BF16."""
+    awq = _quantised(tmp_path, {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True})
+    int4 = (4 + 32 / 128) / 8
+    hand = _bytes_by_hand(awq, {"attention": int4, "dense_ffn": int4, "routed_experts": int4, "shared_experts": int4, "embeddings": 2.0})
+    assert awq.weight_bytes == pytest.approx(hand, rel=1e-9)
+    assert 39e9 < awq.weight_bytes < 42e9  # 68.5B linear weights at 4.25 bits + two BF16 vocabulary matrices, not 141 GB
+    gptq = _quantised(tmp_path, {"quant_method": "gptq", "bits": 4, "group_size": 32})
+    assert gptq.weights.bytes("dense_ffn") == pytest.approx((4 + 32 / 32) / 8)
+
+
+def test_fp8_block_scales_and_mxfp4_experts_are_counted(tmp_path: Path) -> None:
+    ds = load_hf_config(str(DATA / "deepseek-v3" / "config.json"))  # fp8, weight_block_size [128, 128]
+    assert ds.weights.routed_experts == "fp8_block128"
+    assert ds.weights.bytes("routed_experts") == pytest.approx(1 + 4 / (128 * 128))
+    assert ds.weights.embeddings == "bf16"
+    oss = load_hf_config(str(DATA / "gpt-oss-120b" / "config.json"))  # mxfp4
+    hand = _bytes_by_hand(oss, {"attention": 2.0, "dense_ffn": 2.0, "routed_experts": (4 + 8 / 32) / 8, "shared_experts": 2.0, "embeddings": 2.0})
+    assert oss.weight_bytes == pytest.approx(hand, rel=1e-9)
+    assert 64e9 < oss.weight_bytes < 66.5e9  # ~65 GB as shipped (issue 9), not 58 GB at a bare 4 bits
+
+
+@pytest.mark.parametrize("quant,field", [
+    ({"quant_method": "awq", "bits": 3, "group_size": 128}, "quantization_config.bits"),
+    ({"quant_method": "gptq", "bits": 4, "group_size": 100}, "quantization_config.group_size"),
+    ({"quant_method": "fp8", "weight_block_size": [64, 64]}, "quantization_config.weight_block_size"),
+    ({"quant_method": "hqq"}, "quantization_config.quant_method"),
+    ({"quant_method": "bitsandbytes", "load_in_4bit": True}, "quantization_config.quant_method"),
+    ({"quant_method": "compressed-tensors", "config_groups": {"a": {"weights": {"num_bits": 2, "type": "int"}}}}, "quantization_config.config_groups"),
+])
+def test_a_format_that_cannot_be_modelled_is_refused_in_one_line(tmp_path: Path, quant: dict, field: str) -> None:
+    message = _one_line_error(_write(tmp_path, _base("llama-3.1-70b") | {"quantization_config": quant}))
+    assert field in message
+
+
+def test_refused_quantisation_exits_2_from_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from planner.cli.main import app
+
+    path = _write(tmp_path, _base("llama-3.1-70b") | {"quantization_config": {"quant_method": "hqq"}})
+    out = CliRunner().invoke(app, ["plan", "--workload", str(path), "--topology", "hgx-h100"])
+    assert out.exit_code == 2
+    assert "quantization_config.quant_method" in out.output and "Traceback" not in out.output
+
+
+def test_compressed_tensors_simple_schemes_are_modelled(tmp_path: Path) -> None:
+    w4 = _quantised(tmp_path, {"quant_method": "compressed-tensors", "config_groups": {
+        "group_0": {"weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128}}}})
+    assert w4.weights.attention == "int4_g128"
+    f8 = _quantised(tmp_path, {"quant_method": "compressed-tensors", "config_groups": {
+        "group_0": {"weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}})
+    assert f8.weight_dtype == "fp8" and f8.weights.dense_ffn == "fp8"

@@ -28,6 +28,7 @@ from ..plan.text import layout_label
 from ..inputs.topology import Topology, build_topology, with_price
 from ..inputs.workload import Workload
 from ..inputs.ranges import GPU_BUDGET, PRICE_USD_PER_GPU_HOUR, TIME_LIMIT_S
+from .parallel import SOLVER_MODULES, map_ordered
 
 # When a comparison has no rack-scale topology, node-based ones are sized to
 # one NVL72-class rack's worth of GPUs so that large models fit (a planner
@@ -175,28 +176,29 @@ def compare(
     *,
     max_gpus: int | None = None,
     time_limit_s: float = 10.0,
-    mode: str = "agg",
+    mode: str = "auto",
     on_step: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> list[CompareRow]:
-    """api.plan on each topology under the same workload, SLOs and traffic. A
-    topology that cannot meet them gets a row with the reason instead.
-    ``mode`` defaults to aggregated serving (fast, and the mode ``frontier``
-    sweeps); ``auto`` also tries disaggregated pools, as ``plan`` does."""
+    """api.plan on each topology under the same workload, SLOs and traffic (a row
+    with the reason where it cannot meet them). ``mode``: as ``plan`` (``agg`` is
+    what ``frontier`` sweeps). Topologies run on up to ``workers`` processes
+    (default: the available cores), rows as a serial run's, in the order given."""
     TIME_LIMIT_S.check("--time-limit", time_limit_s)
     w, sized = _prepare(workload, topologies, query, max_gpus)
-    rows: list[CompareRow] = []
-    for sizing, topo in sized:
+
+    def one(job: tuple[Sizing, Topology]) -> CompareRow:
+        sizing, topo = job
         try:
             p = api.plan(w, topo, api.Query(), max_gpus=max_gpus, time_limit_s=time_limit_s, mode=mode)
         except InfeasibleError as exc:
-            rows.append(CompareRow(sizing, {}, "", (), "", str(exc)))
-        else:
-            distinct = tuple(dict(t) for t in dict.fromkeys(tuple(sorted(r["layout"].items())) for r in p.replicas))
-            rows.append(CompareRow(sizing, p.metrics, layout_label(_main_layout(p)), distinct, p.bottleneck, "",
-                                   mode=str(p.inputs.get("mode", "aggregated")), plan=p))
-        if on_step is not None:
-            on_step(sizing.topology)
-    return _with_ratios(rows)
+            return CompareRow(sizing, {}, "", (), "", str(exc))
+        distinct = tuple(dict(t) for t in dict.fromkeys(tuple(sorted(r["layout"].items())) for r in p.replicas))
+        return CompareRow(sizing, p.metrics, layout_label(_main_layout(p)), distinct, p.bottleneck, "",
+                          mode=str(p.inputs.get("mode", "aggregated")), plan=p)
+
+    done = None if on_step is None else (lambda k, row: on_step(row.sizing.topology))
+    return _with_ratios(map_ordered(one, sized, workers, on_done=done, preload=SOLVER_MODULES))
 
 
 def _with_ratios(rows: list[CompareRow]) -> list[CompareRow]:
@@ -356,13 +358,16 @@ def frontier(
     max_gpus: int | None = None,
     time_limit_s: float = 10.0,
     on_step: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> list[FrontierResult]:
     """Throughput-per-GPU vs interactivity and cost vs TPOT frontiers over every
     layout and batch (memory limits kept, latency SLOs ignored), per topology,
-    with the SLO-constrained plan of api.plan marked as ``chosen``."""
+    with the SLO-constrained plan of api.plan marked as ``chosen``. Topologies
+    run in parallel as in :func:`compare`."""
     w, sized = _prepare(workload, topologies, query, max_gpus)
-    out = []
-    for sizing, topo in sized:
+
+    def one(job: tuple[Sizing, Topology]) -> FrontierResult:
+        sizing, topo = job
         s = sweep(w, topo, max_gpus)
         thr, cost = frontiers(s)
         chosen, err = None, ""
@@ -372,10 +377,10 @@ def frontier(
         except InfeasibleError as exc:
             err = str(exc)
         slo = {"ttft_ms": w.ttft_s / units.MS, "tpot_ms": w.tpot_s / units.MS}
-        out.append(FrontierResult(sizing, len(s.batch), [s.row(i) for i in thr], [s.row(i) for i in cost], chosen, err, slo))
-        if on_step is not None:
-            on_step(sizing.topology)
-    return out
+        return FrontierResult(sizing, len(s.batch), [s.row(i) for i in thr], [s.row(i) for i in cost], chosen, err, slo)
+
+    done = None if on_step is None else (lambda k, row: on_step(row.sizing.topology))
+    return map_ordered(one, sized, workers, on_done=done, preload=SOLVER_MODULES)
 
 
 CSV_COLUMNS = (

@@ -222,3 +222,22 @@ def _cross_validate_cached(path_key: str | None) -> CrossValidation:
 def cross_validate(path=None) -> CrossValidation:
     """In-sample error of the shipped constants next to the error on held-out data."""
     return _cross_validate_cached(None if path is None else str(path))
+
+
+def to_dict(cv: CrossValidation) -> dict:
+    return {"summary": cv.summary(), "by_family": cv.by_family(),
+            "cases": [{"case": n, "family": f, "measured": float(m), "in_sample": float(f"{a:.5g}"),
+                       "leave_one_record_out": float(f"{b:.5g}"), "leave_one_family_out": float(f"{c:.5g}")}
+                      for n, f, m, a, b, c in zip(cv.names, cv.families, cv.measured, cv.in_sample, cv.leave_record, cv.leave_family)]}
+
+
+def cv_lines(cv: CrossValidation) -> list[str]:
+    """The error of the shipped constants next to the error on data each fit never saw."""
+    s = cv.summary()
+    out = ["", f"cross-validated over {len(cv.names)} cases (free constants refitted without the held-out data; planner/analysis/calibration.py):"]
+    for label, key in (("in-sample (shipped constants)", "in_sample"), ("leave-one-record-out", "leave_one_record_out"),
+                       ("leave-one-model-family-out", "leave_one_family_out")):
+        out.append(f"  {label:31s} median |error| {s[key]['median_abs_error']:.1%}, worst {s[key]['worst_factor']:.2f}x")
+    out.append("  by family (in-sample worst | family held out, median |error|): " + "; ".join(
+        f"{fam} {v['in_sample_worst_factor']:.2f}x | {v['leave_family_out_median_abs_error']:.0%}" for fam, v in cv.by_family().items()))
+    return out

@@ -25,6 +25,7 @@ from ..inputs.topology import MAX_GPUS
 from ..inputs.workload import Workload
 from ..plan.assembly import Plan
 from .analysis import RACK_EQUIVALENT_GPUS, _spec, layout_label, _main_layout
+from .parallel import SOLVER_MODULES, map_ordered
 
 # How far above the lower bound the first attempt goes (packing and the SLO
 # mix rarely reach the best layout's tokens/s per GPU everywhere), and how much
@@ -87,9 +88,11 @@ def compare_demand(
     time_limit_s: float = 10.0,
     mode: str = "agg",
     on_step: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> list[DemandRow]:
     """Per topology, the least-$/hour plan that serves ``demand_tps`` output tokens/s
-    within the SLOs. A topology that cannot gets a row with the reason."""
+    within the SLOs. A topology that cannot gets a row with the reason. Topologies
+    run in parallel on up to ``workers`` processes, rows in the order given."""
     q = query or api.Query()
     if q.domains is not None or q.unavailable_gpus:
         raise InputError("--demand-tps sizes every topology itself: drop --nodes/--racks/--unavailable")
@@ -98,12 +101,9 @@ def compare_demand(
     if not topologies:
         raise InputError("--topologies: give at least one topology")
     w = workload if isinstance(workload, Workload) else api.load(workload, topologies[0], replace(q, price_per_gpu_hour=None))[0]
-    rows = []
-    for ref in topologies:
-        rows.append(_serve(w, ref, q, demand_tps, time_limit_s, mode))
-        if on_step is not None:
-            on_step(rows[-1].topology)
-    return rows
+    refs = list(topologies)
+    done = None if on_step is None else (lambda k, row: on_step(row.topology))
+    return map_ordered(lambda ref: _serve(w, ref, q, demand_tps, time_limit_s, mode), refs, workers, on_done=done, preload=SOLVER_MODULES)
 
 
 def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s: float, mode: str) -> DemandRow:

@@ -217,7 +217,10 @@ def default_measurements_path() -> Path:
 
 
 def _metric_value(record: dict, name: str, path: Path) -> float:
-    for m in record.get("metrics") or []:
+    metrics = record.get("metrics") or []
+    if not isinstance(metrics, list):
+        raise InputError(f"{path}: record {one_line(record.get('id'), 60)!r}: 'metrics' must be a list")
+    for m in metrics:
         if isinstance(m, dict) and m.get("name") == name:
             why = MEASURED.problem(m.get("value"))
             if why:

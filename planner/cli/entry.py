@@ -38,9 +38,9 @@ def _interrupted_line(exc: interrupts.Interrupted) -> str:
 
 
 def _run(argv: list[str] | None) -> int:
-    import typer
+    from .main import app  # first: it sets up start-up (planner.cli.lazy_pandas, the collector) before typer loads
 
-    from .main import app
+    import typer
 
     try:
         code = typer.main.get_command(app).main(args=argv, prog_name="planner", standalone_mode=False)
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # the reader went away (planner ... | head): nothing to report
         _leave(141)
     except BaseException as exc:  # a bug, not a user error: one line, traceback on request
+        if interrupts.received():  # the interrupt surfaced as another error (e.g. ImportError from a half-run import)
+            sig = interrupts.Interrupted(interrupts.received())
+            _leave(sig.exit_code, _interrupted_line(sig))
         if os.environ.get("PLANNER_DEBUG"):
             raise
         try:

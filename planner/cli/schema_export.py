@@ -29,6 +29,7 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "topologies": ("planner.inputs.listing", "TopologyListing", "Output of planner topologies --json: every shipped topology with its size, GPU and price."),
     "workloads": ("planner.inputs.listing", "WorkloadListing", "Output of planner workloads --json: every shipped workload with its model ids, size, precision, traffic and SLOs."),
     "plan": ("planner.plan.document", "PLAN_DOCUMENT", "A plan document the planner writes (planner plan/evaluate/fleet --json or --out; read by planner export): kind plan, evaluation or fleet."),
+    "study": ("planner.analysis.sweep.study", "StudyFile", "A capacity study (planner sweep): axes whose product, filtered, plus extra points are the scenarios."),
 }
 DESCRIPTIONS = Path(__file__).resolve().parent / "schema_descriptions.yaml"
 

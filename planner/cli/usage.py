@@ -40,7 +40,7 @@ class OneLineGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            rv = super().main(args=args, prog_name=prog_name or "planner", complete_var=complete_var, standalone_mode=False, **extra)
+            rv = super().main(args=args, prog_name="planner", complete_var=complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
         except PlannerError as exc:
             typer.echo(f"error: {one_line(exc)}", err=True)

@@ -6,8 +6,10 @@ like a path (has a suffix or a separator) is read from disk.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +114,22 @@ def _no_constant(name: str):
 
 
 def read_yaml(path: Path) -> LoadedFile:
-    """Read a YAML (or JSON) mapping safely; one-line error naming the file."""
+    """Read a YAML (or JSON) mapping safely; one-line error naming the file.
+
+    The file is read every time, but the same bytes are parsed once per process
+    (``compare``, ``frontier`` and ``fleet`` read the same accelerator and
+    efficiency files for every topology); each caller gets its own copy."""
+    text, raw = read_text(path)
+    sha = hashlib.sha256(raw).hexdigest()
+    data = copy.deepcopy(_parse_yaml(str(path), sha, text))
+    return LoadedFile(path=path, data=data, sha256=sha)
+
+
+@lru_cache(maxsize=256)
+def _parse_yaml(path: str, sha256: str, text: str) -> dict[str, Any]:
+    """The mapping in ``text`` (keyed on path and content hash; errors are not cached)."""
     from .safeio import check_yaml_depth
 
-    text, raw = read_text(path)
     check_yaml_depth(text, path)
     try:
         data = yaml.safe_load(text)
@@ -128,4 +142,4 @@ def read_yaml(path: Path) -> LoadedFile:
         raise InputError(f"{path}: a number too long to read") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
-    return LoadedFile(path=path, data=data, sha256=hashlib.sha256(raw).hexdigest())
+    return data

@@ -62,9 +62,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("mxfp4", 4, 8, 0, 32, "fp4", "fp8",
            "OCP Microscaling Formats (MX) v1.0 spec: E2M1 values with one E8M0 (8-bit) scale per 32 values. Engines pair MXFP4 "
            "weights with MXFP8 activations (W4A8), a mixed FP8/FP4 tensor-core instruction that runs at the FP8 rate on Blackwell"),
-    Format("int4_g128", 4, 16, 16, 128, "int4", "bf16",
-           "AWQ (arXiv 2306.00978) / GPTQ (arXiv 2210.17323) group-wise INT4: one FP16 scale and one zero point per 128 "
-           "weights (zero stored packed in 4 bits by some engines; counted at 16 here, the upper bound); weight-only (W4A16)"),
+    *(Format(f"int4_g{g}", 4, 16, 16, g, "int4", "bf16",
+             f"AWQ (arXiv 2306.00978) / GPTQ (arXiv 2210.17323) group-wise INT4: one FP16 scale and one zero point per {g} "
+             "weights (zero stored packed in 4 bits by some engines; counted at 16 here, the upper bound); weight-only (W4A16)")
+      for g in (32, 64, 128)),
 )}
 
 # what --weight-dtype and a precision file's `weights:` shorthand mean per component:

@@ -18,6 +18,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
+from .hf_quant import weight_precision
 from .datafiles import read_json
 from .errors import InputError, shown_value
 from .schema import validate
@@ -269,34 +270,21 @@ FAMILIES: dict[str, Callable[[_Reader], dict[str, Any]]] = {
 # --------------------------------------------------------------------------- precision
 
 _TORCH_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "bf16", "float": "bf16"}
-_QUANT_METHODS = {"fp8": "fp8", "fbgemm_fp8": "fp8", "mxfp4": "fp4", "nvfp4": "fp4"}
-
-
-def _weight_precision(r: _Reader) -> tuple[str, list[str]]:
-    """Weight format as shipped, and notes on anything taken on trust."""
+def _weight_precision(r: _Reader) -> tuple[dict[str, str], list[str]]:
+    """Weight formats as shipped (PrecisionFile fields), and notes on anything taken on trust."""
     notes: list[str] = []
     quant = r.cfg.get("quantization_config")
     if quant is not None:
-        if not isinstance(quant, dict):
-            raise r.fail(f"key 'quantization_config' must be a mapping (got {shown_value(quant)})")
-        method = str(quant.get("quant_method", "")).lower()
-        if method in _QUANT_METHODS:
-            return _QUANT_METHODS[method], notes
-        if method == "bitsandbytes" and quant.get("load_in_8bit"):
-            return "int8", notes
-        notes.append(
-            f"quantization method {method or '(none)'!r} is not modelled; weights are taken at the "
-            "unquantised dtype (override with --weight-dtype)"
-        )
+        return weight_precision(quant, r.fail), notes
     dtype = r.cfg.get("torch_dtype", r.cfg.get("dtype"))
     if dtype is None:
-        return "bf16", notes
+        return {"weights": "bf16"}, notes
     name = str(dtype).removeprefix("torch.")
     if name not in _TORCH_DTYPES:
         raise r.fail(f"key 'torch_dtype' is not a known dtype; expected one of {', '.join(_TORCH_DTYPES)}")
     if name in ("float32", "float"):
         notes.append("float32 checkpoint: weights planned as bf16, as served")
-    return _TORCH_DTYPES[name], notes
+    return {"weights": _TORCH_DTYPES[name]}, notes
 
 
 # --------------------------------------------------------------------------- entry point
@@ -352,7 +340,7 @@ def load_hf_config(path: str, name: str | None = None) -> Workload:
             "description": f"{name} - imported from a Hugging Face config.json ({arch})",
             "source": f"Architecture from the Hugging Face config.json at {shown} ({arch})",
             "model": model,
-            "precision": {"weights": weights, "kv_cache": "bf16", "activations": "bf16"},
+            "precision": {**weights, "kv_cache": "bf16", "activations": "bf16"},
             "traffic": {"isl": DEFAULT_ISL, "osl": DEFAULT_OSL},
             "slo": {"ttft_ms": DEFAULT_TTFT_MS, "tpot_ms": DEFAULT_TPOT_MS},
         },

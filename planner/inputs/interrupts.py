@@ -65,6 +65,8 @@ def install() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in EXIT_CODES:
+        if signal.getsignal(sig) is signal.SIG_IGN:  # started ignoring it (nohup, a background job): keep that
+            continue
         signal.signal(sig, _handler)
 
 

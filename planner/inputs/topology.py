@@ -1,21 +1,23 @@
-"""Topologies: a networkx graph of GPUs, scale-up switches and scale-out links.
+"""Topologies: a graph of GPUs, scale-up switches and scale-out links.
 
 A file describes one scale-up domain compactly (switch, mesh or torus) and
-how many domains there are; ``build_topology`` expands that into a graph and
-derives everything else from the graph: the scale-up domains (connected
-components over scale-up links), per-GPU scale-up and scale-out bandwidth,
-the all-to-all bandwidth a domain sustains, and hop latencies.
+how many domains there are. Every domain is a copy of the same links
+(:func:`domain_links`), so ``build_topology`` derives what the cost model needs
+from the links of one domain: per-GPU scale-up and scale-out bandwidth, the
+all-to-all bandwidth a domain sustains, hop latencies, and the bandwidth a
+group of GPUs gets. Its cost does not grow with the number of domains.
+``Topology.graph`` expands the whole inventory into a networkx graph on demand
+(the scale-up domains are its connected components over scale-up links; a test
+checks that both views agree).
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field, replace
-from itertools import product
-from typing import Literal, Optional
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal, Optional
 
-import networkx as nx
 from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from . import units
@@ -32,7 +34,12 @@ from .hardware import (
 )
 from .kv_tiers import load_tiers
 from .ranges import MAX_GPUS as RANGE_MAX_GPUS, DOMAINS, GPU_ID, LATENCY_US, LINK_GB_PER_S, NIC_GBIT_PER_S, PARALLEL, PRICE_USD_PER_GPU_HOUR, SWITCHES
+from .fabric import Fabric, build_graph, derive_domains, group_bw, up_bw_per_gpu, worst_latency  # noqa: F401  (derive_domains: part of the API)
 from .schema import Strict, given, validate
+
+if TYPE_CHECKING:  # networkx loads only when someone asks for the whole graph (Topology.graph)
+    import networkx as nx
+    import numpy as np
 
 # --------------------------------------------------------------------------- schema
 
@@ -43,7 +50,7 @@ MAX_SCALE_UP_LINKS = 2_000_000  # graph edges inside domains, all domains
 
 
 def scale_up_links(spec: "ScaleUpFile") -> int:
-    """Scale-up edges one domain adds to the graph (see _add_domain)."""
+    """Scale-up edges one domain adds to the graph (see domain_links)."""
     n = spec.domain_gpus
     if spec.kind == "switch":
         return n * int(spec.switches_per_domain)
@@ -161,10 +168,16 @@ class Topology:
     alltoall_bw_per_gpu: float  # bytes/s one direction, a whole-domain all-to-all
     scale_up_latency_s: float  # worst GPU-to-GPU path inside a domain
     scale_out_latency_s: float
-    graph: nx.Graph = field(compare=False, repr=False)
     source_path: str = ""
     sha256: str = ""
     kv_tiers: tuple = ()  # per-GPU inputs.kv_tiers.Tier, as the topology lists them
+    fabric: "Fabric | None" = field(default=None, compare=False, repr=False)  # the links one domain is made of
+
+    @cached_property
+    def graph(self) -> "nx.Graph":
+        """The whole inventory as a networkx graph, built on first use (the planner
+        itself needs only one domain's links; tests and views use the graph)."""
+        return build_graph(self.fabric, self.n_domains)
 
     @property
     def n_gpus(self) -> int:
@@ -196,82 +209,15 @@ def domain_flag(unit: str) -> str:
     return "--nodes" if unit in ("node", "server") else "--racks"
 
 
-# --------------------------------------------------------------------------- graph
+# --------------------------------------------------------------------------- links
 
 
-def _add_domain(g: nx.Graph, spec: ScaleUpFile, base: int, j: int, bw: float, lat: float) -> None:
-    n = spec.domain_gpus
-    gpus = list(range(base, base + n))
-    for i in gpus:
-        g.add_node(("gpu", i), kind="gpu")
-    if spec.kind == "switch":
-        n_sw = int(spec.switches_per_domain)
-        for s in range(n_sw):
-            g.add_node(("switch", j, s), kind="scale_up_switch")
-            for i in gpus:  # each GPU spreads its links evenly over the switches
-                g.add_edge(("gpu", i), ("switch", j, s), kind="scale_up", bw=bw / n_sw, latency=lat / 2)
-    elif spec.kind == "mesh":
-        for a in gpus:
-            for b in gpus:
-                if a < b:
-                    g.add_edge(("gpu", a), ("gpu", b), kind="scale_up", bw=bw / (n - 1), latency=lat)
-    else:  # torus: each chip links to its neighbours (+/-1, wrapping) in every dimension
-        dims = list(spec.torus_dims)
-        links = sum(2 if d > 2 else 1 for d in dims if d > 1)
-        coords = list(product(*[range(d) for d in dims]))
-        index = {c: base + k for k, c in enumerate(coords)}
-        for c in coords:
-            for axis, d in enumerate(dims):
-                if d == 1:
-                    continue
-                nb = list(c)
-                nb[axis] = (c[axis] + 1) % d
-                g.add_edge(("gpu", index[c]), ("gpu", index[tuple(nb)]), kind="scale_up", bw=bw / links, latency=lat)
-
-
-def build_graph(spec: TopologyFile, n_domains: int, eff: Efficiency) -> nx.Graph:
-    g = nx.Graph()
+def fabric_of(spec: "TopologyFile", eff: Efficiency) -> Fabric:
     up_lat = (spec.scale_up.latency_us * units.US) if spec.scale_up.latency_us is not None else eff.p2p_latency_s
     out_lat = (spec.scale_out.latency_us * units.US) if spec.scale_out.latency_us is not None else eff.scale_out_latency_s
-    bw_up = spec.scale_up.bw_per_gpu_gb_per_s * units.GB
-    bw_out = spec.scale_out.nic_gbit_per_s_per_gpu * units.GBIT
-    n = spec.scale_up.domain_gpus
-    g.add_node(("fabric",), kind="scale_out_switch")
-    for j in range(n_domains):
-        _add_domain(g, spec.scale_up, j * n, j, bw_up, up_lat)
-    for i in range(n * n_domains):
-        g.nodes[("gpu", i)]["host"] = i // spec.gpus_per_host
-        g.add_edge(("gpu", i), ("fabric",), kind="scale_out", bw=bw_out, latency=out_lat / 2)
-    return g
-
-
-def derive_domains(g: nx.Graph) -> tuple[tuple[int, ...], ...]:
-    """Scale-up domains: connected components of the graph over scale-up links."""
-    up = nx.Graph()
-    up.add_nodes_from(n for n, a in g.nodes(data=True) if a["kind"] != "scale_out_switch")
-    up.add_edges_from((a, b) for a, b, k in g.edges(data="kind") if k == "scale_up")
-    comps = []
-    for comp in nx.connected_components(up):
-        gpus = tuple(sorted(n[1] for n in comp if g.nodes[n]["kind"] == "gpu"))
-        if gpus:
-            comps.append(gpus)
-    return tuple(sorted(comps))
-
-
-def _link_bw(g: nx.Graph, gpu: int, kind: str) -> float:
-    return sum(a["bw"] for _, _, a in g.edges(("gpu", gpu), data=True) if a["kind"] == kind)
-
-
-def _domain_paths(g: nx.Graph, domain: tuple[int, ...]) -> tuple[float, int]:
-    """Worst GPU-to-GPU latency and hop count inside a domain (scale-up links only)."""
-    sub = g.edge_subgraph((a, b) for a, b, k in g.edges(data="kind") if k == "scale_up")
-    src = ("gpu", domain[0])
-    if len(domain) == 1 or src not in sub:
-        return 0.0, 0
-    lat = nx.single_source_dijkstra_path_length(sub, src, weight="latency")
-    hops = nx.single_source_shortest_path_length(sub, src)
-    gpu_nodes = [("gpu", i) for i in domain[1:]]
-    return max(lat[n] for n in gpu_nodes), max(hops[n] for n in gpu_nodes)
+    up = spec.scale_up
+    return Fabric(up.kind, up.domain_gpus, int(up.switches_per_domain or 0), tuple(up.torus_dims or ()), spec.gpus_per_host,
+                  up.bw_per_gpu_gb_per_s * units.GB, up_lat, spec.scale_out.nic_gbit_per_s_per_gpu * units.GBIT, out_lat)
 
 
 def _alltoall_bw(spec: ScaleUpFile, per_gpu: float) -> float:
@@ -312,9 +258,10 @@ def build_topology(
     if too_big:
         raise InputError(f"{domain_flag(spec.domain_unit)} {count}: {too_big}")
     PRICE_USD_PER_GPU_HOUR.check("--price-per-gpu-hour", price_usd_per_gpu_hour)
-    g = build_graph(spec, count, eff)
-    domains = derive_domains(g)
-    n_total = sum(len(d) for d in domains)
+    fab = fabric_of(spec, eff)
+    n = spec.scale_up.domain_gpus
+    domains = tuple(tuple(range(j * n, j * n + n)) for j in range(count))  # = derive_domains(build_graph(...)), tested
+    n_total = n * count
     bad = sorted(i for i in spec.unavailable_gpus if not 0 <= i < n_total)
     if bad:
         raise InputError(f"{path}: field 'unavailable_gpus': GPU id {bad[0]} is outside 0..{n_total - 1}")
@@ -322,10 +269,8 @@ def build_topology(
     if bad:
         raise InputError(f"--unavailable: GPU id {bad[0]} is outside 0..{n_total - 1} ({count} {spec.domain_unit}s of {spec.scale_up.domain_gpus} GPUs of {spec.name}; add {domain_flag(spec.domain_unit)} for more)")
     down = set(spec.unavailable_gpus) | set(unavailable or [])
-    lat, _ = _domain_paths(g, domains[0])
-    up_bw = min(_link_bw(g, i, "scale_up") for i in domains[0]) if len(domains[0]) > 1 else 0.0
-    out_bw = min(_link_bw(g, i, "scale_out") for i in domains[0])
-    out_lat = max(a["latency"] for _, _, a in g.edges(("gpu", 0), data=True) if a["kind"] == "scale_out") * 2
+    lat = worst_latency(fab)
+    up_bw = up_bw_per_gpu(fab) if n > 1 else 0.0
     return Topology(
         name=spec.name,
         description=spec.description,
@@ -339,22 +284,19 @@ def build_topology(
         domains=domains,
         unavailable=frozenset(down),
         scale_up_bw_per_gpu=up_bw,
-        scale_out_bw_per_gpu=out_bw,
+        scale_out_bw_per_gpu=fab.out_bw_per_gpu,
         alltoall_bw_per_gpu=_alltoall_bw(spec.scale_up, up_bw),
         scale_up_latency_s=lat,
-        scale_out_latency_s=out_lat,
-        graph=g,
+        scale_out_latency_s=fab.out_latency_s,
         source_path=str(path),
         sha256=loaded.sha256,
         kv_tiers=load_tiers(list(spec.kv_tiers), spec.gpus_per_host, f"{path}: "),
+        fabric=fab,
     )
 
 
 def with_price(topo: Topology, usd_per_gpu_hour: float) -> Topology:
     return replace(topo, price_usd_per_gpu_hour=usd_per_gpu_hour, price_source="override")
-
-
-_GROUP_BW: "weakref.WeakKeyDictionary[nx.Graph, dict[int, float]]" = weakref.WeakKeyDictionary()  # memo per graph
 
 
 def scale_up_group_bw(topo: Topology, size) -> "np.ndarray":
@@ -368,15 +310,6 @@ def scale_up_group_bw(topo: Topology, size) -> "np.ndarray":
     size = np.asarray(size, dtype=np.float64)
     if topo.scale_up_kind == "switch":
         return np.full_like(size, topo.scale_up_bw_per_gpu)
-    g, dom = topo.graph, topo.domains[0]
-    memo = _GROUP_BW.setdefault(g, {})
-
-    def one(n: int) -> float:
-        if n not in memo:
-            members = {("gpu", i) for i in dom[:n]}
-            inside = lambda v: sum(a["bw"] for u, a in g.adj[v].items() if a["kind"] == "scale_up" and u in members)  # noqa: E731
-            memo[n] = topo.scale_up_bw_per_gpu if n == 1 else min(topo.scale_up_bw_per_gpu, min(inside(v) for v in members))
-        return memo[n]
-
-    values = {float(n): one(int(min(max(n, 1), len(dom)))) for n in np.unique(size)}
+    n_dom = topo.fabric.domain_gpus
+    values = {float(n): group_bw(topo.fabric, int(min(max(n, 1), n_dom)), topo.scale_up_bw_per_gpu) for n in np.unique(size)}
     return np.vectorize(lambda n: values[float(n)], otypes=[np.float64])(size)

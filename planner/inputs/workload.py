@@ -100,7 +100,7 @@ class ModelFile(Strict):
         return self
 
 
-Format = Literal["bf16", "fp16", "fp8", "fp8_block128", "int8", "nvfp4", "mxfp4", "int4_g128"]
+Format = Literal["bf16", "fp16", "fp8", "fp8_block128", "int8", "nvfp4", "mxfp4", "int4_g32", "int4_g64", "int4_g128"]
 
 
 class PrecisionFile(Strict):

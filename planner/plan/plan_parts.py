@@ -63,8 +63,8 @@ class Traffic(Part):
     isl: int = d("Input (prompt) tokens per request.")
     osl: int = d("Output tokens per request.")
     kv_len: int = d("Context held in the KV cache per sequence, tokens.")
-    cached_prefix_tokens: OptNum = d("Prompt tokens served from a prefix cache on a hit.", None)
-    prefix_hit_rate: OptNum = d("Fraction of requests whose prefix is cached (0..1).", None)
+    cached_prefix_tokens: OptNum = d("Mean prompt tokens per request served from the prefix cache (isl x prefix_hit_rate).", None)
+    prefix_hit_rate: OptNum = d("Share of input tokens served from the prefix cache (0..1): no prefill compute, still read and held.", None)
     prefix_hold_s: OptNum = d("Seconds a cached prefix waits before its reuse; null or 0 when not stated.", None)
 
 
@@ -275,8 +275,8 @@ class BreakEven(Part):
 
 
 class ServingEconomics(Part):
-    prefix_hit_rate: OptNum = d("Fraction of requests whose prefix is cached.")
-    cached_prefix_tokens: OptNum = d("Prompt tokens served from the cache on a hit.")
+    prefix_hit_rate: OptNum = d("Share of input tokens served from the prefix cache (no prefill compute; decode still reads and holds them).")
+    cached_prefix_tokens: OptNum = d("Mean prompt tokens per request served from the cache (isl x prefix_hit_rate).")
     prefix_hold_s: OptNum = d("Seconds a cached prefix waits; null when not stated.")
     usd_per_mtok_input_marginal: OptNum = d("Prefill dollars over the input tokens actually computed, per million.")
     usd_per_mtok_prefill_compute_only: OptNum = d("Every prefill FLOP at the calibrated prefill rate, USD per million input tokens.")

@@ -1,0 +1,91 @@
+"""Ctrl-C at random moments: 30 SIGINTs to ``planner plan`` and 30 to ``planner fleet``.
+
+    python benchmarks/interrupts.py            # 30 per command, seed 1
+    python benchmarks/interrupts.py -n 10 --seed 3
+
+Each run writes ``--out`` and gets SIGINT after a random delay (uniform over the
+command's own uninterrupted wall time, measured first in this run). Every
+outcome must be: exit 130 with exactly one 'error: interrupted' line and the
+output file absent or whole (valid JSON), no temporary file left; or exit 0 if
+the command had finished before the signal landed (then the file is whole).
+Prints a table per command and the latency from signal to exit (a solve in
+native code sees the signal at its next check point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANNER = [sys.executable, "-m", "planner.cli"]
+COMMANDS = {
+    "plan": ["plan", "-w", "deepseek-v3", "-t", "gb200-nvl72"],
+    "fleet": ["fleet", "--inventory", str(ROOT / "examples" / "inventory.yaml"), "--demands", str(ROOT / "examples" / "demands.yaml")],
+}
+
+
+def one(command: str, delay: float, folder: Path) -> tuple[str, float]:
+    out = folder / "plan.json"
+    p = subprocess.Popen([*PLANNER, *COMMANDS[command], "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(delay)
+    alive = p.poll() is None
+    sent = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=600)
+    latency = time.perf_counter() - sent
+    lines = err.decode(errors="replace").splitlines()
+    if any(q.name.startswith(".plan.json.") for q in folder.iterdir()):
+        return "temp file left", latency
+    if out.exists():
+        try:
+            json.loads(out.read_text())
+        except ValueError:
+            return "partial file", latency
+    if p.returncode == 0:
+        return ("finished first" if not lines else "exit 0 with output on stderr"), latency
+    if p.returncode == 130 and len(lines) == 1 and lines[0].startswith("error: interrupted"):
+        return "130, one line", latency
+    if p.returncode < 0:
+        return f"killed by signal {-p.returncode}", latency
+    return f"exit {p.returncode}, {len(lines)} lines", latency
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    failed = 0
+    for command in COMMANDS:
+        t = time.perf_counter()
+        subprocess.run([*PLANNER, *COMMANDS[command]], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        full = time.perf_counter() - t
+        outcomes, latencies = collections.Counter(), []
+        for _ in range(args.n):
+            with tempfile.TemporaryDirectory() as folder:
+                outcome, latency = one(command, rng.uniform(0.02, full), Path(folder))
+            outcomes[outcome] += 1
+            if outcome == "130, one line":
+                latencies.append(latency)
+        bad = sum(v for k, v in outcomes.items() if k not in ("130, one line", "finished first"))
+        failed += bad
+        print(f"{command}: {args.n} SIGINTs over its {full:.1f} s run: " + ", ".join(f"{k}: {v}" for k, v in outcomes.most_common()))
+        if latencies:
+            print(f"  signal to exit: median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s")
+    print(f"failures: {failed} (target 0)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

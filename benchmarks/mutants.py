@@ -1,0 +1,99 @@
+"""Break one term of the cost model at a time and check the physics tests notice.
+
+    python benchmarks/mutants.py            # prints one line per mutant and the kill rate
+    python benchmarks/mutants.py --list     # the mutants only
+
+Each mutant is a one-line textual change to planner/ applied to a temporary copy
+of the repository (the working tree is never touched); the physics tests then run
+against that copy. A mutant is killed when at least one test fails. The unmutated
+copy must pass first, or the run stops. docs/fidelity.md quotes the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "tests/test_review_physics.py"]
+COPY = ["planner", "hardware", "workloads", "topologies", "models", "tests", "pyproject.toml"]
+CM = "planner/physics/costmodel.py"
+
+# name, file, text, replacement, which occurrence (0 = first)
+MUTANTS = [
+    ("MLA KV reads divided by TP", CM, "    shards = np.minimum(tp, m.kv_shardable_heads)\n",
+     "    shards = tp if m.attention == 'mla' else np.minimum(tp, m.kv_shardable_heads)\n", 1),
+    ("MLA KV held divided by TP", CM, "    shards = np.minimum(tp, m.kv_shardable_heads)\n", "    shards = tp\n", 0),
+    ("KV per GPU shrinks with pipeline depth", CM, "_b(batch) / dp * pp * ls", "_b(batch) / dp * ls", 0),
+    ("no queueing term in TTFT", CM, "ttft_s=bc(queue + prefill)", "ttft_s=bc(prefill)", 0),
+    ("prefill ignores the chunk count", CM, "return n_chunks * (", "return 1 * (", 0),
+    ("no expert padding", CM, "grouped_gemm_efficiency(per_expert, eff.moe_half_tokens)", "grouped_gemm_efficiency(per_expert, 0.0)", 0),
+    ("padding added to the weight read (sum, not max)", CM, "np.maximum(c_routed, routed_w / hbm)", "(c_routed + routed_w / hbm)", 0),
+    ("experts streamed at 0.366 of the HBM rate", CM, "np.maximum(c_routed, routed_w / hbm)", "np.maximum(c_routed, routed_w / (hbm * 0.366))", 0),
+    ("expert weights streamed at the wrong rate in the breakdown", CM, "w_moe = (attn_w + shared_w + routed_w) / hbm",
+     "w_moe = (attn_w + shared_w) / hbm + routed_w / (hbm * 0.366)", 0),
+    ("no block scales", "planner/inputs/formats.py", "        per_block = (self.scale_bits + self.zero_bits) / self.block_values if self.block_values else 0.0",
+     "        per_block = 0.0", 0),
+    ("imbalance applied to tensor-parallel experts", CM, "imb = np.where(ep > 1, eff.moe_imbalance, 1.0)", "imb = eff.moe_imbalance + 0 * ep", 0),
+    ("every expert read whatever the batch", CM, "touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)",
+     "touched = 1.0", 0),
+    ("prompt chunks spread evenly over DP ranks", CM, ", rank_tokens=busiest_rank_tokens(w, topo, Lb, B, P))", ")", 0),
+    ("all-reduce without the ring factor", CM, "2 * (tp - 1) / tp * ar_size", "ar_size", 0),
+    ("no per-step overhead", CM, "    overhead = per_layers + eff.step_overhead_s\n", "    overhead = per_layers\n", 0),
+    ("LM head at the attention format", CM, 'm.vocab_size * m.d_model * wp.bytes("embeddings") / tp / hbm',
+     'm.vocab_size * m.d_model * wp.bytes("attention") / tp / hbm', 0),
+]
+
+
+def _replace_nth(text: str, old: str, new: str, n: int) -> str:
+    start = -1
+    for _ in range(n + 1):
+        start = text.find(old, start + 1)
+        if start < 0:
+            raise SystemExit(f"mutant text not found (occurrence {n}): {old!r}")
+    return text[:start] + new + text[start + len(old):]
+
+
+def _run_tests(copy: Path) -> int:
+    env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *TESTS]
+    return subprocess.run(cmd, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--list", action="store_true")
+    args = ap.parse_args(argv)
+    if args.list:
+        print("\n".join(name for name, *_ in MUTANTS))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="planner-mutants-") as tmp:
+        copy = Path(tmp)
+        for item in COPY:
+            src = ROOT / item
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, copy / item)
+        if _run_tests(copy) != 0:
+            print("the unmutated copy fails the physics tests: fix them first")
+            return 1
+        killed = 0
+        for name, rel, old, new, n in MUTANTS:
+            path = copy / rel
+            original = path.read_text()
+            path.write_text(_replace_nth(original, old, new, n))
+            try:
+                dead = _run_tests(copy) != 0
+            finally:
+                path.write_text(original)
+            killed += dead
+            print(f"{'killed  ' if dead else 'SURVIVED'}  {name}")
+        print(f"kill rate: {killed}/{len(MUTANTS)} mutants killed by {', '.join(TESTS)}")
+        return 0 if killed == len(MUTANTS) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

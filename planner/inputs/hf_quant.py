@@ -1,0 +1,103 @@
+"""Read a Hugging Face ``quantization_config`` into per-component weight formats.
+
+A checkpoint's quantisation decides its weight bytes (4x between BF16 and INT4),
+so a method this module cannot model is refused in one line naming the field,
+never planned as BF16. Modelled (formats.FORMATS gives bytes with scales):
+
+* ``fp8`` / ``fbgemm_fp8``: FP8 linear layers; ``weight_block_size [128, 128]``
+  is FP8 with block scales (DeepSeek-V3); embeddings and LM head stay BF16.
+* ``mxfp4``: MXFP4 routed experts, everything else BF16 (gpt-oss: attention,
+  router, embeddings and LM head are in ``modules_to_not_convert``).
+* ``awq`` / ``gptq``: 4-bit group-wise integer weights (group 32, 64 or 128)
+  in every decoder linear layer; embeddings and LM head BF16.
+* ``modelopt``: ``quant_algo`` FP8 or NVFP4 (NVFP4 MLP/experts, FP8 attention).
+* ``compressed-tensors`` with one config group whose weights are 8-bit float
+  (per tensor/channel, or 128x128 blocks), 4-bit int group-wise, or 4-bit float
+  in groups of 16 (NVFP4).
+* ``bitsandbytes`` 8-bit (INT8).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .errors import shown_value
+from .formats import SHORTHAND
+
+Precision = dict[str, str]  # PrecisionFile fields: weights shorthand + component overrides
+_QUANTISED_LINEARS = ("attention", "dense_ffn", "routed_experts", "shared_experts")
+SUPPORTED = "fp8, fbgemm_fp8, mxfp4, awq, gptq, modelopt, compressed-tensors, bitsandbytes (8-bit)"
+
+
+def _all_linears(fmt: str, shorthand: str) -> Precision:
+    return {"weights": shorthand, **{c: fmt for c in _QUANTISED_LINEARS}, "embeddings": "bf16"}
+
+
+def _int4(q: dict, fail: Callable[[str], Exception], bits_key: str = "bits", group_key: str = "group_size") -> str:
+    bits, group = q.get(bits_key), q.get(group_key)
+    if bits != 4:
+        raise fail(f"quantization_config.{bits_key} {shown_value(bits)} is not modelled (4-bit group-wise integer weights only)")
+    if group not in (32, 64, 128):
+        raise fail(f"quantization_config.{group_key} {shown_value(group)} is not modelled (groups of 32, 64 or 128)")
+    return f"int4_g{group}"
+
+
+def _fp8(q: dict, fail: Callable[[str], Exception]) -> Precision:
+    block = q.get("weight_block_size")
+    if block is None:
+        return _all_linears("fp8", "fp8")
+    if list(block) != [128, 128]:
+        raise fail(f"quantization_config.weight_block_size {shown_value(block)} is not modelled (FP8 block scales of [128, 128] only)")
+    return _all_linears("fp8_block128", "fp8")
+
+
+def _compressed_tensors(q: dict, fail: Callable[[str], Exception]) -> Precision:
+    groups = q.get("config_groups")
+    if not isinstance(groups, dict) or len(groups) != 1:
+        raise fail("quantization_config.config_groups: only one quantisation group is modelled")
+    w = next(iter(groups.values())).get("weights") if isinstance(next(iter(groups.values())), dict) else None
+    if not isinstance(w, dict):
+        raise fail("quantization_config.config_groups: the group has no 'weights' scheme")
+    bits, kind, strategy = w.get("num_bits"), w.get("type"), w.get("strategy")
+    if bits == 8 and kind == "float":
+        if strategy in ("tensor", "channel"):
+            return _all_linears("fp8", "fp8")
+        if strategy == "block" and list(w.get("block_structure") or []) == [128, 128]:
+            return _all_linears("fp8_block128", "fp8")
+    if bits == 4 and kind == "int" and strategy == "group":
+        return _all_linears(_int4(w, fail, "num_bits", "group_size"), "bf16")
+    if bits == 4 and kind == "float" and w.get("group_size") == 16:
+        return _all_linears("nvfp4", "fp4") | {"attention": "nvfp4"}
+    raise fail(f"quantization_config.config_groups weights (num_bits {shown_value(bits)}) are not modelled (8-bit float per tensor/channel/128x128 block, 4-bit int groups, 4-bit float groups of 16)")
+
+
+def _modelopt(q: dict, fail: Callable[[str], Exception]) -> Precision:
+    algo = str(q.get("quant_algo", "")).upper()
+    if algo == "FP8":
+        return {"weights": "fp8", **SHORTHAND["fp8"]}
+    if algo == "NVFP4":
+        return {"weights": "fp4", **SHORTHAND["fp4"]}
+    raise fail(f"quantization_config.quant_algo is not modelled (FP8 or NVFP4)")
+
+
+def weight_precision(quant: Any, fail: Callable[[str], Exception]) -> Precision:
+    """The PrecisionFile weight fields a ``quantization_config`` stands for."""
+    if not isinstance(quant, dict):
+        raise fail(f"key 'quantization_config' must be a mapping (got {shown_value(quant)})")
+    method = str(quant.get("quant_method", "")).lower()
+    if method in ("fp8", "fbgemm_fp8"):
+        return _fp8(quant, fail)
+    if method == "mxfp4":
+        return {"weights": "fp4", "attention": "bf16", "dense_ffn": "bf16", "shared_experts": "bf16",
+                "routed_experts": "mxfp4", "embeddings": "bf16"}
+    if method in ("awq", "gptq"):
+        bits_key = "bits" if "bits" in quant or method == "awq" else "w_bit"
+        return _all_linears(_int4(quant, fail, bits_key), "bf16")
+    if method == "modelopt":
+        return _modelopt(quant, fail)
+    if method == "compressed-tensors":
+        return _compressed_tensors(quant, fail)
+    if method == "bitsandbytes" and quant.get("load_in_8bit"):
+        return {"weights": "int8", **SHORTHAND["int8"]}
+    raise fail(f"quantization_config.quant_method is not modelled (supported: {SUPPORTED}); "
+               "write a workload YAML with the precision of each component instead")
