@@ -14,6 +14,8 @@ from ..search.loop import Solution, solve
 from ..search.options import explain_infeasible, options, pick_for_solver
 from .assembly import _r, layout_dict
 
+FLEET_GAP = 1e-4  # the fleet search stops once no plan can be cheaper by more than this fraction
+
 
 @dataclass(frozen=True)
 class Built:
@@ -124,7 +126,7 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int 
     classes = tuple(c for gi, g in enumerate(groups) for c in core.classes_of(g.free, group=gi))
     demand = tuple(0.0 if wi in unservable else float(d.output_tokens_per_s) for wi, d in enumerate(demands))
     problem = core.Problem(
-        tuple(opts_out), classes, "demand", demand, incompatible=frozenset(bad), budget=core.budget_for(time_limit_s), partial=True,
+        tuple(opts_out), classes, "demand", demand, incompatible=frozenset(bad), budget=core.budget_for(time_limit_s), partial=True, rel_gap=FLEET_GAP,
         names=("output_tokens_per_s of a demand", "price_usd_per_gpu_hour of a group"),
     )
     return Built(problem, meta, unservable, n_layouts, time_limit_s)

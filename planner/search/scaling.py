@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from ..inputs.errors import InputError
 
 INT_LIMIT = 2**60  # largest total handed to CP-SAT (its arithmetic is int64, with headroom for sums)
-RESOLUTION = 1e4  # preferred steps in the smallest non-zero coefficient (0.01 %)
-MIN_RESOLUTION = 1e2  # fewer steps would round a coefficient by more than 1 %: refuse instead
+RESOLUTION = 1e6  # preferred steps in the smallest non-zero coefficient (1 ppm)
+MIN_RESOLUTION = 1e3  # fewer steps would round a coefficient by more than 0.1 %: refuse instead
 
 
 @dataclass(frozen=True)
