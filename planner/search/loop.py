@@ -31,8 +31,9 @@ from .greedy import Fill, greedy
 from .problem import DECODE, PREFILL, Problem
 
 TIE_BREAK_SHARE = 0.1  # of the work left, at most, for the tie-break ...
-TIE_BREAK_WORK = 0.05  # ... and at most this many work units: it only adds replicas at the optimum
+TIE_BREAK_WORK = 0.02  # ... and at most this many work units: it only adds replicas at the optimum
 STEP_SHARE = 0.5  # each primary step may use this share of the work left
+DINKELBACH_STEP_GAP = 0.5  # a step that found a much better plan stops within this relative gap of F: the next step goes on from it
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ def _dinkelbach(run: _Run, start) -> Solution:
     U, T = run.totals(inc)
     f_bound, iterations = None, 0
     while run.steps.left >= 2 * MIN_STEP_WORK:
-        code, s, vals = run.step(mdl.usd * T - mdl.tps * U, "min", inc, STEP_SHARE, absolute_gap_limit=run.p.rel_gap * U * tps_min)
+        code, s, vals = run.step(mdl.usd * T - mdl.tps * U, "min", inc, STEP_SHARE, absolute_gap_limit=run.p.rel_gap * U * tps_min,
+                                 relative_gap_limit=DINKELBACH_STEP_GAP)
         if vals is None:
             break
         f_bound = s.BestObjectiveBound()
