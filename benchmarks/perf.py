@@ -63,16 +63,19 @@ TARGET_RSS_MB = 150
 FLEET_TIME_LIMIT_S = 20.0
 
 
+TREE: Path | None = None  # --tree: run the planner of another checkout (python -m planner.cli there)
+
+
 def planner_cmd() -> list[str]:
     exe = shutil.which("planner")
-    return [exe] if exe else [sys.executable, "-m", "planner.cli"]
+    return [exe] if exe and TREE is None else [sys.executable, "-m", "planner.cli"]
 
 
 def measure(args: list[str], ok_codes: tuple[int, ...] = (0,)) -> dict:
     """Wall, CPU and peak RSS of one fresh process (os.wait4 gives the child's usage)."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE, cwd=TREE)
         err = proc.stderr.read() if proc.stderr else b""
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
@@ -157,7 +160,10 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rows", help="comma-separated subset of: " + ", ".join([*ROWS, "fleet", "rss", *CURVES, "costmodel"]))
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument("--tree", type=Path, help="measure the planner of this checkout (e.g. an export of main before a change)")
     opts = ap.parse_args()
+    global TREE
+    TREE = opts.tree.resolve() if opts.tree else None
     names = [*ROWS, "fleet", "rss", *CURVES, "costmodel"]
     wanted = opts.rows.split(",") if opts.rows else [n for n in names if not (opts.quick and n in ("fleet", "costmodel"))]
     unknown = [n for n in wanted if n not in names]

@@ -37,6 +37,7 @@ PARTS = (
 # (path fragment, part); the first fragment found in a frame's file name wins
 RULES = (
     ("/ortools/", "CP-SAT (model and solve)"),
+    ("/planner/search/control.py", "CP-SAT (model and solve)"),  # waits for the solve in its helper thread
     ("/planner/physics/", "candidate evaluation"),
     ("/planner/inputs/", "loading and validation"),
     ("/yaml/", "loading and validation"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -59,27 +60,35 @@ def cli_args(sc) -> list[str]:
     return args
 
 
-def serial_cli(scenarios, sample: int) -> tuple[float, list[tuple[str, float | None]]]:
-    """Mean wall seconds per `planner plan` call over an even sample; each answer's $/Mtok."""
+def cpu_s() -> float:
+    """CPU seconds of this process and its finished children (pool workers, CLI calls)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def serial_cli(scenarios, sample: int) -> tuple[float, float, list[tuple[str, float | None]]]:
+    """Mean wall and CPU seconds per `planner plan` call over an even sample; each answer's $/Mtok."""
     import json
 
     exe = str(Path(sys.executable).parent / "planner")
     step = max(1, len(scenarios) // sample)
     picked = scenarios[::step][:sample]
-    answers, start = [], time.perf_counter()
+    answers, start, cpu0 = [], time.perf_counter(), cpu_s()
     for sc in picked:
         res = subprocess.run([exe, *cli_args(sc)], capture_output=True, text=True)
         cost = json.loads(res.stdout)["metrics"]["usd_per_mtok_all_in"] if res.returncode == 0 else None
         answers.append((sc.scenario_id, cost))
-    return (time.perf_counter() - start) / len(picked), answers
+    return (time.perf_counter() - start) / len(picked), (cpu_s() - cpu0) / len(picked), answers
 
 
-def timed_sweep(study, out: Path, **kw) -> float:
-    start = time.perf_counter()
+def timed_sweep(study, out: Path, **kw) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds of this process and the pool workers (Ray's
+    workers are not our children: their CPU is not counted)."""
+    start, cpu0 = time.perf_counter(), cpu_s()
     summary = run_study(study, out, restart=True, **kw)
     wall = time.perf_counter() - start
     assert summary.ran == len(study.scenarios) == summary.rows_written
-    return wall
+    return wall, cpu_s() - cpu0
 
 
 def main() -> int:
@@ -96,8 +105,8 @@ def main() -> int:
         n = len(study.scenarios)
         print(f"study: {n} scenarios; {cores} workers; load average at start {os.getloadavg()[0]:.1f}")
 
-        cli_s, answers = serial_cli(list(study.scenarios), args.cli_sample)
-        print(f"serial `planner plan` CLI: {cli_s:.3f} s per call (mean of {len(answers)}), "
+        cli_s, cli_cpu, answers = serial_cli(list(study.scenarios), args.cli_sample)
+        print(f"serial `planner plan` CLI: {cli_s:.3f} s wall, {cli_cpu:.3f} s CPU per call (mean of {len(answers)}), "
               f"{n * cli_s:.0f} s extrapolated to the study, {1 / cli_s:.2f} scenarios/s on one core")
         print(f"  e.g. planner {shlex.join(cli_args(study.scenarios[0]))}")
 
@@ -113,12 +122,15 @@ def main() -> int:
             statuses[r["status"]] = statuses.get(r["status"], 0) + 1
         print(f"rows: {statuses}; CLI sample agrees with the sweep's $/Mtok on {agree}/{len(answers)}")
         floor = 1 / cli_s
-        for name, wall in results.items():
+        for name, (wall, cpu) in results.items():
             per_core = n / wall / cores
             print(f"{name:5s}: {wall:6.1f} s wall, {n / wall:6.1f} scenarios/s, {per_core:6.2f} scenarios/s/core, "
                   f"{per_core / floor:5.1f}x per core over the serial CLI loop (start-up included)")
+        pool_cpu = results["pool"][1] / n
+        print(f"CPU per scenario: pool {pool_cpu:.4f} s (workers + parent) vs CLI {cli_cpu:.3f} s: "
+              f"{cli_cpu / pool_cpu:.1f}x less CPU per scenario (independent of other load)")
         if "ray" in results:
-            print(f"ray/pool wall ratio: {results['ray'] / results['pool']:.2f}")
+            print(f"ray/pool wall ratio: {results['ray'][0] / results['pool'][0]:.2f}")
         print(f"load average at end {os.getloadavg()[0]:.1f}")
     return 0
 

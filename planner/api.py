@@ -1,8 +1,8 @@
 """The Python API: what the CLI calls, and what a notebook calls the same way.
 
     from planner import api
-    p = api.plan("deepseek-v3", "gb200-nvl72", tpot_ms=50)
-    print(p.metrics["usd_per_mtok_output"])
+    p = api.plan("deepseek-v3", "gb200-nvl72", api.Query(tpot_ms=50))
+    print(p.metrics["usd_per_mtok_all_in"])  # the objective: all-in $ per million output tokens
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Comparisons and frontiers across topologies: the Python API behind ``compare``
 and ``frontier`` (``explain`` lives in :mod:`planner.analysis.explain`).
 
-    from planner import analysis
+    from planner import api
+    from planner.analysis import analysis
     rows = analysis.compare("deepseek-r1", ["hgx-h100", "gb200-nvl72"], api.Query(tpot_ms=50))
     res = analysis.frontier("deepseek-r1", ["hgx-h200", "gb200-nvl72"])
 
@@ -83,8 +84,7 @@ def size_topologies(refs: list[str], max_gpus: int | None = None) -> list[tuple[
         else:
             count, note = s.domains, ""
         topo = build_topology(ref, count)
-        out.append((Sizing(topo.name, count, unit, topo.n_gpus, max_gpus, note, topo.price_usd_per_gpu_hour,
-                           topo.accelerator.estimated, s.price.estimated), topo))
+        out.append((Sizing(topo.name, count, unit, topo.n_gpus, max_gpus, note, topo.price_usd_per_gpu_hour, topo.accelerator.estimated, s.price.estimated), topo))
     return out
 
 

@@ -2,8 +2,9 @@
 deployment that serves a throughput demand within the SLOs, and how many GPUs,
 nodes or racks it takes. The Python API behind ``planner compare --demand-tps``.
 
+    from planner import api
     from planner.analysis import demand
-    rows = demand.compare_demand("llama-3.1-70b", ["hgx-h100", "gb200-nvl72"], api.Query(), 100_000)
+    rows = demand.compare_demand("llama-3.1-8b", ["hgx-h100", "gb200-nvl72"], api.Query(), 20_000)
 
 Each row is ``api.plan(..., demand_tps=...)`` on the topology at the number of
 domains this module settles on, so ``planner plan --demand-tps X --nodes N``

@@ -7,7 +7,7 @@ pinned evaluations (``cases``) and naming the metrics it cannot express with
 the reason (``not_expressible``). A record without a block is listed as not
 expressible, never dropped.
 
-    from planner import fidelity
+    from planner.analysis import fidelity
     report = fidelity.validate()            # the shipped cases
     print(report.median_abs_error, report.max_abs_error)
 

@@ -16,6 +16,7 @@ domains, its TP groups kept whole.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -38,21 +39,24 @@ class Layouts:
     def __len__(self) -> int:
         return len(self.tp)
 
-    @property
+    # Derived columns are computed once per Layouts (read-only): callers index them
+    # per option in loops, and recomputing the whole column on every access made
+    # option picking quadratic in the number of layouts.
+    @cached_property
     def stage_gpus(self) -> np.ndarray:
-        return self.tp * self.dp
+        return _frozen(self.tp * self.dp)
 
-    @property
+    @cached_property
     def gpus(self) -> np.ndarray:
-        return self.stage_gpus * self.pp
+        return _frozen(self.stage_gpus * self.pp)
 
-    @property
+    @cached_property
     def chunk_gpus(self) -> np.ndarray:
-        return self.gpus // self.chunks
+        return _frozen(self.gpus // self.chunks)
 
-    @property
+    @cached_property
     def moe_tp(self) -> np.ndarray:
-        return self.stage_gpus // self.ep
+        return _frozen(self.stage_gpus // self.ep)
 
     def take(self, idx) -> "Layouts":
         return Layouts(**{f.name: np.atleast_1d(getattr(self, f.name)[idx]) for f in fields(self)})
@@ -63,6 +67,11 @@ class Layouts:
     @staticmethod
     def from_rows(rows: list[dict[str, int]]) -> "Layouts":
         return Layouts(**{f.name: np.array([r[f.name] for r in rows], dtype=np.int64) for f in fields(Layouts)})
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 def _powers_of_two(limit: int) -> list[int]:

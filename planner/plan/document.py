@@ -29,7 +29,7 @@ READABLE_VERSIONS = ("1.0", "1.1")
 
 
 class _Result(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     schema_version: str = d("Format version of this document (major.minor); readers accept 1.x.")
     status: str = d("plan: optimal (proven), feasible (time limit hit; see solver.gap), infeasible. "
@@ -62,7 +62,18 @@ class EvaluationDocument(_Result):
 
 
 Document = Annotated[Union[PlanDocument, EvaluationDocument, FleetDocument], Field(discriminator="kind")]
-_ADAPTER: TypeAdapter = TypeAdapter(Document)
+_KINDS = {"plan": PlanDocument, "evaluation": EvaluationDocument, "fleet": FleetDocument}
+
+
+def _adapter() -> TypeAdapter:
+    """The union of the three kinds (built on first use: readers and the schema)."""
+    global _UNION
+    if _UNION is None:
+        _UNION = TypeAdapter(Document)
+    return _UNION
+
+
+_UNION: TypeAdapter | None = None
 
 
 class PLAN_DOCUMENT:  # noqa: N801  (named like the models the schema exporter lists)
@@ -70,7 +81,7 @@ class PLAN_DOCUMENT:  # noqa: N801  (named like the models the schema exporter l
 
     @staticmethod
     def model_json_schema(mode: str = "validation") -> dict[str, Any]:
-        return _ADAPTER.json_schema(mode=mode)
+        return _adapter().json_schema(mode=mode)
 _ORDER = ("schema_version", "kind")
 
 
@@ -78,7 +89,7 @@ def document(data: dict[str, Any]) -> PlanDocument | EvaluationDocument | FleetD
     """Type a document the planner just built. A mismatch is a bug in the planner
     (a key missing from the models below, or a value that is not finite)."""
     try:
-        return _ADAPTER.validate_python(data)
+        return _KINDS[data["kind"]].model_validate(data)
     except ValidationError as exc:
         raise ValueError(f"plan document does not match planner/plan/document.py: {exc}") from None
 
@@ -114,7 +125,7 @@ def read_document(data: Any, source: str = "plan") -> PlanDocument | EvaluationD
     if data["kind"] not in ("plan", "evaluation", "fleet"):
         raise InputError(f"{source}: kind {data['kind']!r} is not a plan, evaluation or fleet document")
     try:
-        return _ADAPTER.validate_python(data)
+        return _adapter().validate_python(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InputError(f"{source}: {_where(err)}: {err['msg']}") from None

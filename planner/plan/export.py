@@ -30,6 +30,7 @@ import yaml
 
 from ..inputs.errors import InputError
 from ..inputs.ranges import TOKENS
+from .export_experts import engine_settings, routed_experts
 from .export_plan import Replica, int_field, gpus_per_host, plan_replicas, section  # noqa: F401  (plan reading, re-exported)
 
 ENGINES = ("vllm", "sglang", "trtllm")
@@ -175,6 +176,7 @@ class _Ctx:
     kv_dtype: str
     taken: dict = field(default_factory=dict)  # (port kind, host) -> ports handed out
     host_prefix: str = ""  # fleet exports: one placeholder family per inventory group
+    experts: int = 0  # routed experts per MoE layer (0: dense), for redundant-expert settings
 
     def host(self, h: int) -> str:
         return host_ref(h, self.host_prefix)
@@ -243,6 +245,7 @@ def _vllm(ctx: _Ctx, r: Replica) -> list[Command]:
     args += [f("pipeline_parallel"), r.pp] if r.pp > 1 else []
     args += [f("data_parallel"), r.dp] if r.dp > 1 else []
     args += [f("expert_parallel")] if r.ep > 1 else []
+    args += engine_settings(ctx.engine, ctx.spec, ctx.experts, r.ep)[0]
     seqs = math.ceil(r.concurrency / r.dp)  # per DP rank
     args += [f("max_running"), seqs]
     args += [f("token_budget"), seqs] if seqs > ctx.spec["defaults"]["token_budget"] else []
@@ -289,6 +292,7 @@ def _sglang(ctx: _Ctx, r: Replica) -> list[Command]:
     args += [f("pipeline_parallel"), r.pp] if r.pp > 1 else []
     args += [f("data_parallel"), r.dp, f("dp_attention")] if r.dp > 1 else []
     args += [f("expert_parallel"), r.ep, f("a2a_backend"), ctx.spec["full_ep_a2a_backend"]] if r.ep > 1 else []
+    args += engine_settings(ctx.engine, ctx.spec, ctx.experts, r.ep)[0]
     args += [f("max_running"), r.concurrency, f("max_model_len"), ctx.kv_len, f("kv_cache_dtype"), ctx.kv()]
     segs = _segments(ctx, r, order)
     head = segs[0][0]
@@ -321,6 +325,7 @@ def _trtllm(ctx: _Ctx, r: Replica) -> list[Command]:
     kv = ctx.kv("kv_fp4")
     if kv != "auto":
         config[keys["kv_cache"]] = {"dtype": kv}
+    config.update(engine_settings(ctx.engine, ctx.spec, ctx.experts, r.ep)[1])
     if r.role == "prefill":
         config[keys["disable_overlap"]] = True
     if r.role != "aggregated":
@@ -362,8 +367,8 @@ def _router(ctx: _Ctx, servers: list[Command]) -> Command:
     rf, port = ctx.spec["router_flags"], int(ctx.spec["defaults"]["router_port"])
     files, config = (), {}
     if ctx.engine == "vllm":
-        args = [rf["port"], port, rf["prefill_hosts"], *[ctx.host(h) for h, _ in pre], rf["prefill_ports"], *[p for _, p in pre],
-                rf["decode_hosts"], *[ctx.host(h) for h, _ in dec], rf["decode_ports"], *[p for _, p in dec]]
+        args = [rf["pd"], *[w for h, p in pre for w in (rf["prefill"], f"http://{ctx.host(h)}:{p}")],
+                *[w for h, p in dec for w in (rf["decode"], f"http://{ctx.host(h)}:{p}")], rf["host"], "0.0.0.0", rf["port"], port]
     elif ctx.engine == "sglang":
         boot = [c.value(ctx.flag("bootstrap_port")) for c in heads if c.role == "prefill"]
         args = [rf["pd"]]
@@ -408,6 +413,7 @@ def launch_commands(
         engine=engine, spec=engine_table()[engine], model=model, gph=gpus_per_host(plan, gpus_per_host_override),
         kv_len=int_field(traffic, "kv_len", "inputs.traffic", maximum=int(TOKENS.hi)), isl=int_field(traffic, "isl", "inputs.traffic", maximum=int(TOKENS.hi)),
         kv_dtype=_precision(precision.get("kv_cache", "bf16")), taken={} if taken is None else taken, host_prefix=host_prefix,
+        experts=routed_experts(plan) if any(r.ep > 1 for r in reps) else 0,
     )
     out = [c for r in reps for c in _BUILDERS[engine](ctx, r)]
     if isinstance(plan.get("pools"), dict) and plan["pools"]:

@@ -30,7 +30,9 @@ def d(description: str, default: Any = ...) -> Any:
 
 
 class Part(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a model's validator is built when first used, so writing a plan
+    # never pays for the fleet models and vice versa (start-up time of planner plan)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -193,7 +195,7 @@ class TimeBreakdown(Part):
 class Solver(BaseModel):
     """Further keys may be added by new search strategies; each is documented in docs/cli.md."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     status: Optional[str] = d("optimal, feasible (time limit hit) or infeasible.", None)
     objective: Optional[str] = d("cost, throughput or demand.", None)
@@ -267,7 +269,7 @@ class Pools(Part):
 
 
 class BreakEven(Part):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     from_: str = Field(..., alias="from", description="Cheaper tier below the break-even hold time.")
     to: str = d("Cheaper tier above it.")
