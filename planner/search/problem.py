@@ -107,7 +107,7 @@ def free_after_unavailable(domain_size: int, n_domains: int, unavailable) -> tup
 
 WORK_PER_SECOND = 1.0  # CP-SAT work units per second of --time-limit (a unit is about a second of one core)
 WALL_SAFETY_FACTOR = 3.0  # the wall-clock safety net: this many times the time limit ...
-WALL_SAFETY_S = 10.0  # ... plus this much, so a loaded machine reaches the (deterministic) work limit first
+WALL_SAFETY_S = 30.0  # ... plus this much, so a loaded machine reaches the (deterministic) work limit first
 
 
 def budget_for(time_limit_s: float) -> Budget:
