@@ -56,6 +56,8 @@ def main() -> int:
             outcome, detail = fuzzkit.run_case(case, Path(folder), args.timeout)
             took = time.perf_counter() - t
         table[case.kind][outcome] += 1
+        table[case.kind]["answered"] += outcome == "ok" and detail == "exit 0"
+        table[case.kind]["must refuse"] += case.must_refuse
         slowest = max(slowest, (took, case.args), key=lambda x: x[0])
         if outcome != "ok":
             failures.append({"i": i, "outcome": outcome, "kind": case.kind, "args": case.args, "mutation": case.note,
@@ -65,14 +67,17 @@ def main() -> int:
 
     wall = time.perf_counter() - t0
     cols = fuzzkit.OUTCOMES
+    extra = ("answered", "must refuse")  # exit-0 answers; inputs that had to be refused
     print(f"fuzz: {args.n} generated inputs, seed {args.seed}, {wall:.0f} s ({wall / args.n * 1e3:.0f} ms per input), "
           f"slowest {slowest[0]:.1f} s")
-    print(f"{'kind':22s}" + "".join(f"{c:>11s}" for c in ("inputs", *cols)))
+    print(f"{'kind':22s}" + "".join(f"{c:>12s}" for c in ("inputs", *cols, *extra)))
     total = collections.Counter()
     for kind in sorted(table):
         total.update(table[kind])
-        print(f"{kind:22s}{sum(table[kind].values()):>11d}" + "".join(f"{table[kind][c]:>11d}" for c in cols))
-    print(f"{'total':22s}{sum(total.values()):>11d}" + "".join(f"{total[c]:>11d}" for c in cols))
+        n = sum(table[kind][c] for c in cols)
+        print(f"{kind:22s}{n:>12d}" + "".join(f"{table[kind][c]:>12d}" for c in (*cols, *extra)))
+    n = sum(total[c] for c in cols)
+    print(f"{'total':22s}{n:>12d}" + "".join(f"{total[c]:>12d}" for c in (*cols, *extra)))
     bad = sum(total[c] for c in cols if c != "ok")
     print(f"failures: {bad} (target 0)")
     for f in failures[: args.show]:

@@ -337,3 +337,20 @@ def test_a_scenario_that_kills_its_worker_is_an_error_row_and_the_rest_complete(
     assert by_index[1]["status"] == "error" and "worker process died" in by_index[1]["reason"]
     for k in (0, 2, 3):  # planned by a worker, not written off with the one that died
         assert by_index[k]["elapsed_s"] > 0 and "worker process died" not in (by_index[k]["reason"] or "")
+
+
+@pytest.mark.parametrize(
+    "flags, needle",
+    [(["--workers", "0"], "--workers must be between"), (["--ray", "10.0.0.1:6379", "--workers", "4"], "uses its own CPUs"),
+     (["--out-is-dir"], "is a directory"), (["--ray", "127.0.0.1:1"], "no Ray head answers"),
+     (["--ray", "nonsense"], "expected 'auto', HOST:PORT")],
+)
+def test_flags_that_cannot_work_fail_before_any_work(tmp_path, flags, needle):
+    study = write_study(tmp_path, SMALL)
+    out = tmp_path / "r.parquet"
+    if flags == ["--out-is-dir"]:
+        out.mkdir()
+        flags = []
+    res = subprocess.run([*PLANNER, "sweep", str(study), "--out", str(out), *flags], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and needle in res.stderr, res.stderr
+    assert not parts_dir(out).exists()

@@ -105,6 +105,23 @@ def pool_rows(payloads: list[dict], workers: int, fn: Callable = run_chunk) -> I
             suspects.extendleft(reversed(culprit[1:]))
 
 
+CONNECT_TIMEOUT_S = 5.0  # Ray itself retries an unreachable head for minutes
+
+
+def _reachable(address: str) -> None:
+    """Fail in seconds, with one line, when nothing listens at a cluster address."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--ray {address}: expected 'auto', HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(f"--ray {address}: no Ray head answers there ({exc.strerror or exc})") from None
+
+
 def ray_rows(payloads: list[dict], workers: Optional[int], address: str) -> Iterator[dict]:
     try:
         import ray
@@ -113,7 +130,8 @@ def ray_rows(payloads: list[dict], workers: Optional[int], address: str) -> Iter
     import logging
 
     if address == "auto":
-        ray.init(num_cpus=workers or default_workers(), include_dashboard=False, log_to_driver=False,
+        # address="local": a new instance on this machine, even if RAY_ADDRESS names a cluster
+        ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False, log_to_driver=False,
                  logging_level=logging.ERROR, configure_logging=False)
     else:
         try:
@@ -147,6 +165,20 @@ def ray_rows(payloads: list[dict], workers: Optional[int], address: str) -> Iter
 # --------------------------------------------------------------------------- the sweep
 
 
+def check_flags(out: Path, workers: Optional[int], ray: Optional[str]) -> None:
+    """Flags that cannot work, refused before any scenario runs."""
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"--workers must be between 1 and {MAX_WORKERS} (got {workers})")
+    if ray is not None and ray != "auto" and workers is not None:
+        raise InputError(f"--workers sizes the local pool or --ray auto; the cluster at --ray {ray} uses its own CPUs")
+    if ray is not None and not ray.strip():
+        raise InputError("--ray: give 'auto' or a cluster address")
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a directory; give a file name such as results.parquet")
+    if ray is not None and ray != "auto":
+        _reachable(ray)
+
+
 @dataclass
 class Summary:
     scenarios: int
@@ -168,8 +200,7 @@ def run_study(
     on_start: Optional[Callable[[int, int], None]] = None,
 ) -> Summary:
     """Run every scenario of ``study`` not yet in ``out``'s results folder."""
-    if workers is not None and not 1 <= workers <= MAX_WORKERS:
-        raise InputError(f"--workers must be between 1 and {MAX_WORKERS} (got {workers})")
+    check_flags(out, workers, ray)
     start = time.perf_counter()
     kw = {"flush_rows": flush_rows} if flush_rows else {}
     store = Store(out, study.fingerprint, study.name, restart=restart, **kw)
