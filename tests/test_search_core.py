@@ -160,3 +160,12 @@ def test_request_stop_ends_a_solve_through_the_solvers_own_stop():
         timer.cancel()
         control.clear_stop()
     assert not control.stop_requested()
+
+
+def test_sixteen_racks_in_auto_mode_fit_the_solvers_integers():
+    """The ratio objective multiplies two totals: their bound is what one plan
+    can reach (best rate per GPU x GPUs), not every option at its own maximum,
+    so 16 NVL72 racks plan instead of being refused."""
+    r = CliRunner().invoke(app, ["plan", "--racks", "16", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["status"] == "optimal"

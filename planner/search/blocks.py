@@ -65,8 +65,11 @@ def integers(p: Problem, ub: list[int]) -> Ints:
     no scale fits)."""
     n = len(p.options)
     tps_f, usd_f = p.names
-    fam_tps = Family(tps_f, tuple(o.tps for o in p.options) + tuple(p.demand_tps), tuple(ub) + (1,) * len(p.demand_tps))
-    fam_usd = Family(usd_f, tuple(o.usd_per_s for o in p.options), tuple(ub))
+    gpus = sum(c.capacity * c.count for c in p.classes)
+    reach = lambda vals: gpus * max((v / o.gpus for v, o in zip(vals, p.options)), default=0.0)  # noqa: E731
+    fam_tps = Family(tps_f, tuple(o.tps for o in p.options) + tuple(p.demand_tps), tuple(ub) + (1,) * len(p.demand_tps),
+                     reach=reach([o.tps for o in p.options]))
+    fam_usd = Family(usd_f, tuple(o.usd_per_s for o in p.options), tuple(ub), reach=reach([o.usd_per_s for o in p.options]))
     fam_rps = Family(tps_f, tuple(o.rps for o in p.options), tuple(ub))
     s_tps, s_usd, s_rps = pick_scales([fam_tps, fam_usd, fam_rps], product=p.objective == "cost")
     return Ints(

@@ -28,6 +28,7 @@ class Family:
     field: str  # the input behind the numbers, named in errors
     values: tuple[float, ...]
     counts: tuple[int, ...]
+    reach: float = float("inf")  # the most any one plan can total (per-GPU best x GPUs), if smaller
 
     @property
     def smallest(self) -> float:
@@ -68,7 +69,8 @@ def pick_scales(families: list[Family], product: bool = False) -> list[float]:
                 raise _refuse(f)
     if product and len(families) >= 2:
         a, b = families[0], families[1]
-        while a.total * scales[0] * b.total * scales[1] > INT_LIMIT:
+        # the ratio objective's coefficients are u_i*T - t_i*U with T, U totals of one plan
+        while (a.total * min(b.total, b.reach) + b.total * min(a.total, a.reach)) * scales[0] * scales[1] > INT_LIMIT:
             # take a digit from the family with the most resolution to spare
             k = 0 if a.smallest * scales[0] >= b.smallest * scales[1] else 1
             scales[k] /= 10.0
