@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .physics.candidates import Layouts, pinned_layout
 from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
-from .inputs.errors import InfeasibleError, InputError, one_line
+from .inputs.errors import InfeasibleError, InputError, TimeLimitError, one_line
 from .inputs.ranges import BATCH, DEMAND_TPS, GPU_BUDGET, PARALLEL, TIME_LIMIT_S
 from .plan.economics import economics
 from .plan.assembly import (
@@ -30,7 +32,8 @@ from .plan.assembly import (
 )
 from .search.options import Options, batch_binding, explain_infeasible, options, pick_for_solver  # noqa: F401  (part of the API)
 from .inputs.query import Query, load, load_workload, query_dict  # noqa: F401  (part of the API)
-from .search.solver import Problem, solve
+from .search import problem as core
+from .search.loop import solve, summary
 from .inputs.topology import Topology
 from .inputs.workload import Workload
 
@@ -88,25 +91,26 @@ def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus,
         raise InfeasibleError(explain_infeasible(w, topo, opts, max_gpus))
     picked = pick_for_solver(opts)
     L, ev = opts.layouts, opts.ev
-    problem = Problem(
-        gpus=tuple(int(L.gpus[i]) for i in picked),
-        chunks=tuple(int(L.chunks[i]) for i in picked),
-        tps=tuple(float(ev.output_tps[i]) for i in picked),
-        usd_per_s=tuple(float(ev.usd_per_s[i]) for i in picked),
-        domain_free=tuple(len(topo.available_in(j)) for j in range(topo.n_domains)),
+    problem = core.Problem(
+        options=tuple(
+            core.Option(core.AGG, int(L.gpus[i]), int(L.chunks[i]), float(ev.output_tps[i]), float(ev.usd_per_s[i])) for i in picked
+        ),
+        classes=core.classes_of([len(topo.available_in(j)) for j in range(topo.n_domains)]),
         objective=objective,
+        demand_tps=(demand_tps,) if demand_tps is not None else (),
         max_gpus=max_gpus,
-        demand_tps=demand_tps,
-        time_limit_s=time_limit_s,
+        budget=core.budget_for(time_limit_s),
+        rel_gap=0.0,
+        names=("output tokens/s (--demand-tps, or the hardware's rates)", "--price-per-gpu-hour"),
     )
     sol = solve(problem)
-    if sol.status == "timeout":
-        raise InfeasibleError(f"solver: no placement found within --time-limit {time_limit_s:g} s: raise --time-limit")
+    if sol.status == "unknown":
+        raise TimeLimitError(f"solver: no placement found within --time-limit {time_limit_s:g} s: raise --time-limit")
     if sol.status == "infeasible":
         if objective == "demand":
-            cap = solve(Problem(**{**problem.__dict__, "objective": "throughput", "demand_tps": None}))
+            cap = solve(replace(problem, objective="throughput", demand_tps=()))
             raise InfeasibleError(
-                f"demand: {demand_tps:.0f} output tokens/s exceeds the {cap.objective:.0f} tokens/s that "
+                f"demand: {demand_tps:.0f} output tokens/s exceeds the {cap.objective or 0:.0f} tokens/s that "
                 f"{topo.n_available} available GPUs of {topo.name} can serve within the SLOs: add {topo.domain_flag}"
             )
         raise InfeasibleError(f"topology: no feasible layout fits the free GPUs of any {topo.domain_unit} of {topo.name}")
@@ -122,14 +126,15 @@ def _assemble(w, topo, opts: Options, picked, sol, problem, objective, demand_tp
     rows = [L.row(i) for i in idx]
     per = [option_metrics(ev, i) for i in idx]
     gpu_ids = assign_gpus(
-        topo, [list(sol.pieces[k]) for k in used], [int(L.chunk_gpus[i]) for i in idx], [sol.replicas[k] for k in used]
+        topo, [[sol.pieces[k].get(j, 0) for j in range(topo.n_domains)] for k in used], [int(L.chunk_gpus[i]) for i in idx],
+        [sol.replicas[k] for k in used],
     )
     main = max(range(len(idx)), key=lambda k: per[k]["gpus_used"] * sol.replicas[used[k]])
     i0 = idx[main]
     binding = sorted({b for i, r in zip(idx, rows) for b in batch_binding(w, topo, L.take([i]), int(opts.batch[i]))})
     total_gpus = sum(per[k]["gpus_used"] * sol.replicas[used[k]] for k in range(len(idx)))
     limit = max_gpus if max_gpus is not None else topo.n_available
-    if limit - total_gpus < min(problem.gpus[k] // problem.chunks[k] for k in range(len(problem.gpus))):
+    if limit - total_gpus < min(o.piece for o in problem.options):
         binding.append("gpus")
     chosen = {tuple(sorted(layout_dict(r).items())) for r in rows}
     alternatives = []
@@ -154,12 +159,7 @@ def _assemble(w, topo, opts: Options, picked, sol, problem, objective, demand_tp
         binding_constraints=binding,
         alternatives=alternatives,
         solver={
-            "status": sol.status,
-            "objective": objective,
-            "objective_value": sol.objective,
-            "bound": sol.bound,
-            "gap": sol.gap,
-            "wall_time_s": round(sol.wall_s, 4),
+            **summary(sol, objective),
             "options_considered": len(L),
             "options_to_solver": len(picked),
         },

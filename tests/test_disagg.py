@@ -20,7 +20,10 @@ from planner.physics.candidates import enumerate_layouts, pinned_layout
 from planner.physics.costmodel import evaluate, max_feasible_batch
 from planner.physics.disagg import decode_options, kv_transfer_s, prefill_evaluate
 from planner.inputs.errors import InputError
-from planner.search.pools import PoolProblem, exhaustive_pools, scaled, solve_pools, totals
+from planner.search.blocks import integers, upper_bounds
+from planner.search.loop import solve
+from planner.search.oracle import exhaustive
+from planner.search.problem import DECODE, PREFILL, Budget, Option, Problem, classes_of, singletons
 
 # --------------------------------------------------------------------------- pool physics
 
@@ -54,22 +57,20 @@ def test_decode_without_prefill_tokens_holds_a_larger_batch_at_the_same_tpot():
 # --------------------------------------------------------------------------- the pool solver vs exhaustive search
 
 
-def _random_pools(seed: int, objective: str, colocated: bool, domains: tuple[int, ...]) -> PoolProblem:
+def _random_pools(seed: int, objective: str, colocated: bool, domains: tuple[int, ...]) -> Problem:
+    """Two prefill and two decode options (the disaggregated case of the one problem)."""
     rnd = random.Random(seed)
     p_g = tuple(rnd.choice([1, 2, 3, 4]) for _ in range(2))
     d_g = tuple(rnd.choice([2, 4, 6]) for _ in range(2))
     d_chunks = (1, 1) if colocated else tuple(rnd.choice([1, 2]) if g % 2 == 0 else 1 for g in d_g)
     d_tps = tuple(rnd.uniform(500, 3000) * g for g in d_g)
-    return PoolProblem(
-        p_gpus=p_g, p_chunks=(1, 1), p_rps=tuple(rnd.uniform(0.5, 3.0) * g for g in p_g),
-        p_usd=tuple(g * rnd.uniform(0.8, 1.2) / 1000 for g in p_g),
-        d_gpus=d_g, d_chunks=d_chunks, d_rps=tuple(t / rnd.choice([500, 1000]) for t in d_tps), d_tps=d_tps,
-        d_usd=tuple(g * rnd.uniform(0.8, 1.2) / 1000 for g in d_g),
-        compatible=((True, rnd.random() < 0.7), (True, True)),
-        domain_free=domains,
-        colocated=colocated, objective=objective,
-        demand_tps=(sum(d_tps) * 0.8 if objective == "demand" else None),
-        rel_gap=0.0,
+    opts = [Option(PREFILL, g, 1, 0.0, g * rnd.uniform(0.8, 1.2) / 1000, rps=rnd.uniform(0.5, 3.0) * g) for g in p_g]
+    opts += [Option(DECODE, g, c, t, g * rnd.uniform(0.8, 1.2) / 1000, rps=t / rnd.choice([500, 1000])) for g, c, t in zip(d_g, d_chunks, d_tps)]
+    bad = frozenset() if rnd.random() < 0.7 else frozenset({(0, 3)})  # prefill 0 with decode 1 misses TTFT
+    return Problem(
+        tuple(opts), singletons(domains) if colocated else classes_of(domains), objective,
+        (sum(d_tps) * 0.8,) if objective == "demand" else (), incompatible=bad, colocated=colocated,
+        rel_gap=0.0, budget=Budget(work=20.0, wall_s=120.0),
     )
 
 
@@ -82,25 +83,24 @@ def _random_pools(seed: int, objective: str, colocated: bool, domains: tuple[int
 def test_pool_solver_matches_exhaustive_search(objective, colocated, domains):
     for seed in range(4):
         p = _random_pools(seed, objective, colocated, domains)
-        best = exhaustive_pools(p)
-        sol = solve_pools(p)
+        best = exhaustive(p)
+        sol = solve(p)
         if best is None:
             assert sol.status == "infeasible", seed
             continue
         assert sol.status == "optimal", seed
-        assert sol.objective == pytest.approx(best[0], rel=1e-12), seed
-        s = scaled(p)
+        assert sol.key == best[0], seed
+        s = integers(p, upper_bounds(p))
+        pre, dec = range(2), range(2, 4)
         # the solution is balanced, pairs meet TTFT and pieces fit every domain
-        assert sum(a * b for a, b in zip(s.p_rps, sol.prefill)) >= sum(a * b for a, b in zip(s.d_rps, sol.decode))
-        for i, k in np.ndindex(len(sol.prefill), len(sol.decode)):
-            assert not (sol.prefill[i] and sol.decode[k]) or p.compatible[i][k]
-        for j, free in enumerate(p.domain_free):
-            used = sum(p.p_gpus[i] // p.p_chunks[i] * sol.p_pieces[i][j] for i in range(2))
-            used += sum(p.d_gpus[k] // p.d_chunks[k] * sol.d_pieces[k][j] for k in range(2))
-            assert used <= free
+        assert sum(s.rps[i] * sol.replicas[i] for i in pre) >= sum(s.rps[k] * sol.replicas[k] for k in dec)
+        for i, k in p.incompatible:
+            assert not (sol.replicas[i] and sol.replicas[k])
+        for j, free in enumerate(domains):
+            assert sum(o.piece * sol.pieces[i].get(j, 0) for i, o in enumerate(p.options)) <= free
             if colocated:  # each domain's prefill keeps up with its own decode
-                assert sum(a * sol.p_pieces[i][j] for i, a in enumerate(s.p_rps)) >= sum(a * sol.d_pieces[k][j] for k, a in enumerate(s.d_rps))
-        assert totals(s, sol.prefill, sol.decode)[1] > 0
+                assert sum(s.rps[i] * sol.pieces[i].get(j, 0) for i in pre) >= sum(s.rps[k] * sol.pieces[k].get(j, 0) for k in dec)
+        assert sum(s.tps[k] * sol.replicas[k] for k in dec) > 0
 
 
 # --------------------------------------------------------------------------- --mode auto

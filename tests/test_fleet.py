@@ -14,43 +14,46 @@ from typer.testing import CliRunner
 from planner.cli.main import app
 from planner.inputs.errors import InputError
 from planner.plan.fleet import check, load_inventory, plan_fleet
-from planner.search.fleet_model import FleetClass, FleetOption, FleetProblem, exhaustive_fleet, scaled, solve_fleet
+from planner.search.blocks import integers, upper_bounds
+from planner.search.loop import solve
+from planner.search.oracle import exhaustive
 from planner.search.packing import add_packing, classes_of, place
+from planner.search.problem import AGG, Budget, DomainClass, Option, Problem
 
 # --------------------------------------------------------------------------- model vs oracle
 
 
-def _random_fleet(seed: int) -> FleetProblem:
+def _random_fleet(seed: int) -> Problem:
     """Two hardware groups (8-GPU nodes, 12-GPU domains), two workloads, a few
     options each with one- and two-piece replicas, some GPUs failed."""
     rnd = random.Random(seed)
     classes = []
     for g, (size, n) in enumerate(((8, 2), (12, 1))):
         free = [size - rnd.choice([0, 0, 1, 3]) for _ in range(n)]
-        classes += [FleetClass(g, f, tuple(j for j, x in enumerate(free) if x == f)) for f in sorted(set(free))]
+        classes += [DomainClass(g, f, tuple(j for j, x in enumerate(free) if x == f)) for f in sorted(set(free))]
     options = []
     for w in range(2):
         for g in range(2):
             for gpus, chunks in rnd.sample([(2, 1), (4, 1), (6, 1), (8, 2), (12, 2)], 2):
                 per_gpu = rnd.uniform(800, 1200) * (1.3 if g == 1 else 1.0)
-                options.append(FleetOption(w, g, gpus, chunks, per_gpu * gpus, gpus * (2.0 if g == 0 else 3.0) / 3600))
+                options.append(Option(AGG, gpus, chunks, per_gpu * gpus, gpus * (2.0 if g == 0 else 3.0) / 3600, workload=w, group=g))
     demand = tuple(rnd.uniform(3000, 9000) for _ in range(2))
-    return FleetProblem(tuple(options), tuple(classes), demand, time_limit_s=10, rel_gap=0.0)
+    return Problem(tuple(options), tuple(classes), "demand", demand, partial=True, rel_gap=0.0, budget=Budget(work=20.0, wall_s=120.0))
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_fleet_optimum_equals_exhaustive_search(seed):
     p = _random_fleet(seed)
-    best = exhaustive_fleet(p)
-    sol = solve_fleet(p)
+    best = exhaustive(p)
+    sol = solve(p)
     if best is None:
         assert sol.status not in ("optimal", "feasible")
         return
     assert sol.status == "optimal"
-    assert sol.usd_per_s == pytest.approx(best[0], rel=1e-12)
-    tps, _, dem = scaled(p)
-    for w, d in enumerate(dem):  # every demand met
-        assert sum(tps[k] * sol.replicas[k] for k, o in enumerate(p.options) if o.workload == w) >= d
+    assert sol.key == best[0]
+    s = integers(p, upper_bounds(p))
+    for w, d in enumerate(s.demand):  # every demand met
+        assert sum(s.tps[k] * sol.replicas[k] for k, o in enumerate(p.options) if o.workload == w) >= d
     for c in p.classes:  # no domain over-filled
         for j in c.domains:
             used = sum(o.piece * sol.pieces[k].get(j, 0) for k, o in enumerate(p.options) if o.group == c.group)

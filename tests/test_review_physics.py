@@ -17,8 +17,9 @@ from planner import api
 from planner.physics.candidates import Layouts, pinned_layout
 from planner.physics.costmodel import evaluate, prefill_pass_s, step_terms, weight_bytes_per_gpu
 from planner.inputs.errors import InfeasibleError
-from planner.search.pools import PoolProblem, scaled
-from planner.search.solver import Problem, solve
+from planner.search.blocks import integers, upper_bounds
+from planner.search.loop import solve
+from planner.search.problem import AGG, DECODE, PREFILL, Option, Problem, classes_of
 from planner.inputs.topology import build_topology, scale_up_group_bw
 from planner.inputs.query import load_workload
 
@@ -138,14 +139,13 @@ def test_equal_dollars_serve_the_most_tokens():
     both need 12 GPUs at $2.99/GPU-hour, so the answer is the one with more tokens,
     12 x 4,371 = 52,452 (a 2-GPU replica must not look a nano-dollar cheaper)."""
     usd = 2.99 / 3600
-    p = Problem(gpus=(1, 2), chunks=(1, 1), tps=(4371.0, 8526.0), usd_per_s=(usd, 2 * usd), domain_free=(8, 8, 8, 8),
-                objective="demand", demand_tps=50000.0)
+    p = Problem((Option(AGG, 1, 1, 4371.0, usd), Option(AGG, 2, 1, 8526.0, 2 * usd)), classes_of((8, 8, 8, 8)), "demand", (50000.0,))
     sol = solve(p)
     assert sol.replicas == (12, 0)
-    pool = PoolProblem(p_gpus=(1, 2), p_chunks=(1, 1), p_rps=(1.0, 2.0), p_usd=(usd, 2 * usd), d_gpus=(8,), d_chunks=(1,),
-                       d_rps=(1.0,), d_tps=(100.0,), d_usd=(8 * usd,), compatible=((True,), (True,)), domain_free=(8, 8))
-    s = scaled(pool)
-    assert s.p_usd[1] == 2 * s.p_usd[0] and s.d_usd[0] == 8 * s.p_usd[0]
+    pool = Problem((Option(PREFILL, 1, 1, 0.0, usd, rps=1.0), Option(PREFILL, 2, 1, 0.0, 2 * usd, rps=2.0),
+                    Option(DECODE, 8, 1, 100.0, 8 * usd, rps=1.0)), classes_of((8, 8)))
+    s = integers(pool, upper_bounds(pool))
+    assert s.usd[1] == 2 * s.usd[0] and s.usd[2] == 8 * s.usd[0]
 
 
 def test_a_demand_above_the_budgets_ceiling_names_the_budget():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Sequence, TypeVar
@@ -33,6 +34,15 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _detach_std_streams() -> None:
+    """In a forked worker: its own stdout and stderr (to /dev/null; results and
+    errors come back as values). The parent's progress bar may hold the lock of
+    sys.stderr at the moment of the fork, and a worker flushing that copy at
+    exit would wait for it forever."""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the worker)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
 
 def _run(k: int):
@@ -78,7 +88,7 @@ def map_ordered(fn: Callable[[T], R], items: Sequence[T], workers: int | None = 
 def _pool_map(n: int, ks, on_done) -> dict:
     """Job index -> (True, result) or (False, exception) for the jobs that ended."""
     out: dict = {}
-    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("fork"), initializer=_detach_std_streams) as pool:
         futures = {pool.submit(_run, k): k for k in ks}
         for f in as_completed(futures):
             k = futures[f]

@@ -21,6 +21,12 @@ class InfeasibleError(PlannerError):
     exit_code = 3
 
 
+class TimeLimitError(PlannerError):
+    """The time limit ended the search before any plan or any proof (exit 4)."""
+
+    exit_code = 4
+
+
 def one_line(text: object, limit: int = 400) -> str:
     """``text`` fit for one line of a terminal: control and format characters
     (newlines, escapes, bidi overrides) become spaces, runs of space collapse, and

@@ -70,14 +70,15 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
 
 # what --weight-dtype and a precision file's `weights:` shorthand mean per component:
 # the formats a public checkpoint of that kind ships. Quantised checkpoints keep the
-# embeddings and LM head in BF16; FP4 checkpoints quantise the MLP/expert GEMMs and
-# keep attention in FP8 (NVIDIA ModelOpt NVFP4 DeepSeek-R1 / Llama checkpoints).
+# embeddings and LM head in BF16 (ModelOpt's NVFP4/FP8 recipes exclude lm_head); every
+# transformer-block linear layer takes the format. A checkpoint that keeps more at high
+# precision says so per component (workloads/deepseek-r1-fp4.yaml: FP8 attention).
 SHORTHAND: dict[str, dict[str, str]] = {
     "bf16": dict(attention="bf16", dense_ffn="bf16", routed_experts="bf16", shared_experts="bf16", embeddings="bf16"),
     "fp16": dict(attention="fp16", dense_ffn="fp16", routed_experts="fp16", shared_experts="fp16", embeddings="fp16"),
     "fp8": dict(attention="fp8", dense_ffn="fp8", routed_experts="fp8", shared_experts="fp8", embeddings="bf16"),
     "int8": dict(attention="int8", dense_ffn="int8", routed_experts="int8", shared_experts="int8", embeddings="bf16"),
-    "fp4": dict(attention="fp8", dense_ffn="nvfp4", routed_experts="nvfp4", shared_experts="nvfp4", embeddings="bf16"),
+    "fp4": dict(attention="nvfp4", dense_ffn="nvfp4", routed_experts="nvfp4", shared_experts="nvfp4", embeddings="bf16"),
 }
 COMPONENTS = ("attention", "dense_ffn", "routed_experts", "shared_experts", "embeddings")
 

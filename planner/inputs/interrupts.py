@@ -11,7 +11,7 @@ BaseException so no ``except Exception`` swallows it; on its way out it runs the
 
 A solve that runs in the main thread inside native code sees the interrupt when
 it returns to Python (the next check point); CP-SAT's own SIGINT catcher is
-switched off (:mod:`planner.cpsat`) because it swallowed Ctrl-C and could abort
+switched off (:mod:`planner.search.control`) because it swallowed Ctrl-C and could abort
 the process after the solver was gone.
 """
 

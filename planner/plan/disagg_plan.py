@@ -14,10 +14,12 @@ import numpy as np
 
 from ..inputs import units
 from ..physics.candidates import Layouts, enumerate_layouts
-from ..physics.costmodel import Evaluation, evaluate as evaluate_arrays
-from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s, prefill_options
-from ..inputs.errors import InfeasibleError
-from ..search.options import Options, pick_for_solver
+from ..physics.costmodel import evaluate as evaluate_arrays
+from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s
+from ..inputs.errors import InfeasibleError, TimeLimitError
+from ..search import problem as core
+from ..search.loop import Solution, cost_lower_bound, solve, summary
+from ..search.pool_options import BATCH_FRACTIONS, Decode, decode_choices, pool_candidates, pool_problem
 from .assembly import (
     Plan,
     annotate_placement,
@@ -31,12 +33,10 @@ from .assembly import (
     option_metrics,
     replica_entries,
 )
-from ..search.pools import COLOCATED_MAX_DOMAINS, PoolProblem, PoolSolution, solve_pools
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 
-POOL_OPTIONS = 12  # prefill options handed to the solver
-DECODE_LAYOUTS = 8  # decode layouts handed to the solver, each at BATCH_FRACTIONS of its batch
+COLOCATED_MAX_DOMAINS = 8  # colocated pools keep one domain class per domain
 
 
 @dataclass
@@ -55,8 +55,27 @@ class _Variant:
     pre: PrefillOptions
     p_idx: list[int]
     d_idx: list[int]
-    problem: PoolProblem
-    sol: PoolSolution
+    problem: core.Problem
+    sol: "_PoolView"
+
+
+@dataclass(frozen=True)
+class _PoolView:
+    """The core's solution split into the prefill and the decode options."""
+
+    sol: Solution
+    prefill: tuple[int, ...]
+    decode: tuple[int, ...]
+    p_pieces: tuple[tuple[int, ...], ...]  # [option][domain]
+    d_pieces: tuple[tuple[int, ...], ...]
+
+    def __getattr__(self, name):
+        return getattr(self.sol, name)
+
+
+def _view(sol: Solution, n_pre: int, n_domains: int) -> _PoolView:
+    per = tuple(tuple(d.get(j, 0) for j in range(n_domains)) for d in sol.pieces)
+    return _PoolView(sol, sol.replicas[:n_pre], sol.replicas[n_pre:], per[:n_pre], per[n_pre:])
 
 
 def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Layouts, k: int, scale_up: bool) -> tuple[float, float, float]:
@@ -64,70 +83,21 @@ def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Lay
     return float(pre.ev.queue_s[i]), float(pre.ev.latency_s[i]), xfer
 
 
-@dataclass(frozen=True)
-class _Decode:
-    """Decode options handed to the solver: the best layouts, each at its largest
-    batch and at smaller ones (a small inventory may need a decode replica that
-    serves fewer requests so that the prefill pool can keep up)."""
-
-    layouts: Layouts
-    batch: np.ndarray
-    ev: Evaluation
-
-
-BATCH_FRACTIONS = (1.0, 0.5, 0.25)
-
-
-def _decode_choices(w: Workload, topo: Topology, L: Layouts, b: np.ndarray, dev: Evaluation) -> _Decode:
-    idx = pick_for_solver(Options(L, b, dev))[:DECODE_LAYOUTS]
-    rows, batches = [], []
-    for i in idx:
-        dp = int(L.dp[i])
-        for f in BATCH_FRACTIONS:
-            bb = max(dp, int(b[i] * f) // dp * dp)
-            if f == 1.0 or bb < b[i] and bb not in [x for r, x in zip(rows, batches) if r == i]:
-                rows.append(i)
-                batches.append(bb)
-    Ld = L.take(rows)
-    bd = np.array(batches, dtype=np.float64)
-    return _Decode(Ld, bd, evaluate_arrays(decode_workload(w), topo, Ld, bd, aggregated=False))
-
-
-def _solve_variant(w, topo, L, dec: _Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s) -> _Variant | None:
+def _solve_variant(w, topo, L, dec: Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s, base) -> _Variant | None:
     if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
         return None
-    pre = prefill_options(w, topo, L, scale_up)
-    if not pre.feasible.any():
+    c = pool_candidates(w, topo, scale_up, max_gpus, base)
+    if isinstance(c, str):
         return None
-    p_idx = pick_for_solver(pre)[:POOL_OPTIONS]  # type: ignore[arg-type]
-    Ld, dev = dec.layouts, dec.ev
-    d_idx = list(range(len(Ld)))
-    compat = tuple(tuple(sum(_ttft_parts(w, topo, pre, i, Ld, k, scale_up)) <= w.ttft_s for k in d_idx) for i in p_idx)
-    problem = PoolProblem(
-        p_gpus=tuple(int(L.gpus[i]) for i in p_idx),
-        p_chunks=tuple(int(L.chunks[i]) for i in p_idx),
-        p_rps=tuple(float(pre.ev.requests_per_s[i]) for i in p_idx),
-        p_usd=tuple(float(pre.ev.usd_per_s[i]) for i in p_idx),
-        d_gpus=tuple(int(Ld.gpus[k]) for k in d_idx),
-        d_chunks=tuple(int(Ld.chunks[k]) for k in d_idx),
-        d_rps=tuple(float(dev.output_tps[k]) / w.osl for k in d_idx),
-        d_tps=tuple(float(dev.output_tps[k]) for k in d_idx),
-        d_usd=tuple(float(dev.usd_per_s[k]) for k in d_idx),
-        compatible=compat,
-        domain_free=tuple(len(topo.available_in(j)) for j in range(topo.n_domains)),
-        colocated=scale_up,
-        objective=objective,
-        max_gpus=max_gpus,
-        demand_tps=demand_tps,
-        time_limit_s=time_limit_s / 2,
-    )
-    return _Variant("scale_up" if scale_up else "scale_out", pre, p_idx, d_idx, problem, solve_pools(problem))
+    problem = pool_problem(w, topo, L, dec, c, scale_up, objective, demand_tps, max_gpus, time_limit_s)
+    sol = _view(solve(problem), len(c.p_idx), topo.n_domains)
+    return _Variant("scale_up" if scale_up else "scale_out", c.pre, c.p_idx, list(range(len(dec.layouts))), problem, sol)
 
 
 def _better(a: _Variant, b: _Variant, objective: str) -> bool:
-    if b.sol.status == "infeasible":
+    if b.sol.objective is None:
         return True
-    if a.sol.status == "infeasible":
+    if a.sol.objective is None:
         return False
     if objective == "throughput":
         return a.sol.objective >= b.sol.objective
@@ -141,13 +111,26 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
     b, dev = decode_options(w, topo, L)
     if not (b > 0).any():
         raise InfeasibleError(f"tpot: no decode layout of {w.name} fits memory and TPOT {w.tpot_s / units.MS:g} ms on {topo.name}")
-    dec = _decode_choices(w, topo, L, b, dev)
-    variants = [v for v in (_solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s) for up in (True, False)) if v]
+    dec = decode_choices(w, topo, L, b, dev)
+    base = (L, b, dev, dec)
+    variants = []
+    for up in (True, False):  # colocated first: on a tie the KV really does move over scale-up links
+        v = _solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base)
+        if v is not None:
+            variants.append(v)
+            if up and objective == "cost" and v.sol.status == "optimal":
+                break_even = v.sol.objective
+                # the split pools cannot beat a proven colocated optimum below their own lower bound
+                c = pool_candidates(w, topo, False, max_gpus, base)
+                if not isinstance(c, str) and cost_lower_bound(pool_problem(w, topo, L, dec, c, False, objective, demand_tps, max_gpus, time_limit_s)) >= break_even:
+                    break
     if not variants:
         raise InfeasibleError(f"ttft: no prefill layout of {w.name} meets memory and TTFT {w.ttft_s / units.MS:g} ms on {topo.name}")
     # colocated first: on a tie the KV really does move over scale-up links
     best = variants[0] if len(variants) == 1 or _better(variants[0], variants[1], objective) else variants[1]
-    if best.sol.status == "infeasible":
+    if best.sol.objective is None:
+        if any(v.sol.status == "unknown" for v in variants):
+            raise TimeLimitError(f"solver: no prefill/decode plan found within --time-limit {time_limit_s:g} s: raise --time-limit")
         if objective == "demand":
             raise InfeasibleError(
                 f"demand: {demand_tps:.0f} output tokens/s cannot be served by balanced prefill and decode pools on "
@@ -159,7 +142,7 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
     return _assemble(w, topo, L, dec, (L, b, dev), best, objective, demand_tps, max_gpus)
 
 
-def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, demand_tps, max_gpus) -> Plan:
+def _assemble(w, topo, L: Layouts, dec: Decode, full, v: _Variant, objective, demand_tps, max_gpus) -> Plan:
     """``L``: every layout (prefill rows index it); ``dec``: the decode options the
     solver saw; ``full``: (layouts, batch, evaluation) of every decode layout, for
     the alternatives."""
@@ -220,11 +203,7 @@ def _assemble(w, topo, L: Layouts, dec: _Decode, full, v: _Variant, objective, d
         binding_constraints=_binding(w, topo, Ld, b, k0, gpus, max_gpus, v.problem),
         alternatives=alternatives,
         solver={
-            "status": sol.status,
-            "objective": objective,
-            "objective_value": sol.objective,
-            "bound": sol.bound,
-            "wall_time_s": round(sol.wall_s, 4),
+            **summary(sol.sol, objective),
             "options_considered": 2 * len(L),
             "decode_batch_fractions": list(BATCH_FRACTIONS),
             "options_to_solver": len(v.p_idx) + len(v.d_idx),
@@ -329,7 +308,7 @@ def _pool(opts: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _binding(w, topo, L, b, k, gpus, max_gpus, problem: PoolProblem) -> list[str]:
+def _binding(w, topo, L, b, k, gpus, max_gpus, problem: core.Problem) -> list[str]:
     """What stops the main decode layout's batch from growing, plus the GPU budget."""
     Lk = L.take([k])
     dp = int(L.dp[k])
@@ -338,7 +317,7 @@ def _binding(w, topo, L, b, k, gpus, max_gpus, problem: PoolProblem) -> list[str
     if not out:  # decode runs below its largest batch so that prefill keeps up
         out.append("prefill balance")
     limit = max_gpus if max_gpus is not None else topo.n_available
-    smallest = min(g // c for g, c in zip(problem.p_gpus + problem.d_gpus, problem.p_chunks + problem.d_chunks))
+    smallest = min(o.piece for o in problem.options)
     if limit - gpus < smallest:
         out.append("gpus")
     return out

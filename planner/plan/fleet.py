@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
@@ -77,6 +77,7 @@ class DemandFile(Strict):
     ttft_ms: Optional[SLO_MS.type] = None
     tpot_ms: Optional[SLO_MS.type] = None
     groups: Optional[list[str]] = None  # restrict to these inventory groups
+    mode: Literal["agg", "disagg"] = "agg"  # disagg: separate prefill and decode pools (KV over scale-out)
 
 
 class DemandsFile(Strict):

@@ -7,22 +7,23 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ..inputs import units
 from ..inputs.errors import InfeasibleError, InputError
-from ..search.fleet_model import FleetClass, FleetOption, FleetProblem, FleetSolution, solve_fleet
+from ..search import problem as core
+from ..search.loop import Solution, solve
+from ..search.options import explain_infeasible, options, pick_for_solver
 from .assembly import _r, layout_dict
 
-OPTIONS_PER_PAIR = 4  # cheapest options of distinct placement shapes per (workload, group)
+FLEET_GAP = 1e-4  # the fleet search stops once no plan can be cheaper by more than this fraction
 
 
 @dataclass(frozen=True)
 class Built:
-    problem: FleetProblem
-    meta: list[dict[str, Any]]  # per option: layout, batch, per-replica metrics
+    problem: core.Problem
+    meta: list[dict[str, Any]]  # per option: role, layout, batch, per-replica metrics
     unservable: dict[int, str]  # workload index -> why no group can serve it
     n_layouts: int
+    time_limit_s: float
 
 
 def _workload(d, path: str):
@@ -35,12 +36,66 @@ def _workload(d, path: str):
         raise InputError(f"{path}: demand {d.name!r}: {exc}") from None
 
 
-def build_problem(groups, demands, path: str, time_limit_s: float, workers: int, on_step=None) -> Built:
-    from ..inputs.query import load
-    from ..search.options import explain_infeasible, options
+def _meta(role: str, row, batch: int, tpot_s: float | None, ttft_s: float | None, usd_per_mtok: float | None) -> dict[str, Any]:
+    return {
+        "role": role,
+        "layout": layout_dict(row),
+        "batch": int(batch),
+        "tpot_ms": _r(tpot_s / units.MS) if tpot_s is not None else None,
+        "ttft_ms": _r(ttft_s / units.MS) if ttft_s is not None else None,
+        "usd_per_mtok_all_in": _r(usd_per_mtok) if usd_per_mtok is not None else None,
+    }
 
-    opts_out: list[FleetOption] = []
+
+def _agg_options(w, topo, wi: int, gi: int, biggest: int):
+    """Non-dominated aggregated options of a workload on a group (search.options.pick_for_solver)."""
+    o = options(w, topo)
+    if not o.feasible.any():
+        return len(o.layouts), [], [], explain_infeasible(w, topo, o)
+    L, ev = o.layouts, o.ev
+    opts, meta = [], []
+    for i in pick_for_solver(o):
+        if int(L.chunk_gpus[i]) > biggest:
+            continue
+        opts.append(core.Option(core.AGG, int(L.gpus[i]), int(L.chunks[i]), float(ev.output_tps[i]), float(ev.usd_per_s[i]), workload=wi, group=gi))
+        meta.append(_meta("aggregated", L.row(int(i)), o.batch[i], ev.tpot_s[i], ev.ttft_s[i], ev.usd_per_mtok_all_in[i]))
+    return len(L), opts, meta, "" if opts else "no option fits a domain's free GPUs"
+
+
+def _pool_options(w, topo, wi: int, gi: int, biggest: int, base: int):
+    """Prefill and decode options of a workload on a group (KV over the scale-out
+    network), with the pairs that miss TTFT; ``base``: index of the first option."""
+    from .disagg_plan import pool_candidates
+
+    c = pool_candidates(w, topo, scale_up=False)
+    if isinstance(c, str):
+        return 0, [], [], frozenset(), c
+    opts, meta, keep_p, keep_d = [], [], [], []
+    for n, i in enumerate(c.p_idx):
+        if int(c.L.chunk_gpus[i]) <= biggest:
+            keep_p.append(n)
+            opts.append(core.Option(core.PREFILL, int(c.L.gpus[i]), int(c.L.chunks[i]), 0.0, float(c.pre.ev.usd_per_s[i]), rps=float(c.pre.ev.requests_per_s[i]), workload=wi, group=gi))
+            meta.append(_meta("prefill", c.L.row(i), c.L.dp[i] * c.pre.prompts_per_rank[i], None, c.pre.ev.queue_s[i] + c.pre.ev.latency_s[i], None))
+    Ld, dev = c.dec.layouts, c.dec.ev
+    for k in range(len(Ld)):
+        if int(Ld.chunk_gpus[k]) <= biggest:
+            keep_d.append(k)
+            opts.append(core.Option(core.DECODE, int(Ld.gpus[k]), int(Ld.chunks[k]), float(dev.output_tps[k]), float(dev.usd_per_s[k]), rps=float(dev.output_tps[k]) / w.osl, workload=wi, group=gi))
+            meta.append(_meta("decode", Ld.row(k), c.dec.batch[k], dev.tpot_s[k], None, dev.usd_per_mtok_output[k]))
+    bad = frozenset((base + a, base + len(keep_p) + b) for a, n in enumerate(keep_p) for b, k in enumerate(keep_d) if not c.compat[n][k])
+    if not keep_p or not keep_d:
+        return c.n_layouts, [], [], frozenset(), "no prefill/decode pair fits a domain's free GPUs"
+    return c.n_layouts, opts, meta, bad, ""
+
+
+def build_problem(groups, demands, path: str, time_limit_s: float, workers: int = 1, on_step=None) -> Built:
+    """Options of every demand on every allowed group (aggregated, or prefill and
+    decode pools for ``mode: disagg``), and the groups' domain classes."""
+    from ..inputs.query import load
+
+    opts_out: list[core.Option] = []
     meta: list[dict[str, Any]] = []
+    bad: set[tuple[int, int]] = set()
     unservable: dict[int, str] = {}
     n_layouts = 0
     for wi, d in enumerate(demands):
@@ -51,52 +106,37 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int,
                 continue
             w, topo = load(base, g.topo, q)
             try:
-                o = options(w, topo)
+                if d.mode == "disagg":
+                    n, opts, mt, pairs, why = _pool_options(w, topo, wi, gi, max(g.free), len(opts_out))
+                    bad |= pairs
+                else:
+                    n, opts, mt, why = _agg_options(w, topo, wi, gi, max(g.free))
             except InfeasibleError as exc:
                 reasons.append(f"{g.spec.name}: {exc}")
                 continue
-            n_layouts += len(o.layouts)
-            if not o.feasible.any():
-                reasons.append(f"{g.spec.name}: {explain_infeasible(w, topo, o)}")
-                continue
-            biggest = max(g.free)
-            shapes: set[tuple[int, int]] = set()
-            for i in o.ranked():
-                L = o.layouts
-                shape = (int(L.chunks[i]), int(L.chunk_gpus[i]))
-                if shape in shapes or shape[1] > biggest:
-                    continue
-                shapes.add(shape)
-                opts_out.append(FleetOption(wi, gi, int(L.gpus[i]), shape[0], float(o.ev.output_tps[i]), float(o.ev.usd_per_s[i])))
-                meta.append({
-                    "layout": layout_dict(L.row(int(i))),
-                    "batch": int(o.batch[i]),
-                    "tpot_ms": _r(o.ev.tpot_s[i] / units.MS),
-                    "ttft_ms": _r(o.ev.ttft_s[i] / units.MS),
-                    "usd_per_mtok_all_in": _r(o.ev.usd_per_mtok_all_in[i]),
-                })
-                if len(shapes) >= OPTIONS_PER_PAIR:
-                    break
+            n_layouts += n
+            if why:
+                reasons.append(f"{g.spec.name}: {why}")
+            opts_out += opts
+            meta += mt
         if not any(o.workload == wi for o in opts_out):
             unservable[wi] = "; ".join(reasons) or "no inventory group allowed"
         if on_step is not None:
             on_step(f"rated layouts of {d.name}")
-    classes = []
-    for gi, g in enumerate(groups):
-        by = Counter(g.free)
-        for cap in sorted(by, reverse=True):
-            if cap > 0:
-                classes.append(FleetClass(gi, cap, tuple(j for j, f in enumerate(g.free) if f == cap)))
+    classes = tuple(c for gi, g in enumerate(groups) for c in core.classes_of(g.free, group=gi))
     demand = tuple(0.0 if wi in unservable else float(d.output_tokens_per_s) for wi, d in enumerate(demands))
-    problem = FleetProblem(tuple(opts_out), tuple(classes), demand, time_limit_s, workers)
-    return Built(problem, meta, unservable, n_layouts)
+    problem = core.Problem(
+        tuple(opts_out), classes, "demand", demand, incompatible=frozenset(bad), budget=core.budget_for(time_limit_s), partial=True, rel_gap=FLEET_GAP,
+        names=("output_tokens_per_s of a demand", "price_usd_per_gpu_hour of a group"),
+    )
+    return Built(problem, meta, unservable, n_layouts, time_limit_s)
 
 
 def report(b: Built, groups, demands):
     from .fleet_result import FleetPlan
 
     p = b.problem
-    sol = solve_fleet(p)
+    sol = solve(p)
     replicas = _place(sol, p, b.meta, groups, [d.name for d in demands])
     used = Counter()
     for r in replicas:
@@ -104,11 +144,12 @@ def report(b: Built, groups, demands):
     workloads = []
     for wi, d in enumerate(demands):
         mine = [k for k, o in enumerate(p.options) if o.workload == wi and sol.replicas[k] > 0]
-        served = sum(p.options[k].tps * sol.replicas[k] for k in mine)
+        served = sum(p.options[k].tps * sol.replicas[k] for k in mine if p.options[k].role != core.PREFILL)
         usd = sum(p.options[k].usd_per_s * sol.replicas[k] for k in mine)
         workloads.append({
             "name": d.name,
             "workload": d.workload,
+            "mode": "disaggregated" if d.mode == "disagg" else "aggregated",
             "demand_output_tokens_per_s": float(d.output_tokens_per_s),
             "served_output_tokens_per_s": _r(served, 6),
             "fraction_served": _r(served / d.output_tokens_per_s, 6),
@@ -134,28 +175,30 @@ def report(b: Built, groups, demands):
     fraction = sol.fraction
     if b.unservable:
         status, fraction = ("partial" if status in ("optimal", "feasible") else status), 0.0
-    usd_h = sol.usd_per_s * 3600
-    bound_h = sol.bound_usd_per_s * 3600
-    gap = (usd_h - bound_h) / usd_h if usd_h and np.isfinite(bound_h) else (0.0 if usd_h == 0 and status == "optimal" else float("nan"))
+    full = sol.status in ("optimal", "feasible")
+    usd_h = sol.usd_per_s * 3600 if sol.status != "unknown" else None
+    bound_h = sol.bound * 3600 if full and sol.bound is not None else None
+    gap = sol.gap if full else None
     return FleetPlan(
         status=status,
-        usd_per_hour=_r(usd_h, 8),
-        bound_usd_per_hour=_r(bound_h, 8),
-        gap=max(0.0, _r(gap, 4)) if np.isfinite(gap) else gap,
+        usd_per_hour=_r(usd_h, 8) if usd_h is not None else None,
+        bound_usd_per_hour=_r(bound_h, 8) if bound_h is not None else None,
+        gap=max(0.0, _r(gap, 4)) if gap else (0.0 if gap == 0 else None),
         fraction_met=fraction,
         fraction_bound=0.0 if b.unservable else sol.fraction_bound,
         wall_s=round(sol.wall_s, 3),
-        time_limit_s=p.time_limit_s,
+        time_limit_s=b.time_limit_s,
         workloads=workloads,
         groups=group_rows,
         binding=_binding(b, sol, groups, group_rows, demands),
         replicas=replicas,
         model={"options": len(p.options), "classes": len(p.classes), "layouts_rated": b.n_layouts,
-               "domains": sum(len(c.domains) for c in p.classes)},
+               "domains": sum(len(c.domains) for c in p.classes), "stopped_by": sol.stopped_by, "work_budget": sol.work,
+               "solves": sol.steps},
     )
 
 
-def _binding(b: Built, sol: FleetSolution, groups, rows, demands) -> list[str]:
+def _binding(b: Built, sol: Solution, groups, rows, demands) -> list[str]:
     """What stops more demand from being served (empty when every demand is met):
     a workload no group can serve within its SLOs, or inventory groups too full to
     take one more replica of any option that could help."""
@@ -166,7 +209,7 @@ def _binding(b: Built, sol: FleetSolution, groups, rows, demands) -> list[str]:
         return out
     # the workloads holding the common fraction down: served no more than it
     p = b.problem
-    served = {w: sum(o.tps * sol.replicas[k] for k, o in enumerate(p.options) if o.workload == w) for w in range(len(p.demand_tps))}
+    served = {w: sum(o.tps * sol.replicas[k] for k, o in enumerate(p.options) if o.workload == w and o.role != core.PREFILL) for w in range(len(p.demand_tps))}
     short = {w for w, d in enumerate(p.demand_tps) if d > 0 and served[w] <= d * (sol.fraction + 1e-3)}
     for gi, row in enumerate(rows):
         pieces = [o.piece for o in b.problem.options if o.group == gi and o.workload in short]
@@ -178,11 +221,11 @@ def _binding(b: Built, sol: FleetSolution, groups, rows, demands) -> list[str]:
     return out or ["packing: the free GPUs are split across domains too finely for another replica"]
 
 
-def _used_in(sol: FleetSolution, p: FleetProblem, gi: int, j: int) -> int:
+def _used_in(sol: Solution, p: core.Problem, gi: int, j: int) -> int:
     return sum(o.piece * sol.pieces[k].get(j, 0) for k, o in enumerate(p.options) if o.group == gi)
 
 
-def _place(sol: FleetSolution, p: FleetProblem, meta, groups, names: list[str]) -> list[dict[str, Any]]:
+def _place(sol: Solution, p: core.Problem, meta, groups, names: list[str]) -> list[dict[str, Any]]:
     """GPU ids for every replica: pieces take a domain's free GPUs in order; a
     replica's pieces are dealt round-robin, so they sit in different domains
     whenever the solver spread them."""
@@ -203,7 +246,7 @@ def _place(sol: FleetSolution, p: FleetProblem, meta, groups, names: list[str]) 
                 doms[slot % n].add(j)
                 slot += 1
         for ids, ds in zip(reps, doms):
-            out.append({"id": len(out), "demand": names[o.workload], "group": g.spec.name, "layout": meta[k]["layout"],
+            out.append({"id": len(out), "demand": names[o.workload], "group": g.spec.name, "role": meta[k]["role"], "layout": meta[k]["layout"],
                         "batch": meta[k]["batch"], "domains": sorted(ds), "gpu_ids": ids})
     return out
 

@@ -211,6 +211,11 @@ class Solver(BaseModel):
     bound: MaybeNum = d("Proven bound on the objective; null when none is known.", None)
     gap: MaybeNum = d("Relative gap between objective_value and bound (0 = optimal); null without a bound.", None)
     wall_time_s: Optional[Num] = d("Wall-clock seconds spent solving (the one non-deterministic field).", None)
+    stopped_by: Optional[str] = d("What ended the search: proof, work limit (the deterministic budget of --time-limit) "
+                                  "or wall-clock safety limit (the machine was too slow; the answer may differ between runs).", None)
+    work_budget: Optional[Num] = d("The search's budget in CP-SAT deterministic work units (about a second of one core "
+                                   "each; from --time-limit).", None)
+    solves: Optional[int] = d("CP-SAT solves run (Dinkelbach steps, tie-break).", None)
     options_considered: Optional[int] = d("Layouts rated by the cost model.", None)
     decode_batch_fractions: Optional[list[Num]] = d("Disaggregated: fractions of each decode layout's largest batch offered.", None)
     options_to_solver: Optional[int] = d("Options handed to the solver.", None)

@@ -18,7 +18,6 @@ from ..inputs.errors import InfeasibleError
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 
-MAX_OPTIONS = 24  # layouts handed to the solver
 
 
 @dataclass(frozen=True)
@@ -121,20 +120,34 @@ def batch_binding(w: Workload, topo: Topology, L: Layouts, batch: int, cap: int 
     return out
 
 
+def pareto(keys: np.ndarray, candidates) -> list[int]:
+    """The candidates no other candidate dominates. ``keys``: one row per index,
+    every column "smaller is better"; a row dominates another when it is no
+    worse in every column (identical rows: the first index stays). Sorted
+    lexicographically, a dominator always comes first, so one pass against the
+    front found so far suffices (O(N x front))."""
+    cand = np.asarray(list(candidates), dtype=np.int64)
+    if len(cand) == 0:
+        return []
+    k = np.asarray(keys, dtype=np.float64)[cand]
+    order = np.lexsort((cand, *k.T[::-1]))
+    front: list[int] = []
+    rows = np.empty((0, k.shape[1]))
+    for n in order:
+        if len(front) and (rows <= k[n]).all(axis=1).any():
+            continue
+        front.append(int(cand[n]))
+        rows = np.vstack([rows, k[n]])
+    return front
+
+
 def pick_for_solver(opts: Options) -> list[int]:
-    """The cheapest option of each placement shape (pieces x piece size), then the
-    cheapest overall, up to MAX_OPTIONS: shapes are what let a mix fill a domain."""
-    ranked = list(opts.ranked())
-    picked: list[int] = []
-    seen: set[tuple[int, int]] = set()
-    for i in ranked:
-        shape = (int(opts.layouts.chunks[i]), int(opts.layouts.chunk_gpus[i]))
-        if shape not in seen:
-            seen.add(shape)
-            picked.append(i)
-    for i in ranked:
-        if len(picked) >= MAX_OPTIONS:
-            break
-        if i not in picked:
-            picked.append(i)
-    return sorted(picked[:MAX_OPTIONS], key=ranked.index)
+    """Every option no other beats on every count: placement shape (pieces, GPUs
+    per piece), output tokens/s and $/s. No fixed top-N: an option dropped here
+    has another at least as good in every plan it could be part of, and the kept
+    set for layouts that fit a smaller inventory is the same in a larger one, so
+    adding GPUs never loses a plan. Cheapest $/token first."""
+    L, ev = opts.layouts, opts.ev
+    keys = np.column_stack([L.chunks, L.chunk_gpus, -ev.output_tps, ev.usd_per_s])
+    kept = set(pareto(keys, np.nonzero(opts.feasible)[0]))
+    return [int(i) for i in opts.ranked() if int(i) in kept]

@@ -1,0 +1,168 @@
+"""A greedy plan: the solve loop's first incumbent and its fallback.
+
+Units are the smallest balanced deployments: one aggregated replica, or one
+decode replica with just enough replicas of one compatible prefill option.
+Cost: as many copies as fit of the best-$/token unit that fits at all;
+throughput: units by tokens/s per GPU, each as many times as fits; demand:
+per workload, the best-$/token units until the demand is met. Pieces go to
+the tightest domain with room (best fit), in bulk, so the greedy is fast at
+any inventory size. It places only what the model allows, so its answer is a
+complete, feasible hint for CP-SAT: a time-out is never "infeasible".
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from .blocks import Ints
+from .problem import AGG, DECODE, PREFILL, Problem
+
+
+@dataclass(frozen=True)
+class Unit:
+    members: tuple[tuple[int, int], ...]  # (option, replicas)
+    tps: int
+    usd: int
+    gpus: int
+
+
+@dataclass
+class Fill:
+    """Domains of every class by their fill (piece sizes, largest first)."""
+
+    caps: list[int]
+    states: list[dict[tuple[int, ...], int]]
+    group_of: list[int]
+    y: dict[tuple[int, int], int] = field(default_factory=dict)  # (option, class) -> pieces
+
+    def put(self, group: int, block: tuple[tuple[int, int], ...], n: int) -> int:
+        """Place up to ``n`` blocks (each: (option, size) pieces sharing one domain); returns how many."""
+        need = sum(s for _, s in block)
+        placed = 0
+        while placed < n:
+            best = None
+            for k, st in enumerate(self.states):
+                if self.group_of[k] != group:
+                    continue
+                for f in st:
+                    rem = self.caps[k] - sum(f)
+                    if rem >= need and (best is None or (rem, k, f) < best):
+                        best = (rem, k, f)
+            if best is None:
+                break
+            rem, k, f = best
+            q = rem // need
+            cnt = self.states[k][f]
+            want = n - placed
+            full = min(cnt, want // q)
+            moves = [(full, q)] if full else [(1, want)]
+            for domains, per in moves:
+                new = tuple(sorted(f + tuple(s for _, s in block) * per, reverse=True))
+                self.states[k][f] -= domains
+                if not self.states[k][f]:
+                    del self.states[k][f]
+                self.states[k][new] = self.states[k].get(new, 0) + domains
+                for o, _ in block:
+                    self.y[(o, k)] = self.y.get((o, k), 0) + domains * per
+                placed += domains * per
+        return placed
+
+
+def units(p: Problem, ints: Ints, w: int) -> list[Unit]:
+    out = []
+    idx = [i for i, o in enumerate(p.options) if o.workload == w]
+    for i in idx:
+        o = p.options[i]
+        if o.role == AGG and ints.tps[i] > 0:
+            out.append(Unit(((i, 1),), ints.tps[i], ints.usd[i], o.gpus))
+    pre = [i for i in idx if p.options[i].role == PREFILL and ints.rps[i] > 0]
+    for k in idx:
+        if p.options[k].role != DECODE or ints.tps[k] <= 0:
+            continue
+        ok = [i for i in pre if (i, k) not in p.incompatible]
+        for i in ok:
+            n = -(-ints.rps[k] // ints.rps[i])
+            out.append(Unit(((k, 1), (i, n)), ints.tps[k], ints.usd[k] + n * ints.usd[i], p.options[k].gpus + n * p.options[i].gpus))
+            # n-1 of i and the cheapest other option that covers the rest: balance without waste
+            rest = ints.rps[k] - (n - 1) * ints.rps[i]
+            j = min((j for j in ok if j != i and ints.rps[j] >= rest), key=lambda j: (ints.usd[j], j), default=None)
+            if j is not None and n > 1:
+                out.append(Unit(((k, 1), (i, n - 1), (j, 1)), ints.tps[k], ints.usd[k] + (n - 1) * ints.usd[i] + ints.usd[j],
+                                p.options[k].gpus + (n - 1) * p.options[i].gpus + p.options[j].gpus))
+    return out
+
+
+def _blocks(p: Problem, u: Unit) -> list[tuple[int, tuple[tuple[int, int], ...], int]]:
+    """(group, block, blocks per unit): colocated units share one domain whole."""
+    if p.colocated:
+        block = tuple((o, p.options[o].piece) for o, n in u.members for _ in range(n))
+        return [(p.options[u.members[0][0]].group, block, 1)]
+    return [(p.options[o].group, ((o, p.options[o].piece),), n * p.options[o].chunks) for o, n in u.members]
+
+
+def _try(p: Problem, fill: Fill, counts: list[int], ub: list[int], u: Unit, n: int, gpus_left: int | None) -> bool:
+    """Place ``n`` copies of a unit or nothing."""
+    if any(counts[o] + m * n > ub[o] for o, m in u.members):
+        return False
+    if gpus_left is not None and u.gpus * n > gpus_left:
+        return False
+    trial = copy.deepcopy(fill)
+    for group, block, per in _blocks(p, u):
+        if trial.put(group, block, per * n) < per * n:
+            return False
+    fill.states, fill.y = trial.states, trial.y
+    for o, m in u.members:
+        counts[o] += m * n
+    return True
+
+
+def _place_many(p, fill, counts, ub, u: Unit, want: int, gpus_left) -> int:
+    """Up to ``want`` copies, in halving batches (bulk at any size)."""
+    done, n = 0, max(want, 0)
+    while n >= 1 and done < want:
+        n = min(n, want - done)
+        if _try(p, fill, counts, ub, u, n, None if gpus_left is None else gpus_left - done * u.gpus):
+            done += n
+        else:
+            n //= 2
+    return done
+
+
+def _cap(p: Problem, ub: list[int], u: Unit) -> int:
+    return min(ub[o] // m for o, m in u.members)
+
+
+def greedy(p: Problem, ints: Ints, ub: list[int]) -> tuple[list[int], Fill] | None:
+    fill = Fill([c.capacity for c in p.classes], [{(): c.count} for c in p.classes], [c.group for c in p.classes])
+    counts = [0] * len(p.options)
+    budget = p.max_gpus
+    if p.objective == "demand":
+        for w, d in enumerate(ints.demand):
+            left = d
+            for u in sorted(units(p, ints, w), key=lambda u: (u.usd / u.tps, u.members)):
+                if left <= 0:
+                    break
+                want = -(-left // u.tps)
+                got = _place_many(p, fill, counts, ub, u, min(want, _cap(p, ub, u)), _left(p, counts, budget))
+                left -= got * u.tps
+            if left > 0:
+                return None
+        return counts, fill
+    all_units = [u for w in range(p.n_workloads) for u in units(p, ints, w)]
+    if p.objective == "throughput":
+        for u in sorted(all_units, key=lambda u: (-u.tps / u.gpus, u.members)):
+            _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget))
+    else:
+        for u in sorted(all_units, key=lambda u: (u.usd / u.tps, u.members)):
+            if _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget)):
+                break
+    if not any(c for c, o in zip(counts, p.options) if o.role != PREFILL):
+        return None
+    return counts, fill
+
+
+def _left(p: Problem, counts: list[int], budget: int | None) -> int | None:
+    if budget is None:
+        return None
+    return budget - sum(c * o.gpus for c, o in zip(counts, p.options))
