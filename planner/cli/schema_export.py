@@ -21,7 +21,7 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "docs" / "schema"
 # published file stem -> (module, model class, what the file describes)
 MODELS: dict[str, tuple[str, str, str]] = {
     "topology": ("planner.inputs.topology", "TopologyFile", "A topology file (topologies/*.yaml): GPUs, scale-up domains, scale-out network, price."),
-    "workload": ("planner.inputs.workload", "WorkloadFile", "A workload file (workloads/*.yaml): model architecture, precisions, traffic, SLOs."),
+    "workload": ("planner.inputs.workload_file", "WorkloadFile", "A workload file (workloads/*.yaml): model architecture, precisions, traffic, SLOs."),
     "accelerator": ("planner.inputs.hardware", "AcceleratorFile", "An accelerator spec (hardware/accelerators/*.yaml): HBM, bandwidth, FLOP/s."),
     "efficiency": ("planner.inputs.hardware", "EfficiencyFields", "Efficiency factors (hardware/efficiency.yaml, or a topology's efficiency: section)."),
     "inventory": ("planner.plan.fleet", "InventoryFile", "A fleet inventory (planner fleet --inventory): groups of racks or nodes, each a topology times a count."),
