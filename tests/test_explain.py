@@ -114,3 +114,24 @@ def test_units_of_the_floor_are_milliseconds(llama_h100):
     s = llama_h100.seed("latency_floor")
     assert s.unit == "ms" and s.detail["calibrated_ms"] > s.value  # achieved HBM < peak
     assert s.detail["weight_gb"] == pytest.approx(70.6e9 * 2 / units.GB, rel=0.01)
+
+
+def test_context_panel_draws_cost_flat_then_linear_in_context(llama_h100):
+    """The --plot context panel shows decode $/token = compute x (1 + L / L*): twice the
+    compute-only cost at the crossover, three times at twice the crossover."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from planner.analysis.report import context_panel
+
+    seed = llama_h100.seed("long_context_crossover")
+    fig, ax = plt.subplots()
+    x, y = context_panel(ax, seed)
+    plt.close(fig)
+    at = dict(zip(x, y))
+    L = round(seed.value)
+    assert at[L] == pytest.approx(2.0, rel=1e-3)
+    assert at[round(2 * seed.value)] / at[L] == pytest.approx(1.5, rel=1e-3)
+    assert all(b > a for a, b in zip(y, y[1:]))  # never cheaper with more context

@@ -32,7 +32,10 @@ def long_context_seeds(w: Workload, topo: Topology, seed_cls) -> list:
     L = lc.crossover_tokens(x["active_params"], x["flops_per_s"], x["hbm_bytes_per_s"], x["kv_bytes_per_token"])
     top = w.model.max_position_embeddings or int(8 * L)
     base = min(w.kv_len, L)
-    curve = [{"context_tokens": round(f * L), "relative_cost": round(lc.relative_cost(f * L, L), 4)} for f in CONTEXT_GRID]
+    contexts = [f * L for f in CONTEXT_GRID]
+    while contexts[-1] < top:  # carry the curve on to the model's maximum context
+        contexts.append(min(2 * contexts[-1], top))
+    curve = [{"context_tokens": round(c), "relative_cost": round(lc.relative_cost(c, L), 4)} for c in contexts]
     m_top = lc.price_multiplier(top, base, L)
     m_2x = lc.price_multiplier(2 * L, base, L)
     kvk = x["kv_bytes_per_token"] / 1e3

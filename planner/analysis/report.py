@@ -330,7 +330,7 @@ def plot_explain(e, path: Path | str) -> Path:
     c = e.curve
     if not c:
         raise InputError(f"--plot: no plan of {e.workload} meets the limits on {e.topology}, nothing to draw")
-    fig, (a1, a2) = _figure(2, width=5.8, height=4.6)
+    fig, (a1, a2, a3) = _figure(3, width=5.8, height=4.6)
     styles = [("tab:blue", "-o"), ("tab:green", "-s")]
     for (colour, style), srs in zip(styles, c["series"]):
         label = f"{srs['layout']} ({srs['gpus']} GPUs)"
@@ -357,5 +357,27 @@ def plot_explain(e, path: Path | str) -> Path:
     a2.set_title("Latency grows with batch and has a floor", fontsize=10)
     a1.legend(fontsize=8)
     a2.legend(fontsize=8)
-    fig.suptitle(f"{e.workload} on {e.topology}: cost and latency against batch")
+    context_panel(a3, e.seed("long_context_crossover"))
+    fig.suptitle(f"{e.workload} on {e.topology}: cost and latency against batch, and cost against context")
     return _save(fig, path)
+
+
+def context_panel(ax, crossover_seed) -> tuple[list[int], list[float]]:
+    """$/token against context, in units of the compute-only cost: flat below the
+    crossover L*, linear past it (cost = compute x (1 + L / L*)). Returns the points drawn."""
+    pts = crossover_seed.detail["curve"]
+    x = [p["context_tokens"] for p in pts]
+    y = [p["relative_cost"] for p in pts]
+    ax.plot(x, y, "-o", ms=3, color="tab:purple", label="decode $/token (x compute-only cost)")
+    ax.axvline(crossover_seed.value, color="tab:orange", ls="--", lw=1.2, label=f"crossover ~{crossover_seed.value:,.0f} tokens")
+    top = crossover_seed.detail.get("model_max_context")
+    if top:
+        ax.axvline(top, color="0.3", ls=":", lw=1.2, label=f"model maximum {top:,} tokens")
+    ax.set_xscale("log")
+    _plain_log(ax.xaxis)
+    ax.set_xlabel("context held per sequence (tokens, log)")
+    ax.set_ylabel("cost per output token / compute-only cost")
+    ax.set_title("Past the crossover, KV reads set the price", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return x, y
