@@ -29,33 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PLANNER = [sys.executable, "-m", "planner.cli"]
-COMMANDS = {
-    "plan": ["plan", "-w", "deepseek-v3", "-t", "gb200-nvl72"],
-    "fleet": ["fleet", "--inventory", str(ROOT / "examples" / "inventory.yaml"), "--demands", str(ROOT / "examples" / "demands.yaml")],
-}
-
-
-def wait_ready(pid: int, timeout_s: float = 60.0) -> float:
-    """Seconds until the planner's interrupt handlers are installed (its entry
-    point runs): SIGTERM shows up in the process's caught signals, which Python
-    alone never sets. Before that the interpreter itself is starting (its own
-    KeyboardInterrupt). Linux /proc; elsewhere a fixed 1 s."""
-    status = Path(f"/proc/{pid}/status")
-    t0 = time.perf_counter()
-    if not status.exists():
-        time.sleep(1.0)
-        return 1.0
-    while time.perf_counter() - t0 < timeout_s:
-        try:
-            caught = next(int(line.split()[1], 16) for line in status.read_text().splitlines() if line.startswith("SigCgt:"))
-        except (OSError, StopIteration):
-            break  # the process ended
-        if caught >> (signal.SIGTERM - 1) & 1:
-            break
-        time.sleep(0.005)
-    return time.perf_counter() - t0
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from interruptkit import COMMANDS, PLANNER, ROOT, wait_ready  # noqa: E402  (the same as the CI test)
 
 
 def one(command: str, delay: float, folder: Path) -> tuple[str, float]:
@@ -63,7 +38,6 @@ def one(command: str, delay: float, folder: Path) -> tuple[str, float]:
     p = subprocess.Popen([*PLANNER, *COMMANDS[command], "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_ready(p.pid)
     time.sleep(delay)
-    alive = p.poll() is None
     sent = time.perf_counter()
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=600)

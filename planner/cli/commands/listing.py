@@ -21,25 +21,30 @@ def register(app: typer.Typer) -> None:
     app.command()(support)
 
 
-def _echo_json(model) -> None:
-    typer.echo(model.model_dump_json(indent=2))
-
-
-def topologies(fmt: str = FORMAT, as_json: bool = AS_JSON) -> None:
-    """List shipped topologies: GPU, size, price (estimates marked), description."""
+def _listing(kind: str, fmt: str, as_json: bool):
+    """The shipped ``kind`` listing (topologies or workloads). Printed here as JSON or
+    CSV (returns None), or returned for the caller's table."""
     from ...inputs import listing
     from ...inputs.errors import PlannerError
     from ..common import _fail
 
     try:
         fmt = listing.check_format(fmt, as_json)
-        res = listing.topologies()
+        res = getattr(listing, kind)()
     except PlannerError as exc:
         _fail(exc)
     if fmt == "json":
-        return _echo_json(res)
+        return typer.echo(res.model_dump_json(indent=2))
     if fmt == "csv":
-        return typer.echo(listing.to_csv([listing.flat(r) for r in res.topologies]), nl=False)
+        return typer.echo(listing.to_csv([listing.flat(r) for r in getattr(res, kind)]), nl=False)
+    return res
+
+
+def topologies(fmt: str = FORMAT, as_json: bool = AS_JSON) -> None:
+    """List shipped topologies: GPU, size, price (estimates marked), description."""
+    res = _listing("topologies", fmt, as_json)
+    if res is None:
+        return
     from rich.table import Table
 
     from ..console import console
@@ -58,19 +63,9 @@ def topologies(fmt: str = FORMAT, as_json: bool = AS_JSON) -> None:
 
 def workloads(fmt: str = FORMAT, as_json: bool = AS_JSON) -> None:
     """List shipped workloads: size, precision, traffic, SLOs and the model ids that name them."""
-    from ...inputs import listing
-    from ...inputs.errors import PlannerError
-    from ..common import _fail
-
-    try:
-        fmt = listing.check_format(fmt, as_json)
-        res = listing.workloads()
-    except PlannerError as exc:
-        _fail(exc)
-    if fmt == "json":
-        return _echo_json(res)
-    if fmt == "csv":
-        return typer.echo(listing.to_csv([listing.flat(r) for r in res.workloads]), nl=False)
+    res = _listing("workloads", fmt, as_json)
+    if res is None:
+        return
     from rich.table import Table
 
     from ..console import console
