@@ -15,6 +15,7 @@ from planner.physics.candidates import Layouts
 from planner.physics.costmodel import (
     evaluate,
     experts_touched_fraction,
+    first_token_s,
     grouped_gemm_efficiency,
     kv_bytes_per_gpu,
     prefill_pass_s,
@@ -99,9 +100,12 @@ def test_experts_stream_at_the_achieved_hbm_rate(h200, mixtral):
 
 
 def test_a_padded_expert_tile_hides_under_its_weight_read(h200, mixtral):
-    """Batch 8 is far below the balance point: every kernel is bound by its bytes, so
-    the step's roofline is exactly its weight and KV reads (padding adds nothing)."""
-    s = step_terms(mixtral, h200, layout(tp=2), np.array([8.0]), np.array([0.0]), 160.0)
+    """Batch 8 with DeepGEMM's measured padding (70 rows per busy expert, H800 masked
+    layout: hardware/efficiency.yaml) is far below the balance point: every kernel is bound
+    by its bytes, so the step's roofline is exactly its weight and KV reads (padding adds
+    nothing)."""
+    topo = replace(h200, efficiency=replace(h200.efficiency, moe_half_tokens=70.0))
+    s = step_terms(mixtral, topo, layout(tp=2), np.array([8.0]), np.array([0.0]), 160.0)
     assert one(s.roofline_s) == pytest.approx(one(s.weights_s) + one(s.kv_s), rel=1e-9)
     assert one(s.compute_s) < one(s.weights_s)  # the premise: the padded GEMMs are below their weight read
 
@@ -130,6 +134,23 @@ def test_grouped_gemm_padding_costs_h_rows_per_busy_expert(h100, mixtral):
     extra = m.n_moe_layers * 2 * float(busy) * h * m.expert_params / tp / rate
     assert one(s_pad.compute_s) - one(s_flat.compute_s) == pytest.approx(extra, rel=1e-9)
     assert grouped_gemm_efficiency(1.0, h) < 0.05 and grouped_gemm_efficiency(1e5, h) > 0.99
+
+
+def test_expert_padding_is_paid_once_per_busy_expert_under_expert_parallelism(h100, dsv3):
+    """EP8: the busiest GPU's experts get imbalance x the mean rows, but each busy
+    expert's tile is padded once: switching the padding on adds 2 * busy * h *
+    expert_params / S per MoE layer, not imbalance times that."""
+    T, S = 65536.0, 8
+    eff = h100.efficiency
+    assert eff.moe_imbalance > 1 and eff.moe_half_tokens > 0  # the premise
+    flat = replace(h100, efficiency=replace(eff, moe_half_tokens=0.0))
+    L = layout(tp=8, ep=8)
+    s_pad, s_flat = (step_terms(dsv3, t, L, np.array([T]), np.array([0.0]), 100.0) for t in (h100, flat))
+    m = dsv3.model
+    busy = m.n_routed_experts * float(experts_touched_fraction(m.n_routed_experts, m.experts_per_token, np.array(T)))
+    rate = h100.accelerator.peak_flops["fp8"] * eff.flops_fraction["fp8_block"]
+    extra = m.n_moe_layers * 2 * busy * eff.moe_half_tokens * m.expert_params / S / rate
+    assert one(s_pad.compute_s) - one(s_flat.compute_s) == pytest.approx(extra, rel=1e-9)
 
 
 def test_expert_imbalance_loads_the_busiest_gpu_only_when_experts_are_spread(h100, dsv3):
@@ -199,6 +220,22 @@ def test_ttft_is_queueing_plus_the_prefill(h100, llama70):
     assert one(ev.ttft_s) == pytest.approx(queue + one(ev.prefill_s), rel=1e-12)
 
 
+def test_first_token_carries_the_fixed_per_request_cost(h100, llama70):
+    """TTFT = queue + the prefill passes + request_overhead_s, a cost no pass carries
+    (set-up, first sampling); the disaggregated prefill pool pays it too."""
+    from planner.physics.disagg import prefill_evaluate
+
+    eff = h100.efficiency
+    assert eff.request_overhead_s > 0  # the premise
+    L = layout(tp=8)
+    assert one(first_token_s(llama70, h100, L)) == pytest.approx(one(prefill_pass_s(llama70, h100, L)) + eff.request_overhead_s, rel=1e-12)
+    ev = evaluate(llama70, h100, L, np.array([32.0]))
+    assert one(ev.ttft_s) == pytest.approx(one(ev.queue_s) + one(prefill_pass_s(llama70, h100, L)) + eff.request_overhead_s, rel=1e-12)
+    none = replace(h100, efficiency=replace(eff, request_overhead_s=0.0))
+    gap = one(prefill_evaluate(llama70, h100, L, 1).latency_s) - one(prefill_evaluate(llama70, none, L, 1).latency_s)
+    assert gap == pytest.approx(eff.request_overhead_s, rel=1e-9)
+
+
 def test_a_long_prompt_costs_one_pass_per_chunk(h100, llama70):
     """A prompt of n chunks runs n chunk passes, each attending to at least the context
     of a one-chunk prompt: TTFT grows at least n-fold."""
@@ -208,16 +245,54 @@ def test_a_long_prompt_costs_one_pass_per_chunk(h100, llama70):
     assert three >= 3 * one_chunk * 0.99
 
 
-def test_a_prompt_chunk_lands_on_one_attention_dp_rank(h100, dsv3):
-    """Aggregated DP8 serving with fewer prefill tokens per step than one chunk: one
-    rank carries its B/d decode tokens plus all P prompt tokens, and every rank waits
-    for it at the expert all-to-all."""
+def test_a_prompt_chunk_lands_on_one_attention_dp_rank_without_balancing(h100, dsv3):
+    """Aggregated DP8 serving with fewer prefill tokens per step than one chunk, prompts
+    admitted round-robin (balance 0): one rank carries its B/d decode tokens plus all P
+    prompt tokens, and every rank waits for it at the expert all-to-all."""
     B, L = np.array([64.0]), layout(dp=8, ep=8)
-    ev = evaluate(dsv3, h100, L, B)
+    rr = replace(h100, efficiency=replace(h100.efficiency, attention_dp_prefill_balance=0.0))
+    ev = evaluate(dsv3, rr, L, B)
     P = B * dsv3.isl / dsv3.osl
     assert P[0] < h100.efficiency.prefill_chunk_tokens  # the premise
     ctx = max(1.0, dsv3.kv_len - dsv3.osl / 2.0)
-    lumpy = step_terms(dsv3, h100, L, B, P, ctx, rank_tokens=B / 8 + P)
-    even = step_terms(dsv3, h100, L, B, P, ctx)
+    lumpy = step_terms(dsv3, rr, L, B, P, ctx, rank_tokens=B / 8 + P)
+    even = step_terms(dsv3, rr, L, B, P, ctx)
     assert one(ev.step.layers_s) == pytest.approx(one(lumpy.layers_s), rel=1e-12)
     assert one(lumpy.layers_s) > one(even.layers_s)
+
+
+def test_a_balancing_scheduler_removes_its_share_of_the_prompt_excess(h100, dsv3):
+    """The shipped scheduler removes ``attention_dp_prefill_balance`` (0.83, TensorRT-LLM's
+    ADP balance measurement) of the busiest rank's prompt excess over the even share P/d."""
+    B, L = np.array([64.0]), layout(dp=8, ep=8)
+    beta = h100.efficiency.attention_dp_prefill_balance
+    assert 0 < beta < 1
+    P = B * dsv3.isl / dsv3.osl
+    rank = B / 8 + P / 8 + (1 - beta) * (P - P / 8)
+    ctx = max(1.0, dsv3.kv_len - dsv3.osl / 2.0)
+    ev = evaluate(dsv3, h100, L, B)
+    expect = step_terms(dsv3, h100, L, B, P, ctx, rank_tokens=rank)
+    assert one(ev.step.layers_s) == pytest.approx(one(expect.layers_s), rel=1e-12)
+    full = replace(h100, efficiency=replace(h100.efficiency, attention_dp_prefill_balance=1.0))
+    even = step_terms(dsv3, full, L, B, P, ctx)
+    assert one(evaluate(dsv3, full, L, B).step.layers_s) == pytest.approx(one(even.layers_s), rel=1e-12)
+
+
+def test_prefill_dispatch_crosses_the_network_once_per_remote_domain(h100, dsv3):
+    """DeepSeek-V3 EP32 over 4 HGX nodes, one prefill forward of 4,096 tokens per GPU:
+    throughput kernels send a token once to each remote node its 8 experts fall in,
+    3 (1 - (3/4)^8) = 2.70 on average, then fan out over NVLink; decode's low-latency
+    kernels send every routed copy across. With the network the bottleneck, the
+    dispatch+combine of one MoE layer is those bytes over the achieved NIC rate."""
+    eff = h100.efficiency
+    L = Layouts.from_rows([dict(tp=1, dp=32, ep=32, pp=1, chunks=4, stage_domains=4, cross_hops=0)])
+    t = 4096.0
+    T = np.array([32 * t])
+    pre = step_terms(dsv3, h100, L, T * 0, T, 0.0, prefill=True)
+    m = dsv3.model
+    nodes = 3 * (1 - 0.75 ** m.experts_per_token)
+    out_bw = h100.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
+    per_layer = t * nodes * m.d_model * (1 + 2) / out_bw + 2 * (eff.alltoall_latency_s + eff.scale_out_latency_s)  # fp8 out, bf16 back
+    assert one(pre.ep_comm_s) == pytest.approx(m.n_moe_layers * per_layer, rel=1e-9)
+    dec = step_terms(dsv3, h100, L, T, T * 0, 100.0)  # the same tokens as decode: one copy per remote GPU
+    assert one(dec.ep_comm_s) > 1.8 * one(pre.ep_comm_s)

@@ -298,7 +298,7 @@ def predict(case: Case, efficiency=None, batch: int | None = None) -> Result:
     of field changes applies to the case topology's own factors.
     ``batch``: a decode batch already found for this case (the largest fitting
     memory does not depend on the time constants a fit moves), to skip the search."""
-    from ..physics.costmodel import BOTTLENECKS, evaluate, max_feasible_batch, prefill_pass_s
+    from ..physics.costmodel import BOTTLENECKS, evaluate, first_token_s, max_feasible_batch
 
     spec = case.spec
     w, topo, L = _loaded(spec)
@@ -318,7 +318,7 @@ def predict(case: Case, efficiency=None, batch: int | None = None) -> Result:
         return Result(case, value, 0, rule, _prefill_bound(w, topo, L, tokens))
     if spec.mode == "ttft":
         chunk = min(w.isl, topo.efficiency.prefill_chunk_tokens)
-        return Result(case, float(prefill_pass_s(w, topo, L)[0]) / units.MS, 0, "one request", _prefill_bound(w, topo, L, chunk))
+        return Result(case, float(first_token_s(w, topo, L)[0]) / units.MS, 0, "one request", _prefill_bound(w, topo, L, chunk))
     aggregated = spec.mode == "aggregated"
     if spec.batch is not None:
         b, rule = spec.batch, "pinned"

@@ -98,6 +98,8 @@ class EfficiencyFields(Strict):
     mlp_intermediate_passes: Optional[PASSES.type] = None
     moe_row_passes: Optional[PASSES.type] = None
     gqa_shared_kv_loads: Optional[bool] = None
+    attention_dp_prefill_balance: Optional[FRACTION0.type] = None
+    request_overhead_us: Optional[LATENCY_US.type] = None
     sources: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -165,6 +167,8 @@ class Efficiency:
     mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
     moe_row_passes: float = 0.0  # d_model-wide reads+writes per routed token copy (permute, quantise, gather)
     gqa_shared_kv_loads: bool = True  # decode attention loads each KV head once per GQA group (False: per query head)
+    attention_dp_prefill_balance: float = 1.0  # share of a prompt chunk's excess on one attention-DP rank the scheduler removes
+    request_overhead_s: float = 0.0  # fixed cost from a request's arrival to its first token beyond the prefill passes
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction
@@ -179,6 +183,7 @@ _US_FIELDS = {
     "layer_overhead_us": "layer_overhead_s",
     "step_overhead_us": "step_overhead_s",
     "moe_layer_overhead_us": "moe_layer_overhead_s",
+    "request_overhead_us": "request_overhead_s",
 }
 
 

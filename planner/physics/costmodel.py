@@ -19,6 +19,7 @@ from ..inputs.topology import Topology, scale_up_group_bw
 from ..inputs.workload import Workload
 
 from . import speculative as spec
+from .expert_comm import dispatch_combine_s
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
 
 
@@ -152,7 +153,8 @@ def step_terms(
     routed_rate = r_routed
     if m.is_moe:  # grouped GEMM: its rate follows the tokens each busy expert gets
         busy = m.n_routed_experts * experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)
-        per_expert = T * m.experts_per_token / np.maximum(busy, 1e-12)
+        # the busiest GPU's experts each get imb x the mean rows; their tiles are padded once
+        per_expert = T * m.experts_per_token / np.maximum(busy, 1e-12) * imb
         routed_rate = r_routed * grouped_gemm_efficiency(per_expert, eff.moe_half_tokens)
 
     # -- per-layer bytes read on one GPU
@@ -197,28 +199,12 @@ def step_terms(
     out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
     ar_size = Tr * m.d_model * ab
     ar = np.where(tp > 1, 2 * (tp - 1) / tp * ar_size / np.maximum(up_bw, 1.0) + eff.allreduce_latency_s, 0.0)
-    # MoE dispatch/combine. Each GPU owns T/S tokens (Tr/tp on the busiest rank); a
-    # token goes to every GPU of each expert group it routes to (ep*(1-(1-1/ep)^k)
-    # groups of moe_tp GPUs).
-    # ep = 1 is the all-gather/reduce-scatter of tensor-parallel experts; moe_tp = 1
-    # is the all-to-all of pure expert parallelism.
-    groups = ep * (1 - np.power(1 - 1 / ep, m.experts_per_token)) if m.is_moe else 0.0
-    # Dispatch carries tokens already quantised to the experts' GEMM precision (never
-    # wider than the activations); combine returns activation-precision partial sums.
+    # MoE dispatch/combine (expert_comm.py). Dispatch carries tokens already quantised to
+    # the experts' GEMM precision (never wider than the activations); combine returns
+    # activation-precision partial sums.
     disp_b = min(ab, units.dtype_bytes(formats.get(wp.routed_experts).compute_dtype(acc.peak_flops)))
-    vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction, busiest sender
-    nd_span = _b(L.stage_domains)
-    remote = (nd_span - 1) / nd_span
-    floor = np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
-
-    def a2a_one(nbytes):
-        return np.where(
-            nd_span > 1,
-            np.maximum(nbytes * (1 - remote) / np.maximum(a2a_bw, 1.0), nbytes * remote / out_bw) + floor + eff.scale_out_latency_s,
-            nbytes / np.maximum(a2a_bw, 1.0) + floor,
-        )
-
-    ep_layer = np.where(S > 1, a2a_one(vol * disp_b) + a2a_one(vol * ab), 0.0)  # dispatch + combine, one MoE layer
+    shape = {"Tr": Tr, "tp": tp, "ep": ep, "moe_tp": moe_tp, "S": S, "domains": _b(L.stage_domains), "disp_b": disp_b, "ab": ab}
+    ep_layer = dispatch_combine_s(m, eff, {"a2a": a2a_bw, "out": out_bw}, shape, prefill) if m.is_moe else 0.0
 
     # memory-bound elementwise kernels (norms, residual adds, rope, quantisation, the
     # MLP activation, expert permutes): activation reads+writes per token and layer
@@ -275,13 +261,17 @@ def pp_hops_s(w: Workload, topo: Topology, L: Layouts, tokens) -> np.ndarray:
 
 def busiest_rank_tokens(w: Workload, topo: Topology, L: Layouts, decode_tokens, prefill_tokens) -> np.ndarray:
     """Tokens on the busiest attention-DP rank of an aggregated step. Decode tokens
-    spread evenly, but a prompt lives on one rank and enters a step a chunk at a time
-    (``min(ISL, prefill_chunk_tokens)``), so while fewer chunks than ranks are in a
-    step the rank holding one carries a whole chunk and every other rank waits for it
-    at the next expert all-to-all: max(P/d, min(P, chunk)) prefill tokens."""
+    spread evenly. A prompt lives on one rank and enters a step a chunk at a time
+    (``min(ISL, prefill_chunk_tokens)``): admitted round-robin as slots free, fewer chunks
+    than ranks leave the rank holding one with ``max(P/d, min(P, chunk))`` prefill tokens
+    while the others wait at the expert all-to-all; a scheduler that starts prompts on
+    every rank in the same step spreads them, ``P/d``. ``attention_dp_prefill_balance``
+    is the share of that excess the scheduler removes (hardware/efficiency.yaml)."""
     dp, B, P = _b(L.dp), _b(decode_tokens), _b(prefill_tokens)
     chunk = float(min(w.isl, topo.efficiency.prefill_chunk_tokens))
-    return B / dp + np.where(dp > 1, np.maximum(P / dp, np.minimum(P, chunk)), P / dp)
+    even = P / dp
+    lumpy = np.where(dp > 1, np.maximum(even, np.minimum(P, chunk)), even)
+    return B / dp + lumpy - topo.efficiency.attention_dp_prefill_balance * (lumpy - even)
 
 
 def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = None) -> np.ndarray:
@@ -294,6 +284,13 @@ def prefill_pass_s(w: Workload, topo: Topology, L: Layouts, isl: int | None = No
     n_chunks = -(-isl // int(chunk))
     s = step_terms(w, topo, L, 0.0, chunk, 0.0, prefill=True, rank_tokens=chunk)
     return n_chunks * (s.layers_s + topo.efficiency.step_overhead_s * _b(L.pp)) + pp_hops_s(w, topo, L, chunk * _b(L.dp))
+
+
+def first_token_s(w: Workload, topo: Topology, L: Layouts) -> np.ndarray:
+    """From a request's admission to its first token: the prefill passes plus the fixed
+    per-request cost no pass carries (set-up, first sampling, returning the token:
+    ``request_overhead_s``)."""
+    return prefill_pass_s(w, topo, L) + topo.efficiency.request_overhead_s
 
 
 # --------------------------------------------------------------------------- the whole replica
@@ -324,7 +321,7 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
         share = np.clip(1.0 - np.maximum(bare_latency, pp * bare.stage_s + draft) / interval, 0.0, 1.0)
     else:
         share = np.zeros_like(interval)
-    prefill = prefill_pass_s(w, topo, Lb)
+    prefill = first_token_s(w, topo, Lb)
     queue = eff.queue_intervals * interval
     gpus = tp * dp * pp
     # widest step one DP rank runs: its share of the batch, or a whole prefill chunk

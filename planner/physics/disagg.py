@@ -86,7 +86,7 @@ def prefill_evaluate(w: Workload, topo: Topology, L: Layouts, prompts_per_rank) 
     s = step_terms(w, topo, L, np.zeros_like(T), T, 0.0, prefill=True)
     passes = np.ceil(n / t)  # passes per prompt per rank (1 when whole prompts fit)
     one_pass = s.layers_s + pp * eff.step_overhead_s + pp_hops_s(w, topo, L, T)
-    latency = (passes - 1) * s.stage_s + one_pass
+    latency = (passes - 1) * s.stage_s + one_pass + eff.request_overhead_s  # + the fixed per-request cost
     rps = (T / n) / s.stage_s
     gpus = tp * dp * pp
     held = replace(w, kv_len=w.isl)  # a prompt's KV stays until it is sent to decode
