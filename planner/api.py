@@ -223,12 +223,13 @@ def _econ(w: Workload, topo: Topology, p: Plan) -> Plan:
 
 
 def _first_fit(topo: Topology, L: Layouts) -> list[int]:
-    """Pieces per domain for one replica: the first domains with room."""
+    """Pieces per domain for one replica: the first domains with room, as many pieces
+    in a domain as it has room for (the planner's packing allows that too)."""
     size, k = int(L.chunk_gpus[0]), int(L.chunks[0])
     counts = [0] * topo.n_domains
     for j in range(topo.n_domains):
-        if k and len(topo.available_in(j)) >= size:
-            counts[j], k = 1, k - 1
+        fit = min(k, len(topo.available_in(j)) // size)
+        counts[j], k = fit, k - fit
     if k:
         raise InfeasibleError(
             f"topology: layout needs {int(L.chunks[0])} {topo.domain_unit}s with {size} free GPUs each; "
