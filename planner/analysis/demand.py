@@ -87,7 +87,7 @@ def compare_demand(
     demand_tps: float,
     *,
     time_limit_s: float = 10.0,
-    mode: str = "agg",
+    mode: str = "auto",
     on_step: Callable[[str], None] | None = None,
     workers: int | None = None,
 ) -> list[DemandRow]:

@@ -67,7 +67,7 @@ def _register_compare(app: typer.Typer) -> None:
         gpus: Optional[int] = GPUS,
         demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s: per topology, the cheapest deployment that does, with its GPUs, nodes or racks, $/hour and $/Mtok."),
         time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit per topology (s)."),
-        mode: str = typer.Option("agg", "--mode", help="Serving mode: agg (default, fast), disagg, or auto (the cheaper of the two, as plan does; slower)."),
+        mode: str = typer.Option("auto", "--mode", help="Serving mode, as plan: auto (default: both, the cheaper), agg (prefill and decode share replicas) or disagg (separate pools)."),
         fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
         as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON (same as --format json)."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
