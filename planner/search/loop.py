@@ -226,7 +226,7 @@ def _fraction(p: Problem, ints: Ints, ub: list[int], steps: Steps) -> Solution:
     from ortools.sat.python import cp_model
 
     best = vals[mdl.phi.Index()]
-    phi_bound = min(PHI_SCALE, int(s.BestObjectiveBound())) / PHI_SCALE
+    phi_bound = min(1.0, min(PHI_SCALE, int(s.BestObjectiveBound())) / PHI_SCALE * mdl.phi_widen)
     proven = code == cp_model.OPTIMAL
     mdl.m.Add(mdl.phi >= best)
     excess = sum(
