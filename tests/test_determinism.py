@@ -18,10 +18,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# --time-limit 60: the limit covers the whole command, and seven processes on two
+# cores may need more than the default 10 s of wall clock; the work budget, not
+# the clock, must end every search here (a fired deadline says so and fails below)
 QUERIES = [
-    ["plan", "--json"],
-    ["plan", "--racks", "2", "--json"],
-    ["plan", "--mode", "disagg", "--json"],
+    ["plan", "--json", "--time-limit", "60"],
+    ["plan", "--racks", "2", "--json", "--time-limit", "60"],
+    ["plan", "--mode", "disagg", "--json", "--time-limit", "60"],
     ["fleet", "--inventory", "examples/inventory.yaml", "--demands", "examples/demands.yaml", "--json"],
 ]
 RUN = """

@@ -201,3 +201,13 @@ def test_compare_rows_the_deadline_left_without_a_plan_say_so_and_exit_4(clock, 
     assert rows[0]["feasible"] and rows[1]["error"].startswith("time limit: no plan within --time-limit 10 s")
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and "no plan for 1 of 2 topologies: hgx-h200" in err[0]
+
+
+@pytest.mark.parametrize("command", [["plan"], ["compare", "--topologies", "hgx-h100"], ["frontier", "-t", "hgx-h100"], ["fleet", *EXAMPLES]])
+def test_a_start_up_longer_than_the_limit_ends_at_once_with_exit_4(clock, monkeypatch, command):
+    monkeypatch.setattr(deadline, "_age_s", lambda: 5.0)  # the interpreter and imports took 5 s of a 1 s limit
+    deadline.mark_process_start()
+    r = CliRunner().invoke(app, [*command, "--time-limit", "1"])
+    assert r.exit_code == 4 and r.stdout == ""
+    assert r.stderr.strip() == ("error: time limit: no plan within --time-limit 1 s: start-up (Python and imports) "
+                                "took 5.0 s of it; raise --time-limit")

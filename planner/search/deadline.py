@@ -102,6 +102,7 @@ def limit(limit_s: float, *, from_process_start: bool = False):
         _scope.parts[STARTUP] = now() - start
         _scope.since = now()
     try:
+        check()  # start-up alone took the whole limit: say so at once, before loading anything
         yield _scope
     finally:
         _scope = None
@@ -112,10 +113,13 @@ def covering(fn):
     command's deadline, when one is set, wins: see :func:`limit`)."""
     import functools
 
+    from ..inputs.ranges import TIME_LIMIT_S
+
     @functools.wraps(fn)
     def run(*args, **kwargs):
         seconds = kwargs.get("time_limit_s", (fn.__kwdefaults__ or {}).get("time_limit_s"))
-        with limit(seconds if isinstance(seconds, (int, float)) and seconds > 0 else 0.0):
+        TIME_LIMIT_S.check("--time-limit", seconds)
+        with limit(seconds):
             return fn(*args, **kwargs)
 
     return run
