@@ -94,6 +94,7 @@ class Model:
     served: list = field(default_factory=list)  # per workload: output tokens/s (scaled)
     phi: object = None  # common demand fraction (fraction models only)
     phi_widen: float = 1.0  # a bound on phi proven on the (rounded) fraction rows, times this, holds for the demands
+    phi_rows: list = field(default_factory=list)  # (workload, a, b): a * served >= b * phi
 
 
 # --------------------------------------------------------------------------- blocks
@@ -151,7 +152,7 @@ def colocated_balance(m, p: Problem, ints: Ints, pk: Packing) -> None:
             m.Add(sum(pre) >= sum(dec))
 
 
-def demand(m, p: Problem, ints: Ints, served: list, ub: list[int], phi=None) -> float:
+def demand(m, p: Problem, ints: Ints, served: list, ub: list[int], phi=None, rows: list | None = None) -> float:
     """Every workload's output tokens/s meets its demand (or the common fraction
     phi of it: PHI_SCALE * served >= demand * phi, its integers from the guarded
     helper). Returns the factor that makes a bound on phi valid for the demands."""
@@ -165,6 +166,8 @@ def demand(m, p: Problem, ints: Ints, served: list, ub: list[int], phi=None) -> 
         most = sum(ints.tps[i] * ub[i] for i, o in enumerate(p.options) if o.workload == w and o.role != PREFILL)
         a, b = ratio_row(most, d, PHI_SCALE, p.names[0])
         m.Add(a * served[w] >= b * phi)
+        if rows is not None:
+            rows.append((w, a, b))
         widen = max(widen, b * (PHI_SCALE // a) / d)
     return widen
 
@@ -202,14 +205,14 @@ def build(p: Problem, ints: Ints, ub: list[int], fraction: bool = False) -> Mode
     # GPU budget
     gpu_budget(m, p, r)
     served = [sum(ints.tps[i] * r[i] for i, o in enumerate(p.options) if o.workload == w and o.role != PREFILL) for w in range(p.n_workloads)]
-    phi, widen = None, 1.0
+    phi, widen, rows = None, 1.0, []
     if p.objective == "demand":
         # demand: every workload served (or a common fraction of it)
         phi = m.NewIntVar(0, PHI_SCALE, "phi") if fraction else None
-        widen = demand(m, p, ints, served, ub, phi)
+        widen = demand(m, p, ints, served, ub, phi, rows)
     else:
         # at least one serving replica
         something_served(m, p, r)
     usd = sum(c * v for c, v in zip(ints.usd, r))
     tps = sum(served) if served else 0
-    return Model(m, r, pk, use, usd, tps, served, phi, widen)
+    return Model(m, r, pk, use, usd, tps, served, phi, widen, rows)
