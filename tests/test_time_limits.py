@@ -169,17 +169,39 @@ def test_a_fleet_past_its_deadline_before_the_solve_answers_with_the_greedy_plan
     assert d["fraction_met"] == 1.0
 
 
-def test_a_fleet_without_any_plan_in_time_is_exit_4_not_a_capacity_claim(clock, monkeypatch, tmp_path):
+def test_a_fleet_past_its_deadline_claims_a_capacity_only_when_proven(clock, monkeypatch, tmp_path):
     from planner.plan import fleet
 
     dem = tmp_path / "demands.yaml"
     dem.write_text("demands:\n  - {name: huge, workload: llama-3.1-8b, output_tokens_per_s: 1.0e+9}\n")
     _advance_during(monkeypatch, fleet, "build_problem", clock, 1000.0)
     r = CliRunner().invoke(app, ["fleet", "--inventory", "examples/inventory.yaml", "--demands", str(dem), "--time-limit", "60", "--json"])
-    assert r.exit_code == 4, r.output
-    last = r.stderr.strip().splitlines()
-    assert len(last) == 1 and last[0].startswith("error: time limit: no plan within --time-limit 60 s")
-    assert "can be served" not in r.stderr
+    d = json.loads(r.stdout)
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and d["model"]["stopped_by"] == "wall-clock limit"
+    if r.exit_code == 3:  # a capacity claim: only with its proof (the bound met)
+        assert d["status"] == "partial" and d["fraction_met"] == d["fraction_bound"] and "(proven)" in err[0]
+    else:
+        assert r.exit_code == 4 and err[0].startswith("error: time limit:")
+
+
+@pytest.mark.parametrize("status,code,says", [
+    ("partial", 3, "error: demand: at most 40.0% of every demand can be served (proven)"),
+    ("partial-unproven", 4, "error: time limit: no plan meeting every demand (the best found serves 40.0% of each; "
+                            "no plan can serve more than 90.0%) within --time-limit 60 s"),
+    ("unknown", 4, "error: time limit: no plan within --time-limit 60 s"),
+])
+def test_the_fleet_exit_says_whether_the_capacity_is_proven(monkeypatch, status, code, says):
+    from dataclasses import replace
+
+    from planner.plan import fleet
+
+    real = fleet.plan_fleet
+    monkeypatch.setattr(fleet, "plan_fleet", lambda *a, **k: replace(real(*a, **k), status=status, fraction_met=0.4, fraction_bound=0.9))
+    r = CliRunner().invoke(app, ["fleet", *EXAMPLES, "--time-limit", "60", "--json"])
+    assert r.exit_code == code
+    err = r.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(says), err
 
 
 def test_compare_rows_the_deadline_left_without_a_plan_say_so_and_exit_4(clock, monkeypatch):
