@@ -26,6 +26,7 @@ from fractions import Fraction
 
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
+from . import deadline
 from .control import MIN_STEP_WORK, Steps
 from .greedy import greedy
 from .rounding import lp_plan, values_of_plan
@@ -120,6 +121,7 @@ def solve(p: Problem) -> Solution:
 
 
 def _solve(p: Problem) -> Solution:
+    deadline.hold(sum(c.count for c in p.classes))  # placing and printing grow with the domains: keep time for them
     steps = Steps(p.budget.work, p.budget.wall_s)
     ub = upper_bounds(p)
     ints = integers(p, ub)
