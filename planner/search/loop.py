@@ -24,8 +24,10 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from . import kinds
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
+from . import deadline
 from .control import MIN_STEP_WORK, Steps
 from .greedy import greedy
 from .rounding import lp_plan, values_of_plan
@@ -55,7 +57,7 @@ class Solution:
     iterations: int = 0  # Dinkelbach steps that improved the ratio
     work: float = 0.0  # the budget in deterministic work units
     wall_s: float = 0.0
-    stopped_by: str = "proof"  # proof | work limit | wall-clock safety limit
+    stopped_by: str = "proof"  # proof | work limit | wall-clock limit (the command's deadline; planner.search.deadline)
     reason: str = ""  # why unknown / infeasible
     key: object = None  # the exact integer objective (tests compare it with the oracle)
 
@@ -120,10 +122,14 @@ def solve(p: Problem) -> Solution:
             gc.enable()
 
 
-def _solve(p: Problem) -> Solution:
-    steps = Steps(p.budget.work, p.budget.wall_s)
+def _solve(p: Problem, ints: Ints | None = None) -> Solution:
+    deadline.hold(sum(c.count for c in p.classes))  # placing and printing grow with the domains: keep time for them
     ub = upper_bounds(p)
-    ints = integers(p, ub)
+    if ints is None:
+        ints = integers(p, ub)
+        if kinds.repeatable(p):  # identical colocated domains: one solved, its fill repeated
+            return kinds.repeat(p, _solve(kinds.one_domain(p), ints), ints)
+    steps = Steps(p.budget.work, p.budget.wall_s)
     if p.objective == "demand" and p.partial and _surely_short(p):
         return _fraction(p, ints, ub, steps)
     mdl = build(p, ints, ub)
