@@ -15,13 +15,13 @@ from __future__ import annotations
 import copy
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .blocks import Ints
 from .problem import AGG, DECODE, PREFILL, Problem
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):  # a tuple, not a dataclass: a plan at 32 racks builds ~10^5 of them
     members: tuple[tuple[int, int], ...]  # (option, replicas)
     tps: int
     usd: int
@@ -182,10 +182,13 @@ def greedy(p: Problem, ints: Ints, ub: list[int]) -> tuple[list[int], Fill] | No
     if p.objective == "throughput":
         for u in sorted(all_units, key=lambda u: (-u.tps / u.gpus, u.members)):
             _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget))
-    else:
-        for u in sorted(all_units, key=lambda u: (u.usd / u.tps, u.members)):
-            if _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget)):
-                break
+    else:  # the first unit in $/token order that places: usually the cheapest, found without sorting
+        key = lambda u: (u.usd / u.tps, u.members)  # noqa: E731
+        first = min(all_units, key=key, default=None)
+        if first is not None and not _place_many(p, fill, counts, ub, first, _cap(p, ub, first), _left(p, counts, budget)):
+            for u in sorted(all_units, key=key):
+                if u is not first and _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget)):
+                    break
     if not any(c for c, o in zip(counts, p.options) if o.role != PREFILL):
         return None
     return counts, fill
