@@ -178,7 +178,7 @@ def report(b: Built, groups, demands):
     full = sol.status in ("optimal", "feasible")
     usd_h = sol.usd_per_s * 3600 if sol.status != "unknown" else None
     bound_h = sol.bound * 3600 if full and sol.bound is not None else None
-    gap = sol.gap if full else None
+    gap = sol.gap if full else _fraction_gap(sol, b)
     return FleetPlan(
         status=status,
         usd_per_hour=_r(usd_h, 8) if usd_h is not None else None,
@@ -196,6 +196,13 @@ def report(b: Built, groups, demands):
                "domains": sum(len(c.domains) for c in p.classes), "stopped_by": sol.stopped_by, "work_budget": sol.work,
                "solves": sol.steps},
     )
+
+
+def _fraction_gap(sol: Solution, b: Built) -> float | None:
+    """A partial plan's gap: how far the common fraction served may be from its proven bound."""
+    if b.unservable or sol.status not in ("partial", "partial-unproven") or not sol.fraction_bound:
+        return None
+    return (sol.fraction_bound - sol.fraction) / sol.fraction_bound
 
 
 def _binding(b: Built, sol: Solution, groups, rows, demands) -> list[str]:

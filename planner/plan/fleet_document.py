@@ -83,7 +83,8 @@ class FleetDocument(Part):
                     "partial-unproven or unknown (nothing found in time).")
     usd_per_hour: OptNum = d("USD per hour of every replica in the plan.")
     bound_usd_per_hour: MaybeNum = d("Proven lower bound on that cost; null when none is known.")
-    gap: MaybeNum = d("(cost - bound) / cost; 0 when optimal, null without a bound.")
+    gap: MaybeNum = d("(cost - bound) / cost; 0 when optimal, null without a bound. A partial plan: "
+                      "(fraction bound - fraction met) / fraction bound.")
     fraction_met: OptNum = d("Common fraction of every demand served.")
     fraction_bound: MaybeNum = d("Proven upper bound on that fraction.")
     wall_s: Num = d("Wall-clock seconds spent (the one non-deterministic field).")
