@@ -77,17 +77,21 @@ def units(p: Problem, ints: Ints, w: int) -> list[Unit]:
         if o.role == AGG and ints.tps[i] > 0:
             out.append(Unit(((i, 1),), ints.tps[i], ints.usd[i], o.gpus))
     pre = [i for i in idx if p.options[i].role == PREFILL and ints.rps[i] > 0]
+    by_usd = sorted(pre, key=lambda j: (ints.usd[j], j))
     for k in idx:
         if p.options[k].role != DECODE or ints.tps[k] <= 0:
             continue
         ok = [i for i in pre if (i, k) not in p.incompatible]
+        cheapest_first = [j for j in by_usd if (j, k) not in p.incompatible]
         for i in ok:
             n = -(-ints.rps[k] // ints.rps[i])
             out.append(Unit(((k, 1), (i, n)), ints.tps[k], ints.usd[k] + n * ints.usd[i], p.options[k].gpus + n * p.options[i].gpus))
+            if n == 1:
+                continue
             # n-1 of i and the cheapest other option that covers the rest: balance without waste
             rest = ints.rps[k] - (n - 1) * ints.rps[i]
-            j = min((j for j in ok if j != i and ints.rps[j] >= rest), key=lambda j: (ints.usd[j], j), default=None)
-            if j is not None and n > 1:
+            j = next((j for j in cheapest_first if j != i and ints.rps[j] >= rest), None)
+            if j is not None:
                 out.append(Unit(((k, 1), (i, n - 1), (j, 1)), ints.tps[k], ints.usd[k] + (n - 1) * ints.usd[i] + ints.usd[j],
                                 p.options[k].gpus + (n - 1) * p.options[i].gpus + p.options[j].gpus))
     return out
