@@ -17,7 +17,8 @@ from ..physics.candidates import Layouts, enumerate_layouts
 from ..physics.costmodel import evaluate as evaluate_arrays
 from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s
 from ..inputs.errors import InfeasibleError, TimeLimitError
-from ..search import problem as core
+from ..search import deadline, problem as core
+from ..search.control import WALL_LIMIT
 from ..search.loop import Solution, cost_lower_bound, solve, summary
 from ..search.pool_options import BATCH_FRACTIONS, Decode, PoolCandidates, decode_choices, pool_candidates, pool_problem
 from .assembly import (
@@ -83,10 +84,15 @@ def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Lay
     return float(pre.ev.queue_s[i]), float(pre.ev.latency_s[i]), xfer
 
 
-def _solve_variant(topo, dec: Decode, scale_up, c: PoolCandidates | str | None, problem: core.Problem | None) -> _Variant | None:
+def _pools(w: Workload, topo: Topology, scale_up: bool) -> str:
+    return f"{'colocated' if scale_up else 'split'} prefill/decode pools of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}"
+
+
+def _solve_variant(w, topo, dec: Decode, scale_up, c: PoolCandidates | str | None, problem: core.Problem | None) -> _Variant | None:
     """The solved pools of one KV link; None when it has no candidates (``problem`` None)."""
     if problem is None:
         return None
+    deadline.part(f"the CP-SAT solve of the {_pools(w, topo, scale_up)} ({len(problem.options)} options)")
     sol = _view(solve(problem), len(c.p_idx), topo.n_domains)
     return _Variant("scale_up" if scale_up else "scale_out", c.pre, c.p_idx, list(range(len(dec.layouts))), problem, sol)
 
@@ -102,6 +108,8 @@ def _better(a: _Variant, b: _Variant, objective: str) -> bool:
 
 
 def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
+    deadline.check()
+    deadline.part(f"rating the decode layouts of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}")
     L = enumerate_layouts(w, topo, max_gpus)
     if len(L) == 0:
         raise InfeasibleError(f"topology: no layout of {w.name} can be placed on {topo.n_available} available GPUs of {topo.name}")
@@ -115,14 +123,21 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
     def candidates(up: bool) -> tuple:
         """(pool candidates or why none, their problem or None), built once per KV link."""
         if up not in cands:
-            c = None if up and topo.n_domains > COLOCATED_MAX_DOMAINS else pool_candidates(w, topo, up, max_gpus, base)
+            c = None
+            if not (up and topo.n_domains > COLOCATED_MAX_DOMAINS):
+                deadline.part(f"rating the {_pools(w, topo, up)}")
+                c = pool_candidates(w, topo, up, max_gpus, base)
             ok = c is not None and not isinstance(c, str)
             cands[up] = (c, pool_problem(w, topo, L, dec, c, up, objective, demand_tps, max_gpus, time_limit_s) if ok else None)
         return cands[up]
 
-    variants = []
+    variants, cut = [], False
     for up in (True, False):  # colocated first: on a tie the KV really does move over scale-up links
-        v = _solve_variant(topo, dec, up, *candidates(up))
+        if variants and deadline.passed():  # the colocated plan stands, not proven best: the answer says so
+            cut = True
+            break
+        deadline.check()
+        v = _solve_variant(w, topo, dec, up, *candidates(up))
         if v is not None:
             variants.append(v)
             if up and objective == "cost" and v.sol.status == "optimal":
@@ -137,7 +152,7 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
     best = variants[0] if len(variants) == 1 or _better(variants[0], variants[1], objective) else variants[1]
     if best.sol.objective is None:
         if any(v.sol.status == "unknown" for v in variants):
-            raise TimeLimitError(f"solver: no prefill/decode plan found within --time-limit {time_limit_s:g} s: raise --time-limit")
+            raise TimeLimitError(deadline.message())
         if objective == "demand":
             raise InfeasibleError(
                 f"demand: {demand_tps:.0f} output tokens/s cannot be served by balanced prefill and decode pools on "
@@ -146,7 +161,13 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
         raise InfeasibleError(
             f"topology: no prefill/decode pair meets TTFT {w.ttft_s / units.MS:g} ms and fits the free GPUs of {topo.name}"
         )
-    return _assemble(w, topo, L, dec, (L, b, dev), best, objective, demand_tps, max_gpus)
+    deadline.part("assembling the plan")
+    p = _assemble(w, topo, L, dec, (L, b, dev), best, objective, demand_tps, max_gpus)
+    if cut:
+        deadline.mark_hit()
+        p.status = "feasible"
+        p.solver.update(status="feasible", stopped_by=WALL_LIMIT, bound=None, gap=None)
+    return p
 
 
 def _assemble(w, topo, L: Layouts, dec: Decode, full, v: _Variant, objective, demand_tps, max_gpus) -> Plan:

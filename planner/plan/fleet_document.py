@@ -69,7 +69,7 @@ class FleetModel(Part):
     classes: int = d("Domain classes (domains with the same free GPUs).")
     layouts_rated: int = d("Layouts rated by the cost model.")
     domains: int = d("Domains in the model.")
-    stopped_by: Optional[str] = d("What ended the search: proof, work limit or wall-clock safety limit.", None)
+    stopped_by: Optional[str] = d("What ended the search: proof, work limit or wall-clock limit (--time-limit ran out; the answer may differ between runs).", None)
     work_budget: Optional[Num] = d("The search's budget in CP-SAT deterministic work units (from --time-limit).", None)
     solves: Optional[int] = d("CP-SAT solves run.", None)
 

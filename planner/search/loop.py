@@ -54,7 +54,7 @@ class Solution:
     iterations: int = 0  # Dinkelbach steps that improved the ratio
     work: float = 0.0  # the budget in deterministic work units
     wall_s: float = 0.0
-    stopped_by: str = "proof"  # proof | work limit | wall-clock safety limit
+    stopped_by: str = "proof"  # proof | work limit | wall-clock limit (the command's deadline; planner.search.deadline)
     reason: str = ""  # why unknown / infeasible
     key: object = None  # the exact integer objective (tests compare it with the oracle)
 
