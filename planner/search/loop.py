@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from . import kinds
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from .control import MIN_STEP_WORK, Steps
@@ -119,10 +120,13 @@ def solve(p: Problem) -> Solution:
             gc.enable()
 
 
-def _solve(p: Problem) -> Solution:
-    steps = Steps(p.budget.work, p.budget.wall_s)
+def _solve(p: Problem, ints: Ints | None = None) -> Solution:
     ub = upper_bounds(p)
-    ints = integers(p, ub)
+    if ints is None:
+        ints = integers(p, ub)
+        if kinds.repeatable(p):  # identical colocated domains: one solved, its fill repeated
+            return kinds.repeat(p, _solve(kinds.one_domain(p), ints), ints)
+    steps = Steps(p.budget.work, p.budget.wall_s)
     if p.objective == "demand" and p.partial and _surely_short(p):
         return _fraction(p, ints, ub, steps)
     mdl = build(p, ints, ub)
