@@ -73,6 +73,31 @@ def test_the_reserve_grows_with_the_limit_up_to_its_cap():
     assert deadline.reserve_s(5) == pytest.approx(deadline.RESERVE_MIN_S + deadline.RESERVE_FRACTION * 5)
 
 
+def test_a_large_plan_keeps_more_of_the_limit_for_its_assembly(clock):
+    with deadline.limit(60) as scope:
+        base = scope.deadline
+        deadline.hold(2871)  # the 100k-GPU fleet's domains
+        assert base - scope.deadline == pytest.approx(2871 * deadline.ASSEMBLY_S_PER_DOMAIN)
+        deadline.hold(10)  # a smaller plan later in the same command keeps the larger hold
+        assert base - scope.deadline == pytest.approx(2871 * deadline.ASSEMBLY_S_PER_DOMAIN)
+        deadline.hold(10**9)
+        assert scope.deadline == pytest.approx(scope.start + 30)  # the search keeps half the limit at least
+
+
+def test_past_the_deadline_no_relaxation_starts_either(clock):
+    from ortools.sat.python import cp_model
+
+    from planner.search.relax import relax
+
+    m = cp_model.CpModel()
+    x = m.NewIntVar(0, 10, "x")
+    m.Maximize(x)
+    assert relax(m).status == "optimal"
+    with deadline.limit(5):
+        clock.t += 10
+        assert relax(m).status == "unknown" and deadline.was_hit()
+
+
 def test_a_nested_limit_keeps_the_outer_deadline(clock):
     with deadline.limit(10) as outer:
         clock.t += 3

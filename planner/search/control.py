@@ -123,7 +123,7 @@ class Steps:
 
     @property
     def stopped_by(self) -> str:
-        if self.wall_hit:
+        if self.wall_hit or deadline.was_hit():  # this solve's steps, or a relaxation, cut by the deadline
             return WALL_LIMIT
         return "work limit" if self.work_hit else "proof"
 

@@ -37,7 +37,11 @@ import time
 # plan (--racks 16 the most) and 0.02 s for the example fleet.
 RESERVE_MIN_S = 0.2  # s kept for assembly and rendering at any limit ...
 RESERVE_FRACTION = 0.05  # ... plus this share of the limit (assembly grows with what was solved) ...
-RESERVE_MAX_S = 5.0  # ... but never more than this
+RESERVE_MAX_S = 5.0  # ... but never more than this, ...
+# ... plus, once the size of the problem is known (hold()), this much per
+# scale-up domain: placing and printing the 100k-GPU fleet (2,871 domains)
+# took 3.3 s after its search at load ~10 (benchmarks/time_limits.py --big)
+ASSEMBLY_S_PER_DOMAIN = 1.5e-3
 STARTUP = "start-up (Python and imports)"
 
 _now = time.perf_counter  # the clock; tests replace it
@@ -48,11 +52,15 @@ class _Scope:
     def __init__(self, limit_s: float, start: float):
         self.limit_s = limit_s
         self.start = start
-        self.deadline = start + limit_s - reserve_s(limit_s)
+        self.held = 0.0  # extra seconds kept for assembling a large plan (hold())
         self.parts: dict[str, float] = {}
         self.current = ""
         self.since = start
         self.hit = False  # the deadline ended some search of this command
+
+    @property
+    def deadline(self) -> float:
+        return self.start + self.limit_s - min(reserve_s(self.limit_s) + self.held, self.limit_s / 2)
 
 
 _scope: _Scope | None = None
@@ -123,6 +131,14 @@ def covering(fn):
             return fn(*args, **kwargs)
 
     return run
+
+
+def hold(domains: int) -> None:
+    """Keep more of the limit for placing and printing a plan over ``domains``
+    scale-up domains (the search's deadline moves earlier; the largest hold
+    counts; the search keeps at least half the limit)."""
+    if _scope is not None:
+        _scope.held = max(_scope.held, ASSEMBLY_S_PER_DOMAIN * domains)
 
 
 def active() -> bool:

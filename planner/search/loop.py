@@ -27,6 +27,7 @@ from fractions import Fraction
 from . import kinds
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
+from . import deadline
 from .control import MIN_STEP_WORK, Steps
 from .greedy import greedy
 from .rounding import lp_plan, values_of_plan
@@ -121,6 +122,7 @@ def solve(p: Problem) -> Solution:
 
 
 def _solve(p: Problem, ints: Ints | None = None) -> Solution:
+    deadline.hold(sum(c.count for c in p.classes))  # placing and printing grow with the domains: keep time for them
     ub = upper_bounds(p)
     if ints is None:
         ints = integers(p, ub)

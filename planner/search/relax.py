@@ -59,10 +59,18 @@ def relax(model) -> Relaxed:
     unknown where GLOP proves neither an optimum nor infeasibility)."""
     from ortools.linear_solver import pywraplp
 
+    from . import deadline
+
+    left = deadline.remaining_s()
+    if left is not None and left <= 0:  # past the command's deadline no search starts
+        deadline.mark_hit()
+        return Relaxed("unknown")
     proto = model.Proto()
     s = pywraplp.Solver.CreateSolver("GLOP")
     if s is None:
         return Relaxed("unknown")
+    if left is not None:
+        s.SetTimeLimit(max(int(left * 1000), 1))  # ms; the command's deadline (planner.search.deadline)
     inf = s.infinity()
     xs = [s.NumVar(*_open(*_ends(v.domain), inf), "") for v in proto.variables]
     for c in proto.constraints:
@@ -83,6 +91,8 @@ def relax(model) -> Relaxed:
         o.SetCoefficient(xs[v], float(k))
     o.SetMinimization()
     code = s.Solve()
+    if code != pywraplp.Solver.OPTIMAL and deadline.passed():
+        deadline.mark_hit()  # the answer may differ from a quiet machine's: stopped_by says so
     if code != pywraplp.Solver.OPTIMAL:
         return Relaxed("infeasible" if code == pywraplp.Solver.INFEASIBLE else "unknown")
     scale = obj.scaling_factor or 1.0
