@@ -132,8 +132,10 @@ def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus,
     if sol.status == "infeasible":
         if objective == "demand":
             cap = solve(replace(problem, objective="throughput", demand_tps=()))
+            # proven either way; the capacity is a number only where the throughput solve proved it
+            most = f"the {cap.objective:.0f} tokens/s that" if cap.status == "optimal" else "what"
             raise InfeasibleError(
-                f"demand: {demand_tps:.0f} output tokens/s exceeds the {cap.objective or 0:.0f} tokens/s that "
+                f"demand: {demand_tps:.0f} output tokens/s exceeds {most} "
                 f"{topo.n_available} available GPUs of {topo.name} can serve within the SLOs: add {topo.domain_flag}"
             )
         raise InfeasibleError(f"topology: no feasible layout fits the free GPUs of any {topo.domain_unit} of {topo.name}")

@@ -258,3 +258,27 @@ def test_a_start_up_longer_than_the_limit_ends_at_once_with_exit_4(clock, monkey
     assert r.exit_code == 4 and r.stdout == ""
     assert r.stderr.strip() == ("error: time limit: no plan within --time-limit 1 s: start-up (Python and imports) "
                                 "took 5.0 s of it; raise --time-limit")
+
+
+def test_a_proven_shortfall_quotes_a_capacity_only_when_the_capacity_is_proven(clock, monkeypatch):
+    """--demand-tps beyond what 8 H100s serve is proven infeasible; the capacity the
+    message quotes comes from a second (throughput) solve, which the deadline may cut."""
+    q = api.Query(domains=1)
+    with pytest.raises(Exception) as proven:
+        api.plan("llama-3.1-70b", "hgx-h100", q, mode="agg", demand_tps=20_000)
+    most = api.plan("llama-3.1-70b", "hgx-h100", q, mode="agg", objective="throughput").solver["objective_value"]
+    assert proven.value.exit_code == 3 and f"exceeds the {most:.0f} tokens/s that 8 available GPUs" in str(proven.value)
+    calls = {"n": 0}
+    real = api.solve
+
+    def late_second(problem):  # the deadline passes between the demand solve and the throughput solve
+        calls["n"] += 1
+        if calls["n"] == 2:
+            clock.t += 1000
+        return real(problem)
+
+    monkeypatch.setattr(api, "solve", late_second)
+    with pytest.raises(Exception) as cut:
+        api.plan("llama-3.1-70b", "hgx-h100", q, mode="agg", demand_tps=20_000)
+    assert cut.value.exit_code == 3  # the shortfall itself is still proven
+    assert "exceeds what 8 available GPUs of hgx-h100 can serve" in str(cut.value) and f"{most:.0f}" not in str(cut.value)
