@@ -84,12 +84,12 @@ def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Lay
     return float(pre.ev.queue_s[i]), float(pre.ev.latency_s[i]), xfer
 
 
-def _solve_variant(w, topo, L, dec: Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s, base) -> _Variant | None:
+def _solve_variant(w, topo, L, dec: Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s, base, c=None) -> _Variant | None:
     if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
         return None
     pools = f"{'colocated' if scale_up else 'split'} prefill/decode pools of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}"
     deadline.part(f"rating the {pools}")
-    c = pool_candidates(w, topo, scale_up, max_gpus, base)
+    c = pool_candidates(w, topo, scale_up, max_gpus, base) if c is None else c
     if isinstance(c, str):
         return None
     problem = pool_problem(w, topo, L, dec, c, scale_up, objective, demand_tps, max_gpus, time_limit_s)
@@ -120,12 +120,13 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
     dec = decode_choices(w, topo, L, b, dev)
     base = (L, b, dev, dec)
     variants, cut = [], False
+    c = None  # the split pools' candidates, computed once
     for up in (True, False):  # colocated first: on a tie the KV really does move over scale-up links
         if variants and deadline.passed():  # the colocated plan stands, not proven best: the answer says so
             cut = True
             break
         deadline.check()
-        v = _solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base)
+        v = _solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base, None if up else c)
         if v is not None:
             variants.append(v)
             if up and objective == "cost" and v.sol.status == "optimal":
