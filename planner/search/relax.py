@@ -90,7 +90,9 @@ def relax(model) -> Relaxed:
     for v, k in coef.items():
         o.SetCoefficient(xs[v], float(k))
     o.SetMinimization()
-    code = s.Solve()
+    from .control import run_stoppable
+
+    code = run_stoppable(s.Solve, s.InterruptSolve, "GLOP")  # Ctrl-C stops it at once, as it does CP-SAT
     if code != pywraplp.Solver.OPTIMAL and deadline.passed():
         deadline.mark_hit()  # the answer may differ from a quiet machine's: stopped_by says so
     if code != pywraplp.Solver.OPTIMAL:
