@@ -303,16 +303,17 @@ def cost_lower_bound(p: Problem) -> float:
     replica pays at least its own cost plus its requests at the cheapest $/request
     of a compatible prefill option (fractional prefill, placement ignored)."""
     best = math.inf
+    # prefill options by $/request, cheapest first: a decode option's first compatible one is its cheapest
+    by_rate = sorted((q.usd_per_s / q.rps, i, q.workload) for i, q in enumerate(p.options) if q.role == PREFILL and q.rps > 0)
     for k, o in enumerate(p.options):
         if o.role == PREFILL or o.tps <= 0:
             continue
         extra = 0.0
         if o.role == DECODE:
-            rates = [q.usd_per_s / q.rps for i, q in enumerate(p.options)
-                     if q.role == PREFILL and q.workload == o.workload and q.rps > 0 and (i, k) not in p.incompatible]
-            if not rates:
+            rate = next((r for r, i, w in by_rate if w == o.workload and (i, k) not in p.incompatible), None)
+            if rate is None:
                 continue
-            extra = min(rates) * o.rps
+            extra = rate * o.rps
         best = min(best, (o.usd_per_s + extra) / o.tps * 1e6)
     return best
 
