@@ -94,10 +94,12 @@ class EfficiencyFields(Strict):
     queue_intervals: Optional[PASSES.type] = None
     moe_half_tokens: Optional[TOKENS_F.type] = None
     moe_layer_overhead_us: Optional[LATENCY_US.type] = None
+    moe_row_overhead_us: Optional[LATENCY_US.type] = None
     elementwise_passes: Optional[PASSES.type] = None
     mlp_intermediate_passes: Optional[PASSES.type] = None
     moe_row_passes: Optional[PASSES.type] = None
     gqa_shared_kv_loads: Optional[bool] = None
+    swa_kv_windowed: Optional[bool] = None
     sources: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -161,10 +163,12 @@ class Efficiency:
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens (costmodel.grouped_gemm_efficiency)
     moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
+    moe_row_overhead_s: float = 0.0  # time per routed token copy a GPU's experts handle, per MoE layer, beyond its FLOPs and bytes
     elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
     mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
     moe_row_passes: float = 0.0  # d_model-wide reads+writes per routed token copy (permute, quantise, gather)
     gqa_shared_kv_loads: bool = True  # decode attention loads each KV head once per GQA group (False: per query head)
+    swa_kv_windowed: bool = True  # the KV cache holds only the window of a sliding-window layer (False: the whole context)
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction
@@ -179,6 +183,7 @@ _US_FIELDS = {
     "layer_overhead_us": "layer_overhead_s",
     "step_overhead_us": "step_overhead_s",
     "moe_layer_overhead_us": "moe_layer_overhead_s",
+    "moe_row_overhead_us": "moe_row_overhead_s",
 }
 
 
