@@ -13,6 +13,11 @@ output file absent or whole (valid JSON), no temporary file left; or exit 0 if
 the command had finished before the signal landed (then the file is whole).
 Prints a table per command and the latency from signal to exit (a solve in
 native code sees the signal at its next check point).
+
+Then ``kill -9`` (no handler can run) at random moments of ``plan --out`` over
+an existing plan file: the file must be the old plan or the new one, whole
+(writes go to a temporary file that is renamed); a temporary file left behind
+by a killed write is counted but is not a failure (nothing can remove it).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import random
 import signal
 import statistics
@@ -59,6 +65,25 @@ def one(command: str, delay: float, folder: Path) -> tuple[str, float]:
     return f"exit {p.returncode}, {len(lines)} lines", latency
 
 
+def killed(delay: float, folder: Path) -> str:
+    out = folder / "plan.json"
+    old = '{"previous": true}\n'
+    out.write_text(old)
+    p = subprocess.Popen([*PLANNER, *COMMANDS["plan"], "--out", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(p.pid)
+    time.sleep(delay)
+    p.kill()
+    p.wait()
+    text = out.read_text()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return "partial file"
+    left = any(q.name.startswith(".plan.json.") for q in folder.iterdir())
+    state = "old file whole" if text == old else ("new file whole" if doc.get("replicas") else "other file")
+    return state + (", temporary file left" if left else "")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=30)
@@ -85,6 +110,16 @@ def main() -> int:
         print(f"{command}: {args.n} SIGINTs over its {full:.1f} s run: " + ", ".join(f"{k}: {v}" for k, v in outcomes.most_common()))
         if latencies:
             print(f"  signal to exit: median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s")
+    t = time.perf_counter()  # the plan's own wall time, for the kill -9 delays
+    subprocess.run([*PLANNER, *COMMANDS["plan"], "--out", os.devnull], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    full = time.perf_counter() - t
+    outcomes = collections.Counter()
+    for _ in range(args.n):
+        with tempfile.TemporaryDirectory() as folder:
+            outcomes[killed(rng.uniform(0.0, 1.1 * full), Path(folder))] += 1
+    bad = sum(v for k, v in outcomes.items() if k.startswith(("partial", "other")))
+    failed += bad
+    print(f"plan --out: {args.n} kill -9 over its {full:.1f} s run: " + ", ".join(f"{k}: {v}" for k, v in outcomes.most_common()))
     print(f"failures: {failed} (target 0)")
     return 1 if failed else 0
 

@@ -15,8 +15,8 @@ Rows (issue 12's table and targets):
   plan          default plan (deepseek-v3, one GB200 NVL72)           <= 1.5x
   racks16       plan --racks 16                                       <= 2x
   nodes64       plan -w llama-3.1-70b -t hgx-h100 --nodes 64          <= 2x
-  compare8      compare -w llama-3.1-70b --mode auto, 8 generations   <= 4x
-  compare_all   compare -w llama-3.1-70b --mode auto --topologies all <= 6x
+  compare8      compare -w llama-3.1-70b, 8 generations (default mode auto)   <= 4x
+  compare_all   compare -w llama-3.1-70b --topologies all (mode auto) <= 6x
   frontier_all  frontier --topologies all
   fleet         fleet of ~100k GPUs x 20 workloads (benchmarks/fleet_scale.py files),
                 --time-limit 20: wall and gap (target gap <= 1% within 20 s)
@@ -51,8 +51,8 @@ ROWS = {  # name: (planner arguments, target ratio to the floor or None)
     "plan": (["plan"], 1.5),
     "racks16": (["plan", "--racks", "16"], 2.0),
     "nodes64": ([*LLAMA_H100, "--nodes", "64"], 2.0),
-    "compare8": (["compare", "-w", "llama-3.1-70b", "--mode", "auto", "--topologies", GENERATIONS], 4.0),
-    "compare_all": (["compare", "-w", "llama-3.1-70b", "--mode", "auto", "--topologies", "all"], 6.0),
+    "compare8": (["compare", "-w", "llama-3.1-70b", "--topologies", GENERATIONS], 4.0),  # the default mode: auto
+    "compare_all": (["compare", "-w", "llama-3.1-70b", "--topologies", "all"], 6.0),
     "frontier_all": (["frontier", "--topologies", "all"], None),
 }
 CURVES = {

@@ -13,7 +13,7 @@ import numpy as np
 
 from .physics.candidates import Layouts, pinned_layout
 from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
-from .inputs.errors import InfeasibleError, InputError, TimeLimitError, one_line
+from .inputs.errors import InfeasibleError, InputError, PlannerError, TimeLimitError, one_line
 from .inputs.ranges import BATCH, DEMAND_TPS, GPU_BUDGET, PARALLEL, TIME_LIMIT_S
 from .plan.economics import economics
 from .plan.assembly import (
@@ -32,7 +32,8 @@ from .plan.assembly import (
 )
 from .search.options import Options, batch_binding, explain_infeasible, options, pick_for_solver  # noqa: F401  (part of the API)
 from .inputs.query import Query, load, load_workload, query_dict  # noqa: F401  (part of the API)
-from .search import problem as core
+from .search import deadline, problem as core
+from .search.control import WALL_LIMIT
 from .search.loop import solve, summary
 from .inputs.topology import Topology
 from .inputs.workload import Workload
@@ -56,8 +57,20 @@ def plan(
     line naming the binding constraint) when nothing meets the limits.
 
     ``mode``: ``agg`` (prefill and decode share replicas), ``disagg`` (separate
-    prefill and decode pools, see planner.physics.disagg), or ``auto`` (the cheaper)."""
+    prefill and decode pools, see planner.physics.disagg), or ``auto`` (the cheaper).
+
+    ``time_limit_s`` covers the whole call (a command's limit, when one is set,
+    covers the command; see planner.search.deadline): past it, the best plan
+    found with its gap (``solver.stopped_by: wall-clock limit``), or
+    TimeLimitError (exit 4) when there is none."""
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
+    with deadline.limit(time_limit_s):
+        return _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s, mode)
+
+
+def _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s: float, mode: str) -> Plan:
     q = query or Query()
+    deadline.part(f"loading {_name(workload)} and {_name(topology)}")
     w, topo = load(workload, topology, q)
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)} (got {mode!r})")
@@ -67,7 +80,6 @@ def plan(
         DEMAND_TPS.check("--demand-tps", demand_tps)
         objective = "demand"
     GPU_BUDGET.check("--gpus", max_gpus)
-    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     if demand_tps is not None:
         n_gpus = min(max_gpus or topo.n_available, topo.n_available)
         ceiling = throughput_ceiling_tps(w, topo, n_gpus)
@@ -85,11 +97,22 @@ def plan(
     return p
 
 
+def _name(ref) -> str:
+    return one_line(getattr(ref, "name", ref), 60)
+
+
+def _where(topo: Topology) -> str:
+    return f"{topo.n_domains} {topo.domain_unit}{'s' if topo.n_domains != 1 else ''} of {topo.name}"
+
+
 def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
+    deadline.check()
+    deadline.part(f"rating the aggregated layouts of {w.name} on {_where(topo)}")
     opts = options(w, topo, max_gpus)
     if not opts.feasible.any():
         raise InfeasibleError(explain_infeasible(w, topo, opts, max_gpus))
-    picked = pick_for_solver(opts)
+    picked = pick_for_solver(opts)  # past the deadline the solve keeps the greedy plan, if there is one
+    deadline.part(f"the CP-SAT solve of {len(picked)} aggregated layouts over {_where(topo)}")
     L, ev = opts.layouts, opts.ev
     problem = core.Problem(
         options=tuple(
@@ -105,15 +128,18 @@ def _plan_agg(w: Workload, topo: Topology, objective: str, demand_tps, max_gpus,
     )
     sol = solve(problem)
     if sol.status == "unknown":
-        raise TimeLimitError(f"solver: no placement found within --time-limit {time_limit_s:g} s: raise --time-limit")
+        raise TimeLimitError(deadline.message())
     if sol.status == "infeasible":
         if objective == "demand":
             cap = solve(replace(problem, objective="throughput", demand_tps=()))
+            # proven either way; the capacity is a number only where the throughput solve proved it
+            most = f"the {cap.objective:.0f} tokens/s that" if cap.status == "optimal" else "what"
             raise InfeasibleError(
-                f"demand: {demand_tps:.0f} output tokens/s exceeds the {cap.objective or 0:.0f} tokens/s that "
+                f"demand: {demand_tps:.0f} output tokens/s exceeds {most} "
                 f"{topo.n_available} available GPUs of {topo.name} can serve within the SLOs: add {topo.domain_flag}"
             )
         raise InfeasibleError(f"topology: no feasible layout fits the free GPUs of any {topo.domain_unit} of {topo.name}")
+    deadline.part("assembling the plan")
     p = _assemble(w, topo, opts, picked, sol, problem, objective, demand_tps, max_gpus)
     annotate_placement(p.replicas, topo)
     return p
@@ -248,26 +274,34 @@ def _plan_modes(w: Workload, topo: Topology, mode: str, objective: str, demand_t
     if mode == "disagg":
         return plan_disagg(w, topo, objective=objective, demand_tps=demand_tps, max_gpus=max_gpus, time_limit_s=time_limit_s)
     found: dict[str, Plan] = {}
-    errors: dict[str, InfeasibleError] = {}
+    errors: dict[str, PlannerError] = {}
     for name, run in (
         ("aggregated", lambda: _plan_agg(w, topo, objective, demand_tps, max_gpus, time_limit_s / 2)),
         ("disaggregated", lambda: plan_disagg(w, topo, objective=objective, demand_tps=demand_tps, max_gpus=max_gpus, time_limit_s=time_limit_s / 2)),
     ):
         try:
             found[name] = run()
-        except InfeasibleError as exc:
+        except (InfeasibleError, TimeLimitError) as exc:  # a mode the deadline stopped: the other's plan, not proven best
             errors[name] = exc
     if not found:
-        raise errors["aggregated"]
+        timed_out = [e for e in errors.values() if isinstance(e, TimeLimitError)]
+        raise timed_out[0] if timed_out else errors["aggregated"]
     value = {k: float(p.solver["objective_value"]) for k, p in found.items()}
     sign = -1.0 if objective == "throughput" else 1.0
     chosen = min(found, key=lambda k: (sign * value[k], k != "aggregated"))
     p = found[chosen]
     p.inputs["requested_mode"] = "auto"
     p.solver["modes_compared"] = {
-        k: (_rounded(value[k]) if k in value else f"infeasible: {errors[k]}") for k in ("aggregated", "disaggregated")
+        k: (_rounded(value[k]) if k in value else _why_not(errors[k])) for k in ("aggregated", "disaggregated")
     }
+    if any(isinstance(e, TimeLimitError) for e in errors.values()):  # the other mode might have been cheaper
+        p.status = "feasible"
+        p.solver.update(status="feasible", stopped_by=WALL_LIMIT if deadline.was_hit() else "work limit", bound=None, gap=None)
     return p
+
+
+def _why_not(exc: PlannerError) -> str:
+    return str(exc) if isinstance(exc, TimeLimitError) else f"infeasible: {exc}"
 
 
 def _rounded(x: float) -> float:

@@ -11,8 +11,9 @@ says whether it must be refused: a value outside its physical range, a boolean
 or a string where a number belongs, an unknown key in a schema'd file, an
 unknown flag. Outcomes:
 
-    ok          exit 0 with output, or exit 2/3 with exactly one 'error:' line
-    crash       an exception escaped, or an exit code other than 0/2/3
+    ok          exit 0 with output, or exit 2/3/4 with exactly one 'error:' line
+                (4: the --time-limit, which covers the whole command, came first)
+    crash       an exception escaped, or an exit code other than 0/2/3/4
     hang        no answer within the time budget
     silent      exit 0 for a case that must be refused
     multiline   an error of more (or fewer) than one 'error:' line
@@ -330,7 +331,7 @@ def run_case(case: Case, folder: Path, timeout_s: float = 60.0) -> tuple[str, st
 def judge(case: Case, code: int, out: str, err: str, exc: BaseException | None) -> tuple[str, str]:
     if exc is not None and not isinstance(exc, SystemExit):
         return "crash", f"{type(exc).__name__}: {str(exc)[:200]}"
-    if code not in (0, 2, 3):
+    if code not in (0, 2, 3, 4):
         return "crash", f"exit {code}: {err.strip()[-200:]}"
     lines = [line for line in err.splitlines() if line.strip()]
     if code == 0:

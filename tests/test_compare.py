@@ -105,3 +105,17 @@ def test_cli_unknown_topology_is_one_line_exit_2():
     r = runner.invoke(app, ["compare", "--topologies", "hgx-h100,gb200-nvl27"])
     assert r.exit_code == 2
     assert r.output.strip().startswith("error: unknown topolog") and "gb200-nvl27" in r.output
+
+
+def test_compare_defaults_to_the_mode_plan_uses():
+    """A compare row is the plan `planner plan` gives on that topology: same mode
+    (auto: the cheaper of aggregated and disaggregated), same cost and layout."""
+    args = ["-w", "deepseek-r1", "--tpot-ms", "50"]  # disaggregated pools win here
+    row = json.loads(runner.invoke(app, ["compare", *args, "--topologies", "gb200-nvl72", "--json"]).output)["rows"][0]
+    plan = json.loads(runner.invoke(app, ["plan", *args, "-t", "gb200-nvl72", "--json"]).output)
+    assert plan["inputs"]["requested_mode"] == "auto"
+    assert row["mode"] == plan["inputs"]["mode"] == "disaggregated"
+    assert row["metrics"]["usd_per_mtok_all_in"] == plan["metrics"]["usd_per_mtok_all_in"]
+    forced = json.loads(runner.invoke(app, ["compare", *args, "--topologies", "gb200-nvl72", "--mode", "agg", "--json"]).output)["rows"][0]
+    assert forced["mode"] == "aggregated"
+    assert forced["metrics"]["usd_per_mtok_all_in"] >= row["metrics"]["usd_per_mtok_all_in"]  # auto keeps the cheaper

@@ -179,3 +179,27 @@ def test_cli_fleet_exits_3_with_one_line_when_demand_cannot_be_met(tmp_path):
     assert r.exit_code == 3
     last = r.output.strip().splitlines()[-1]
     assert last.startswith("error: demand: at most") and "binding: gpus" in last
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lp_relaxation_bounds_the_exhaustive_optimum_and_its_rounded_plan_is_feasible(seed):
+    """The LP relaxation (GLOP over the model's linear rows) never promises a
+    cost below the true optimum; the plan rounded from it is a whole plan that
+    costs no less than the optimum (it is feasible, so it cannot beat it)."""
+    from planner.search.blocks import build
+    from planner.search.rounding import lp_plan
+
+    p = _random_fleet(seed)
+    best = exhaustive(p)
+    ub = upper_bounds(p)
+    ints = integers(p, ub)
+    mdl = build(p, ints, ub)
+    bound, vals = lp_plan(p, ints, ub, mdl, mdl.usd, "min")
+    if best is None:
+        return
+    assert bound != "infeasible" and bound <= best[0]
+    if vals is not None:
+        counts = [vals[v.Index()] for v in mdl.r]
+        assert sum(c * n for c, n in zip(ints.usd, counts)) >= best[0]
+        for w, d in enumerate(ints.demand):
+            assert sum(ints.tps[k] * counts[k] for k, o in enumerate(p.options) if o.workload == w) >= d

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from planner import api
 from planner.analysis import analysis
+from planner.analysis.frontier_csv import CSV_COLUMNS
 from planner.cli.main import app
 from planner.inputs.topology import build_topology
 from planner.inputs.query import load_workload
@@ -104,7 +105,7 @@ def test_cli_csv_json_and_plot(tmp_path):
     with out_csv.open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == n_points
-    assert set(rows[0]) == set(analysis.CSV_COLUMNS)
+    assert set(rows[0]) == set(CSV_COLUMNS)
     assert {r["frontier"] for r in rows} == {"throughput", "cost"}
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     r = runner.invoke(app, args)  # the table view

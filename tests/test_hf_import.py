@@ -171,6 +171,11 @@ def test_fp8_block_scales_and_mxfp4_experts_are_counted(tmp_path: Path) -> None:
     ({"quant_method": "awq", "bits": 3, "group_size": 128}, "quantization_config.bits"),
     ({"quant_method": "gptq", "bits": 4, "group_size": 100}, "quantization_config.group_size"),
     ({"quant_method": "fp8", "weight_block_size": [64, 64]}, "quantization_config.weight_block_size"),
+    # benchmarks/fuzz.py --seed 2 (inputs 1630, 1727): a block size that is no list crashed with TypeError
+    ({"quant_method": "fp8", "weight_block_size": False}, "quantization_config.weight_block_size"),
+    ({"quant_method": "fp8", "weight_block_size": 0.5}, "quantization_config.weight_block_size"),
+    ({"quant_method": "fp8", "weight_block_size": "128"}, "quantization_config.weight_block_size"),
+    ({"quant_method": "fp8", "weight_block_size": [True, 128]}, "quantization_config.weight_block_size"),
     ({"quant_method": "hqq"}, "quantization_config.quant_method"),
     ({"quant_method": "bitsandbytes", "load_in_4bit": True}, "quantization_config.quant_method"),
     ({"quant_method": "compressed-tensors", "config_groups": {"a": {"weights": {"num_bits": 2, "type": "int"}}}}, "quantization_config.config_groups"),

@@ -70,7 +70,7 @@ def test_compare_demand_agrees_with_plan_demand_on_each_topology(demand_rows) ->
         assert row["feasible"], row
         unit = "--racks" if row["domain_unit"] in ("rack", "pod") else "--nodes"
         r = _run(["plan", "--workload", "llama-3.1-8b", "--topology", row["topology"], unit, str(row["domains"]),
-                  "--demand-tps", str(DEMAND), "--mode", "agg", "--json"])
+                  "--demand-tps", str(DEMAND), "--json"])  # both in their default mode (auto)
         m = json.loads(r.stdout)["metrics"]
         assert (m["gpus_used"], m["usd_per_hour"], m["usd_per_mtok_all_in"]) == (row["gpus_used"], row["usd_per_hour"], row["usd_per_mtok_all_in"])
 

@@ -23,6 +23,7 @@ from planner.plan.document import SCHEMA_VERSION, read_document, to_json
 from planner.plan.export import ENGINES
 from planner.plan.export_fleet import fleet_commands, host_prefix
 from planner.plan.fleet import plan_fleet
+from planner.search import deadline
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "schema" / "plan.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -130,7 +131,8 @@ QUERY = st.fixed_dictionaries({
 def test_no_plan_json_holds_nan_or_infinity(q: dict, mode: str, objective: str) -> None:
     query = Query(domains=q["domains"], tpot_ms=q["tpot_ms"], isl=q["isl"])
     try:
-        p = api.plan(q["workload"], q["topology"], query, mode=mode, objective=objective, time_limit_s=q["time_limit_s"])
+        with deadline.limit(3600):  # the short limits act through their work budget (a wall-clock deadline would make this timing-dependent)
+            p = api.plan(q["workload"], q["topology"], query, mode=mode, objective=objective, time_limit_s=q["time_limit_s"])
     except InfeasibleError:
         return
     assert_valid(p.to_json())
@@ -155,7 +157,8 @@ def test_no_fleet_json_holds_nan_or_infinity(fleet_files, tmp_path_factory, dema
         d["output_tokens_per_s"] = demand
     path = tmp_path_factory.mktemp("demands") / "demands.yaml"
     path.write_text(yaml.safe_dump(spec))
-    assert_valid(plan_fleet(inv, path, time_limit_s=limit).to_json())
+    with deadline.limit(3600):  # the limit acts through its work budget only: not timing-dependent
+        assert_valid(plan_fleet(inv, path, time_limit_s=limit).to_json())
 
 
 # --------------------------------------------------------------------------- reading plans back

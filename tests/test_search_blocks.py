@@ -13,6 +13,7 @@ import random
 
 import pytest
 
+from planner.search import kinds
 from planner.search.blocks import integers, upper_bounds
 from planner.search.loop import solve
 from planner.search.oracle import exhaustive, feasible
@@ -91,6 +92,29 @@ def test_colocated_balance_block_matches_exhaustive_search(objective):
         sol = _check(Problem(opts, singletons((8, 6)), objective, colocated=True, **EXACT))
         ints = integers(Problem(opts, singletons((8, 6)), objective, colocated=True), upper_bounds(Problem(opts, singletons((8, 6)), objective, colocated=True)))
         for j in (0, 1):  # each domain's prefill keeps up with its own decode
+            sup = sum(ints.rps[i] * sol.pieces[i].get(j, 0) for i, o in enumerate(opts) if o.role == PREFILL)
+            need = sum(ints.rps[i] * sol.pieces[i].get(j, 0) for i, o in enumerate(opts) if o.role == DECODE)
+            assert sup >= need
+
+
+def test_repeated_colocated_domain_matches_exhaustive_search_over_every_domain():
+    """Identical colocated domains: one domain solved and its fill repeated
+    (search.kinds) gives the exhaustive optimum of the whole inventory, with its
+    tie-break (most tokens at the best $/token), every domain balanced."""
+    rnd = random.Random(35)
+    for _ in range(10):
+        opts = tuple(_pools(rnd, colocated=True))
+        bad = frozenset({(1, 2)} if rnd.random() < 0.5 else set())
+        p = Problem(opts, singletons((8, 8)), "cost", incompatible=bad, colocated=True, **EXACT)
+        assert kinds.repeatable(p)
+        sol = _check(p)
+        ints = integers(p, upper_bounds(p))
+        best = exhaustive(p)
+        if best is None:
+            continue
+        assert sum(ints.tps[i] * n for i, n in enumerate(sol.replicas) if opts[i].role == DECODE) == \
+            sum(ints.tps[i] * n for i, n in enumerate(best[1]) if opts[i].role == DECODE)
+        for j in range(2):
             sup = sum(ints.rps[i] * sol.pieces[i].get(j, 0) for i, o in enumerate(opts) if o.role == PREFILL)
             need = sum(ints.rps[i] * sol.pieces[i].get(j, 0) for i, o in enumerate(opts) if o.role == DECODE)
             assert sup >= need

@@ -15,10 +15,10 @@ from planner import api
 from planner.cli.main import app
 from planner.inputs.errors import InfeasibleError, InputError
 from planner.plan.fleet import plan_fleet
-from planner.search import control
+from planner.search import control, deadline
 from planner.search.loop import solve
 from planner.search.problem import AGG, Budget, Option, Problem, classes_of
-from planner.search.scaling import Family, pick_scales
+from planner.search.scaling import INT_LIMIT, Family, pick_scales, ratio_row
 
 # --------------------------------------------------------------------------- never falsely infeasible
 
@@ -37,7 +37,8 @@ def test_disaggregated_deepseek_on_h800_stays_feasible_and_no_dearer_as_nodes_ar
 
 
 def test_a_time_limit_too_short_to_prove_gives_a_plan_with_its_gap():
-    r = CliRunner().invoke(app, ["plan", "--mode", "disagg", "--racks", "2", "--time-limit", "0.05", "--json"])
+    with deadline.limit(3600):  # an outer deadline an hour away: the 0.05 s acts through its work budget, not the clock
+        r = CliRunner().invoke(app, ["plan", "--mode", "disagg", "--racks", "2", "--time-limit", "0.05", "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
     assert d["status"] in ("optimal", "feasible")
@@ -135,6 +136,29 @@ def test_scaling_keeps_resolution_and_refuses_what_no_integer_can_hold():
         pick_scales([Family("--price-per-gpu-hour", (1e-9, 1e12), (1, 10**6))])
     with pytest.raises(InputError, match="tokens/s"):
         pick_scales([Family("tokens/s", (float("inf"),), (1,))])
+
+
+def test_a_fleet_short_of_a_demand_far_beyond_it_plans_its_fraction_without_integer_overflow():
+    """Regression (benchmarks/perf.py --rows fleet crashed with "Possible integer
+    overflow"): the common-fraction row multiplied the scaled tokens/s by the
+    fraction's 10^6 steps outside the guarded helper. Here 1,000 nodes of 8 GPUs
+    serve at most 8 x 1,250 tokens/s each against 10^9 tokens/s asked: the best
+    plan runs every GPU at the best tokens/s per GPU, 1 % of the demand."""
+    opts = (Option(AGG, 1, 1, 1.0, 1e-3), Option(AGG, 8, 1, 1e4, 8e-3))
+    p = Problem(opts, classes_of([8] * 1000), "demand", (1e9,), partial=True, rel_gap=0.0, budget=Budget(work=20.0, wall_s=120.0))
+    sol = solve(p)
+    assert sol.status == "partial"
+    assert sol.fraction == pytest.approx(0.01, rel=1e-6) and sol.fraction_bound >= sol.fraction
+    assert sol.replicas[1] == 1000
+
+
+def test_the_fraction_row_fits_the_integers_and_never_claims_more_than_is_served():
+    for most, need in ((10**13, 10**15), (10**17, 3 * 10**14 + 7), (5, 7)):
+        a, b = ratio_row(most, need, 10**6, "tokens/s")
+        assert a * most + b * 10**6 <= INT_LIMIT
+        assert b * (10**6 // a) >= need  # a*served >= b*phi implies served/need >= phi/10^6
+    with pytest.raises(InputError, match="tokens/s"):
+        ratio_row(10**18, 10**4, 10**6, "tokens/s")
 
 
 def test_an_absurd_price_plans_or_is_refused_in_one_line_never_crashes():

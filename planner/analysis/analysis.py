@@ -23,12 +23,13 @@ from .. import api
 from ..inputs import units
 from ..physics.candidates import enumerate_layouts
 from ..physics.costmodel import BOTTLENECKS, evaluate as evaluate_arrays, max_feasible_batch
-from ..inputs.errors import InfeasibleError, InputError
+from ..inputs.errors import InfeasibleError, InputError, TimeLimitError
 from ..plan.assembly import Plan, _r, layout_dict
 from ..plan.text import layout_label
 from ..inputs.topology import Topology, build_topology, with_price
 from ..inputs.workload import Workload
 from ..inputs.ranges import GPU_BUDGET, PRICE_USD_PER_GPU_HOUR, TIME_LIMIT_S
+from ..search import deadline
 from .parallel import SOLVER_MODULES, map_ordered
 
 # When a comparison has no rack-scale topology, node-based ones are sized to
@@ -157,6 +158,7 @@ def _main_layout(p: Plan) -> dict[str, int]:
 
 def _prepare(workload, topologies, query, max_gpus):
     """The overridden workload and each sized topology (price override applied)."""
+    deadline.part("loading and sizing the topologies")
     q = query or api.Query()
     if q.domains is not None or q.unavailable_gpus:
         raise InputError("this command sizes every topology itself: give a shared --gpus budget instead of domains")
@@ -169,6 +171,7 @@ def _prepare(workload, topologies, query, max_gpus):
     return w, sized
 
 
+@deadline.covering
 def compare(
     workload: str | Workload,
     topologies: list[str],
@@ -183,7 +186,8 @@ def compare(
     """api.plan on each topology under the same workload, SLOs and traffic (a row
     with the reason where it cannot meet them). ``mode``: as ``plan`` (``agg`` is
     what ``frontier`` sweeps). Topologies run on up to ``workers`` processes
-    (default: the available cores), rows as a serial run's, in the order given."""
+    (default: the available cores), rows as a serial run's, in the order given.
+    ``time_limit_s`` covers the call: a topology left without a plan says ``time limit:``."""
     TIME_LIMIT_S.check("--time-limit", time_limit_s)
     w, sized = _prepare(workload, topologies, query, max_gpus)
 
@@ -191,7 +195,7 @@ def compare(
         sizing, topo = job
         try:
             p = api.plan(w, topo, api.Query(), max_gpus=max_gpus, time_limit_s=time_limit_s, mode=mode)
-        except InfeasibleError as exc:
+        except (InfeasibleError, TimeLimitError) as exc:
             return CompareRow(sizing, {}, "", (), "", str(exc))
         distinct = tuple(dict(t) for t in dict.fromkeys(tuple(sorted(r["layout"].items())) for r in p.replicas))
         return CompareRow(sizing, p.metrics, layout_label(_main_layout(p)), distinct, p.bottleneck, "",
@@ -350,6 +354,7 @@ def frontiers(s: Sweep) -> tuple[np.ndarray, np.ndarray]:
     return thr[np.argsort(s.tokens_per_s_per_user[thr])], cost[np.argsort(s.tpot_s[cost])]
 
 
+@deadline.covering
 def frontier(
     workload: str | Workload,
     topologies: list[str],
@@ -363,18 +368,21 @@ def frontier(
     """Throughput-per-GPU vs interactivity and cost vs TPOT frontiers over every
     layout and batch (memory limits kept, latency SLOs ignored), per topology,
     with the SLO-constrained plan of api.plan marked as ``chosen``. Topologies
-    run in parallel as in :func:`compare`."""
+    run in parallel as in :func:`compare`; ``time_limit_s`` covers the call."""
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     w, sized = _prepare(workload, topologies, query, max_gpus)
 
     def one(job: tuple[Sizing, Topology]) -> FrontierResult:
         sizing, topo = job
+        deadline.check()
+        deadline.part(f"sweeping every layout and batch of {w.name} on {sizing.topology}")
         s = sweep(w, topo, max_gpus)
         thr, cost = frontiers(s)
         chosen, err = None, ""
         try:
             p = api.plan(w, topo, api.Query(), max_gpus=max_gpus, time_limit_s=time_limit_s, mode="agg")
             chosen = {"layout": layout_label(_main_layout(p)), **p.metrics}
-        except InfeasibleError as exc:
+        except (InfeasibleError, TimeLimitError) as exc:
             err = str(exc)
         slo = {"ttft_ms": w.ttft_s / units.MS, "tpot_ms": w.tpot_s / units.MS}
         return FrontierResult(sizing, len(s.batch), [s.row(i) for i in thr], [s.row(i) for i in cost], chosen, err, slo)
@@ -382,19 +390,3 @@ def frontier(
     done = None if on_step is None else (lambda k, row: on_step(row.sizing.topology))
     return map_ordered(one, sized, workers, on_done=done, preload=SOLVER_MODULES)
 
-
-CSV_COLUMNS = (
-    "topology", "frontier", "layout", "tp", "ep", "pp", "dp_attn", "batch", "concurrency", "gpus", "tpot_ms", "ttft_ms",
-    "tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "usd_per_mtok_all_in", "usd_per_mtok_output",
-    "usd_per_mtok_input", "bottleneck", "meets_slo",
-)
-
-
-def frontier_rows(results: list[FrontierResult]) -> list[dict[str, Any]]:
-    """Flat rows (one per frontier point) for CSV export."""
-    return [
-        {"frontier": kind, **pt}
-        for r in results
-        for kind, pts in (("throughput", r.throughput), ("cost", r.cost))
-        for pt in pts
-    ]

@@ -21,7 +21,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from .. import api
-from ..inputs.errors import InfeasibleError, InputError
+from ..inputs.errors import InfeasibleError, InputError, TimeLimitError
+from ..inputs.ranges import TIME_LIMIT_S
+from ..search import deadline
 from ..inputs.topology import MAX_GPUS
 from ..inputs.workload import Workload
 from ..plan.assembly import Plan
@@ -80,6 +82,7 @@ class DemandRow:
         }
 
 
+@deadline.covering
 def compare_demand(
     workload: str | Workload,
     topologies: list[str],
@@ -87,13 +90,16 @@ def compare_demand(
     demand_tps: float,
     *,
     time_limit_s: float = 10.0,
-    mode: str = "agg",
+    mode: str = "auto",
     on_step: Callable[[str], None] | None = None,
     workers: int | None = None,
 ) -> list[DemandRow]:
     """Per topology, the least-$/hour plan that serves ``demand_tps`` output tokens/s
     within the SLOs. A topology that cannot gets a row with the reason. Topologies
-    run in parallel on up to ``workers`` processes, rows in the order given."""
+    run in parallel on up to ``workers`` processes, rows in the order given.
+    ``time_limit_s`` covers the whole call (planner.search.deadline): a topology
+    the deadline left without a plan gets a row whose error starts ``time limit:``."""
+    TIME_LIMIT_S.check("--time-limit", time_limit_s)
     q = query or api.Query()
     if q.domains is not None or q.unavailable_gpus:
         raise InputError("--demand-tps sizes every topology itself: drop --nodes/--racks/--unavailable")
@@ -115,12 +121,16 @@ def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s:
                 price_usd_per_gpu_hour=q.price_per_gpu_hour or spec.price.usd_per_gpu_hour,
                 specs_estimated=_specs_estimated(spec), price_estimated=q.price_per_gpu_hour is None and spec.price.estimated)
     try:
+        deadline.check()
+        deadline.part(f"sizing {spec.name} for the demand")
         n = min(max_domains, _first_guess(w, ref, q, demand_tps, size, spec.domains))
-    except InfeasibleError as exc:
+    except (InfeasibleError, TimeLimitError) as exc:
         return DemandRow(domains=spec.domains, error=str(exc), **head)
     for attempt in range(MAX_ATTEMPTS):
         try:
             p = api.plan(w, ref, replace(q, domains=n), demand_tps=demand_tps, time_limit_s=time_limit_s, mode=mode)
+        except TimeLimitError as exc:
+            return DemandRow(domains=n, error=str(exc), **head)
         except InfeasibleError as exc:
             short = str(exc).startswith("demand:")  # the GPUs run out before the demand is met
             if not short or n >= max_domains or attempt == MAX_ATTEMPTS - 1:

@@ -91,6 +91,13 @@ def _plain_log(axis, minor: bool = False) -> None:
 _SHORT = {"memory:weights": "mem:weights", "memory:kv": "mem:kv", "communication": "comm"}
 
 
+def why_not(error: str) -> str:
+    """The short label of a row without a plan: ``infeasible: <constraint>``, or
+    ``time limit`` when the command's deadline came first (not a proof)."""
+    head = error.split(":")[0]
+    return "time limit" if head == "time limit" else f"infeasible: {head}"
+
+
 def compare_table(rows, console: Console, title: str = "") -> None:
     """One row per topology; infeasible ones name their binding limit in the row
     and give the full reason, like sizing notes, under the table. Split in two
@@ -105,7 +112,7 @@ def compare_table(rows, console: Console, title: str = "") -> None:
         marks.append(s.topology + estimate_mark(s.specs_estimated, s.price_estimated) + (" (" + ",".join(map(str, ks)) + ")" if ks else ""))
         price = _num(s.price_usd_per_gpu_hour) + ("*" if s.price_estimated else "")
         if not r.feasible:
-            cells.append(([price, f"-/{s.gpus}", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-", "-"], ["-"] * 6))
+            cells.append(([price, f"-/{s.gpus}", f"[red]{why_not(r.error)}[/]", "-", "-"], ["-"] * 6))
             continue
         m = r.metrics
         x = lambda v: "-" if v is None else f"{v:.2f}x"  # noqa: E731
@@ -165,7 +172,7 @@ def demand_table(rows, console: Console, title: str = "") -> None:
         price = _num(d["price_usd_per_gpu_hour"]) + ("*" if d["estimated"]["price"] else "")
         if not r.feasible:
             notes.append(f"{d['topology']}: {r.error}")
-            t.add_row(name, "-", "-", price, "-", "-", "-", "-", f"[red]infeasible: {r.error.split(':')[0]}[/]", "-")
+            t.add_row(name, "-", "-", price, "-", "-", "-", "-", f"[red]{why_not(r.error)}[/]", "-")
             continue
         t.add_row(name, _num(d["gpus_used"]), f"{d['domains_used']} {d['domain_unit']}" + ("s" if d["domains_used"] != 1 else ""), price, _num(d["usd_per_hour"]),
                   _num(d["usd_per_mtok_all_in"]), _num(d["usd_per_mtok_output"]), _num(d["output_tokens_per_s"]),
@@ -199,7 +206,7 @@ def plot_compare(rows, path: Path | str, title: str = "") -> Path:
         if r.feasible:
             a1.text(v, y, f" {v:,.0f}  {r.layout}" + (" (disagg)" if r.mode == "disaggregated" else ""), va="center", fontsize=8)
         else:
-            a1.text(0, y, " infeasible: " + r.error.split(":")[0], va="center", fontsize=8, color="firebrick")
+            a1.text(0, y, " " + why_not(r.error), va="center", fontsize=8, color="firebrick")
     a1.set_yticks(ys, names)
     a1.set_xlim(right=max(v1 or [1]) * (4.0 if a1.get_xscale() == "log" else 1.6))
 
@@ -261,7 +268,8 @@ def frontier_table(results, console: Console) -> None:
             console.print(f"  chosen plan under the SLOs: {c['layout']}, {_num(c['output_tokens_per_s_per_gpu'])} tok/s/GPU at "
                           f"{_num(c['tokens_per_s_per_user'])} tok/s/user, ${_num(c['usd_per_mtok_all_in'])}/Mtok all-in")
         else:
-            console.print(f"  [red]no plan meets the SLOs[/]: {res.chosen_error}")
+            head = "no plan within the time limit" if res.chosen_error.startswith("time limit:") else "no plan meets the SLOs"
+            console.print(f"  [red]{head}[/]: {res.chosen_error}")
 
 
 def plot_frontier(results, path: Path | str, tpot_slo_ms: float | None = None, title: str = "") -> Path:

@@ -119,3 +119,25 @@ def write_out(out: Optional[Path], text: str, flag: str = "--out") -> None:
     from ..inputs.safeio import atomic_write
 
     atomic_write(out, text + "\n", flag)
+
+
+def time_limit(seconds: float):
+    """The deadline of a command's ``--time-limit``, counted from the start of the
+    process (start-up and imports count; planner.search.deadline): a context
+    manager around the whole command, printing included."""
+    from ..inputs.ranges import TIME_LIMIT_S
+    from ..search import deadline
+
+    TIME_LIMIT_S.check("--time-limit", seconds)
+    return deadline.limit(seconds, from_process_start=True)
+
+
+def timed_out(rows: list[tuple[str, str]], what: str) -> None:
+    """After the output of a command with several parts (compare's topologies):
+    exit 4 with one line if the deadline left any part without a plan."""
+    from ..inputs.errors import TimeLimitError
+
+    late = [(name, err) for name, err in rows if err.startswith("time limit:")]
+    if late:
+        names = ", ".join(name for name, _ in late)
+        raise TimeLimitError(f"{late[0][1]} (no plan for {len(late)} of {len(rows)} {what}: {one_line(names, 120)})")

@@ -12,6 +12,7 @@ import os
 import sys
 
 from ..inputs import interrupts
+from ..search import deadline
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run one command and leave with its exit code. Every way out (success, user
     error, interrupt, broken pipe, bug) is one of the branches below, so nothing
     prints a traceback after the command is done."""
+    deadline.mark_process_start()  # --time-limit counts from here: start-up and imports are part of the command
     interrupts.install()
     try:
         code = _run(argv)

@@ -27,6 +27,7 @@ from .common import (  # noqa: F401  (shared with the sub-commands)
     _fail, _query, workload_arg, write_out,
 )
 from .common import ACCEPT, CACHED, DRAFT, HIT, HOLD, SPEC, with_prefix, with_speculative
+from .common import time_limit as time_limit_of
 from .usage import OneLineGroup
 
 app = typer.Typer(
@@ -62,7 +63,7 @@ def plan(
     gpus: Optional[int] = typer.Option(None, "--gpus", help="Use at most this many GPUs."),
     demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s at least cost."),
     objective: str = typer.Option("cost", "--objective", help="cost: least $/output token on the GPUs used; throughput: most tokens/s from the inventory."),
-    time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit (s)."),
+    time_limit: float = typer.Option(10.0, "--time-limit", help="Time limit for the whole command (s): past it, the best plan found with its gap, or exit 4."),
     mode: str = typer.Option("auto", "--mode", help="agg: prefill and decode share replicas; disagg: separate prefill and decode pools; auto: the cheaper."),
     as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
@@ -74,8 +75,9 @@ def plan(
         q = with_speculative(with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s), speculative, draft_tokens, acceptance_rate)
         if objective not in ("cost", "throughput"):
             raise InputError(f"--objective must be cost or throughput (got {one_line(objective, 40)!r}); to serve a rate at least cost give --demand-tps")
-        p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
-        _emit(p, as_json, out)
+        with time_limit_of(time_limit):
+            p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
+            _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)
 

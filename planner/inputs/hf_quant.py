@@ -46,7 +46,7 @@ def _fp8(q: dict, fail: Callable[[str], Exception]) -> Precision:
     block = q.get("weight_block_size")
     if block is None:
         return _all_linears("fp8", "fp8")
-    if list(block) != [128, 128]:
+    if not isinstance(block, list) or block != [128, 128] or any(isinstance(b, bool) for b in block):  # a number, a string or true is no block shape
         raise fail(f"quantization_config.weight_block_size {shown_value(block)} is not modelled (FP8 block scales of [128, 128] only)")
     return _all_linears("fp8_block128", "fp8")
 

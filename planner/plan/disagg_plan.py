@@ -17,7 +17,8 @@ from ..physics.candidates import Layouts, enumerate_layouts
 from ..physics.costmodel import evaluate as evaluate_arrays
 from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s
 from ..inputs.errors import InfeasibleError, TimeLimitError
-from ..search import problem as core
+from ..search import deadline, problem as core
+from ..search.control import WALL_LIMIT
 from ..search.loop import Solution, cost_lower_bound, solve, summary
 from ..search.pool_options import BATCH_FRACTIONS, Decode, decode_choices, pool_candidates, pool_problem
 from .assembly import (
@@ -86,10 +87,13 @@ def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Lay
 def _solve_variant(w, topo, L, dec: Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s, base) -> _Variant | None:
     if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
         return None
+    pools = f"{'colocated' if scale_up else 'split'} prefill/decode pools of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}"
+    deadline.part(f"rating the {pools}")
     c = pool_candidates(w, topo, scale_up, max_gpus, base)
     if isinstance(c, str):
         return None
     problem = pool_problem(w, topo, L, dec, c, scale_up, objective, demand_tps, max_gpus, time_limit_s)
+    deadline.part(f"the CP-SAT solve of the {pools} ({len(problem.options)} options)")
     sol = _view(solve(problem), len(c.p_idx), topo.n_domains)
     return _Variant("scale_up" if scale_up else "scale_out", c.pre, c.p_idx, list(range(len(dec.layouts))), problem, sol)
 
@@ -105,6 +109,8 @@ def _better(a: _Variant, b: _Variant, objective: str) -> bool:
 
 
 def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
+    deadline.check()
+    deadline.part(f"rating the decode layouts of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}")
     L = enumerate_layouts(w, topo, max_gpus)
     if len(L) == 0:
         raise InfeasibleError(f"topology: no layout of {w.name} can be placed on {topo.n_available} available GPUs of {topo.name}")
@@ -113,8 +119,12 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
         raise InfeasibleError(f"tpot: no decode layout of {w.name} fits memory and TPOT {w.tpot_s / units.MS:g} ms on {topo.name}")
     dec = decode_choices(w, topo, L, b, dev)
     base = (L, b, dev, dec)
-    variants = []
+    variants, cut = [], False
     for up in (True, False):  # colocated first: on a tie the KV really does move over scale-up links
+        if variants and deadline.passed():  # the colocated plan stands, not proven best: the answer says so
+            cut = True
+            break
+        deadline.check()
         v = _solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base)
         if v is not None:
             variants.append(v)
@@ -130,7 +140,7 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
     best = variants[0] if len(variants) == 1 or _better(variants[0], variants[1], objective) else variants[1]
     if best.sol.objective is None:
         if any(v.sol.status == "unknown" for v in variants):
-            raise TimeLimitError(f"solver: no prefill/decode plan found within --time-limit {time_limit_s:g} s: raise --time-limit")
+            raise TimeLimitError(deadline.message())
         if objective == "demand":
             raise InfeasibleError(
                 f"demand: {demand_tps:.0f} output tokens/s cannot be served by balanced prefill and decode pools on "
@@ -139,7 +149,13 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
         raise InfeasibleError(
             f"topology: no prefill/decode pair meets TTFT {w.ttft_s / units.MS:g} ms and fits the free GPUs of {topo.name}"
         )
-    return _assemble(w, topo, L, dec, (L, b, dev), best, objective, demand_tps, max_gpus)
+    deadline.part("assembling the plan")
+    p = _assemble(w, topo, L, dec, (L, b, dev), best, objective, demand_tps, max_gpus)
+    if cut:
+        deadline.mark_hit()
+        p.status = "feasible"
+        p.solver.update(status="feasible", stopped_by=WALL_LIMIT, bound=None, gap=None)
+    return p
 
 
 def _assemble(w, topo, L: Layouts, dec: Decode, full, v: _Variant, objective, demand_tps, max_gpus) -> Plan:

@@ -28,6 +28,7 @@ from ..inputs.datafiles import read_yaml
 from ..inputs.errors import InputError
 from ..inputs.ranges import MAX_FLEET_DOMAINS, DEMAND_TPS, FLEET_DOMAINS, FLEET_DOMAINS_ID, GPU_ID, PRICE_USD_PER_GPU_HOUR, SLO_MS, TOKENS
 from ..inputs.schema import Strict, validate
+from ..search import deadline
 from .fleet_build import build_problem, report
 from .fleet_result import FleetPlan
 
@@ -148,6 +149,12 @@ def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float =
     ``on_step(label)`` is called after each demand's layouts are rated and before the solve."""
     if not time_limit_s > 0:
         raise InputError(f"--time-limit must be positive (got {time_limit_s})")
+    with deadline.limit(time_limit_s):  # the limit covers the whole call (a command's, if set, covers the command)
+        return _plan_fleet(inventory, demands, time_limit_s, workers, on_step)
+
+
+def _plan_fleet(inventory, demands, time_limit_s: float, workers: int, on_step) -> FleetPlan:
+    deadline.part("loading the inventory and the demands")
     inv, inv_path = _load(InventoryFile, inventory)
     dem, dem_path = _load(DemandsFile, demands)
     names = {g.name for g in inv.groups}

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..inputs import units
 from ..inputs.errors import InfeasibleError, InputError
-from ..search import problem as core
+from ..search import deadline, problem as core
 from ..search.loop import Solution, solve
 from ..search.options import explain_infeasible, options, pick_for_solver
 from .assembly import _r, layout_dict
@@ -104,6 +104,8 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int 
         for gi, g in enumerate(groups):
             if d.groups is not None and g.spec.name not in d.groups:
                 continue
+            deadline.check()  # past the deadline with no plan yet: exit 4 naming the part that took longest
+            deadline.part(f"rating the layouts of demand {d.name!r} on group {g.spec.name!r}")
             w, topo = load(base, g.topo, q)
             try:
                 if d.mode == "disagg":
@@ -124,6 +126,7 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int 
         if on_step is not None:
             on_step(f"rated layouts of {d.name}")
     classes = tuple(c for gi, g in enumerate(groups) for c in core.classes_of(g.free, group=gi))
+    deadline.part(f"the CP-SAT solve of {len(opts_out):,} options over {sum(c.count for c in classes):,} domains in {len(groups)} groups")
     demand = tuple(0.0 if wi in unservable else float(d.output_tokens_per_s) for wi, d in enumerate(demands))
     problem = core.Problem(
         tuple(opts_out), classes, "demand", demand, incompatible=frozenset(bad), budget=core.budget_for(time_limit_s), partial=True, rel_gap=FLEET_GAP,
@@ -137,6 +140,7 @@ def report(b: Built, groups, demands):
 
     p = b.problem
     sol = solve(p)
+    deadline.part("placing the fleet plan")
     replicas = _place(sol, p, b.meta, groups, [d.name for d in demands])
     used = Counter()
     for r in replicas:
@@ -178,7 +182,7 @@ def report(b: Built, groups, demands):
     full = sol.status in ("optimal", "feasible")
     usd_h = sol.usd_per_s * 3600 if sol.status != "unknown" else None
     bound_h = sol.bound * 3600 if full and sol.bound is not None else None
-    gap = sol.gap if full else None
+    gap = sol.gap if full else _fraction_gap(sol, b)
     return FleetPlan(
         status=status,
         usd_per_hour=_r(usd_h, 8) if usd_h is not None else None,
@@ -196,6 +200,13 @@ def report(b: Built, groups, demands):
                "domains": sum(len(c.domains) for c in p.classes), "stopped_by": sol.stopped_by, "work_budget": sol.work,
                "solves": sol.steps},
     )
+
+
+def _fraction_gap(sol: Solution, b: Built) -> float | None:
+    """A partial plan's gap: how far the common fraction served may be from its proven bound."""
+    if b.unservable or sol.status not in ("partial", "partial-unproven") or not sol.fraction_bound:
+        return None
+    return (sol.fraction_bound - sol.fraction) / sol.fraction_bound
 
 
 def _binding(b: Built, sol: Solution, groups, rows, demands) -> list[str]:

@@ -69,7 +69,7 @@ class FleetModel(Part):
     classes: int = d("Domain classes (domains with the same free GPUs).")
     layouts_rated: int = d("Layouts rated by the cost model.")
     domains: int = d("Domains in the model.")
-    stopped_by: Optional[str] = d("What ended the search: proof, work limit or wall-clock safety limit.", None)
+    stopped_by: Optional[str] = d("What ended the search: proof, work limit or wall-clock limit (--time-limit ran out; the answer may differ between runs).", None)
     work_budget: Optional[Num] = d("The search's budget in CP-SAT deterministic work units (from --time-limit).", None)
     solves: Optional[int] = d("CP-SAT solves run.", None)
 
@@ -83,7 +83,8 @@ class FleetDocument(Part):
                     "partial-unproven or unknown (nothing found in time).")
     usd_per_hour: OptNum = d("USD per hour of every replica in the plan.")
     bound_usd_per_hour: MaybeNum = d("Proven lower bound on that cost; null when none is known.")
-    gap: MaybeNum = d("(cost - bound) / cost; 0 when optimal, null without a bound.")
+    gap: MaybeNum = d("(cost - bound) / cost; 0 when optimal, null without a bound. A partial plan: "
+                      "(fraction bound - fraction met) / fraction bound.")
     fraction_met: OptNum = d("Common fraction of every demand served.")
     fraction_bound: MaybeNum = d("Proven upper bound on that fraction.")
     wall_s: Num = d("Wall-clock seconds spent (the one non-deterministic field).")

@@ -212,7 +212,8 @@ class Solver(BaseModel):
     gap: MaybeNum = d("Relative gap between objective_value and bound (0 = optimal); null without a bound.", None)
     wall_time_s: Optional[Num] = d("Wall-clock seconds spent solving (the one non-deterministic field).", None)
     stopped_by: Optional[str] = d("What ended the search: proof, work limit (the deterministic budget of --time-limit) "
-                                  "or wall-clock safety limit (the machine was too slow; the answer may differ between runs).", None)
+                                  "or wall-clock limit (--time-limit, which covers the whole command, ran out first: the machine was too slow; "
+                                  "the answer may differ between runs).", None)
     work_budget: Optional[Num] = d("The search's budget in CP-SAT deterministic work units (about a second of one core "
                                    "each; from --time-limit).", None)
     solves: Optional[int] = d("CP-SAT solves run (Dinkelbach steps, tie-break).", None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .packing import DomainClass as PackClass, Packing, add_packing
 from .problem import DECODE, PREFILL, Problem
-from .scaling import Family, ceil_int, floor_int, pick_scales, price_int
+from .scaling import Family, ceil_int, floor_int, pick_scales, price_int, ratio_row
 
 PHI_SCALE = 1_000_000  # resolution of a common demand fraction (1 ppm)
 
@@ -93,6 +93,8 @@ class Model:
     tps: object = 0  # total output tokens/s (scaled)
     served: list = field(default_factory=list)  # per workload: output tokens/s (scaled)
     phi: object = None  # common demand fraction (fraction models only)
+    phi_widen: float = 1.0  # a bound on phi proven on the (rounded) fraction rows, times this, holds for the demands
+    phi_rows: list = field(default_factory=list)  # (workload, a, b): a * served >= b * phi
 
 
 # --------------------------------------------------------------------------- blocks
@@ -150,15 +152,24 @@ def colocated_balance(m, p: Problem, ints: Ints, pk: Packing) -> None:
             m.Add(sum(pre) >= sum(dec))
 
 
-def demand(m, p: Problem, ints: Ints, served: list, phi=None) -> None:
-    """Every workload's output tokens/s meets its demand (or the common fraction phi of it)."""
+def demand(m, p: Problem, ints: Ints, served: list, ub: list[int], phi=None, rows: list | None = None) -> float:
+    """Every workload's output tokens/s meets its demand (or the common fraction
+    phi of it: PHI_SCALE * served >= demand * phi, its integers from the guarded
+    helper). Returns the factor that makes a bound on phi valid for the demands."""
+    widen = 1.0
     for w, d in enumerate(ints.demand):
         if d <= 0:
             continue
         if phi is None:
             m.Add(served[w] >= d)
-        else:
-            m.Add(PHI_SCALE * served[w] >= d * phi)
+            continue
+        most = sum(ints.tps[i] * ub[i] for i, o in enumerate(p.options) if o.workload == w and o.role != PREFILL)
+        a, b = ratio_row(most, d, PHI_SCALE, p.names[0])
+        m.Add(a * served[w] >= b * phi)
+        if rows is not None:
+            rows.append((w, a, b))
+        widen = max(widen, b * (PHI_SCALE // a) / d)
+    return widen
 
 
 def gpu_budget(m, p: Problem, r: list) -> None:
@@ -194,14 +205,14 @@ def build(p: Problem, ints: Ints, ub: list[int], fraction: bool = False) -> Mode
     # GPU budget
     gpu_budget(m, p, r)
     served = [sum(ints.tps[i] * r[i] for i, o in enumerate(p.options) if o.workload == w and o.role != PREFILL) for w in range(p.n_workloads)]
-    phi = None
+    phi, widen, rows = None, 1.0, []
     if p.objective == "demand":
         # demand: every workload served (or a common fraction of it)
         phi = m.NewIntVar(0, PHI_SCALE, "phi") if fraction else None
-        demand(m, p, ints, served, phi)
+        widen = demand(m, p, ints, served, ub, phi, rows)
     else:
         # at least one serving replica
         something_served(m, p, r)
     usd = sum(c * v for c, v in zip(ints.usd, r))
     tps = sum(served) if served else 0
-    return Model(m, r, pk, use, usd, tps, served, phi)
+    return Model(m, r, pk, use, usd, tps, served, phi, widen, rows)

@@ -2,8 +2,11 @@
 
 Determinism: one search worker with a fixed seed stopped by optimality, a gap
 or *deterministic* time (work units) gives the same answer on a quiet or a
-loaded machine. The wall-clock limit is only a safety net; when it fires the
-answer says so (``Steps.wall_hit``).
+loaded machine. The wall clock is a safety net: the command's deadline
+(planner.search.deadline: its start + --time-limit - a reserve for printing
+the answer), or, outside any command, the budget's own ``wall_s``. When it
+fires the answer says so (``Steps.wall_hit``, ``stopped_by: wall-clock
+limit``); once it has passed, a step does not start CP-SAT at all.
 
 Stopping: :func:`request_stop` (safe to call from a signal handler) stops the
 solve in progress through CP-SAT's own ``StopSearch`` and makes the solve loop
@@ -13,8 +16,10 @@ so that the main thread stays free to run signal handlers.
 
 from __future__ import annotations
 
+import math
 import threading
-import time
+
+from . import deadline
 
 SEED = 7
 WORKERS = 1  # one worker: the only setting whose work-unit limit is reproducible and that stops on optimality
@@ -59,8 +64,9 @@ class Steps:
         self.total = work
         self.left = work
         self.used = 0.0
-        self.t0 = time.perf_counter()
-        self.deadline = self.t0 + wall_s
+        self.t0 = deadline.now()
+        left = deadline.remaining_s()  # the command's deadline, when a command set one
+        self.deadline = self.t0 + (wall_s if left is None else left)
         self.wall_hit = False
         self.work_hit = False
         self.count = 0
@@ -72,9 +78,15 @@ class Steps:
         from ortools.sat.python import cp_model
 
         check_stop()
-        solver = cp_model.CpSolver()
         work = max(min(self.left * share, cap if cap is not None else float("inf")), MIN_STEP_WORK)
-        wall = max(self.deadline - time.perf_counter(), 0.01)
+        wall = self.deadline - deadline.now()
+        if wall <= 0:  # the deadline has passed: no solve, the caller keeps its incumbent
+            self.left = max(self.left - work, 0.0)
+            self.count += 1
+            self.wall_hit = True
+            deadline.mark_hit()
+            return cp_model.UNKNOWN, NotRun()
+        solver = cp_model.CpSolver()
         prm = solver.parameters
         prm.num_workers = WORKERS
         prm.random_seed = SEED
@@ -98,6 +110,7 @@ class Steps:
         if code not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
             if solver.wall_time >= wall * 0.999 and used < work * 0.999:
                 self.wall_hit = True  # always reported: the answer may differ from a quiet machine's
+                deadline.mark_hit()
             elif not optional:
                 self.work_hit = True
         if code == cp_model.MODEL_INVALID:  # a bug, not an answer
@@ -106,13 +119,30 @@ class Steps:
 
     @property
     def wall_s(self) -> float:
-        return time.perf_counter() - self.t0
+        return deadline.now() - self.t0
 
     @property
     def stopped_by(self) -> str:
-        if self.wall_hit:
-            return "wall-clock safety limit"
+        if self.wall_hit or deadline.was_hit():  # this solve's steps, or a relaxation, cut by the deadline
+            return WALL_LIMIT
         return "work limit" if self.work_hit else "proof"
+
+
+WALL_LIMIT = "wall-clock limit"  # stopped_by when the deadline ended a step: the answer may differ between runs
+
+
+class NotRun:
+    """The solver of a step that never ran (its deadline had passed): no solution,
+    no bound."""
+
+    deterministic_time = 0.0
+    wall_time = 0.0
+
+    def BestObjectiveBound(self) -> float:  # noqa: N802  (CP-SAT's name)
+        return math.nan
+
+    def ObjectiveValue(self) -> float:  # noqa: N802
+        return math.nan
 
 
 def _run(solver, model) -> int:

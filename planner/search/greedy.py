@@ -13,6 +13,7 @@ complete, feasible hint for CP-SAT: a time-out is never "infeasible".
 from __future__ import annotations
 
 import copy
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from .blocks import Ints
@@ -81,16 +82,44 @@ def units(p: Problem, ints: Ints, w: int) -> list[Unit]:
         if p.options[k].role != DECODE or ints.tps[k] <= 0:
             continue
         ok = [i for i in pre if (i, k) not in p.incompatible]
+        cover = _Cover(ok, ints)
         for i in ok:
             n = -(-ints.rps[k] // ints.rps[i])
             out.append(Unit(((k, 1), (i, n)), ints.tps[k], ints.usd[k] + n * ints.usd[i], p.options[k].gpus + n * p.options[i].gpus))
             # n-1 of i and the cheapest other option that covers the rest: balance without waste
             rest = ints.rps[k] - (n - 1) * ints.rps[i]
-            j = min((j for j in ok if j != i and ints.rps[j] >= rest), key=lambda j: (ints.usd[j], j), default=None)
-            if j is not None and n > 1:
+            j = cover.cheapest(rest, i) if n > 1 else None
+            if j is not None:
                 out.append(Unit(((k, 1), (i, n - 1), (j, 1)), ints.tps[k], ints.usd[k] + (n - 1) * ints.usd[i] + ints.usd[j],
                                 p.options[k].gpus + (n - 1) * p.options[i].gpus + p.options[j].gpus))
     return out
+
+
+class _Cover:
+    """The cheapest option (by (usd, index)) among ``ok`` whose requests/s reach a
+    given rate, leaving one index out: sorted by rate, best two per prefix, so each
+    query is a bisection instead of a scan (units() asks once per prefill/decode pair)."""
+
+    def __init__(self, ok: list[int], ints: Ints):
+        by_rate = sorted(ok, key=lambda j: -ints.rps[j])
+        self.neg_rps = [-ints.rps[j] for j in by_rate]
+        self.best: list[tuple[tuple[int, int] | None, tuple[int, int] | None]] = []
+        b1 = b2 = None
+        for j in by_rate:
+            key = (ints.usd[j], j)
+            if b1 is None or key < b1:
+                b1, b2 = key, b1
+            elif b2 is None or key < b2:
+                b2 = key
+            self.best.append((b1, b2))
+
+    def cheapest(self, rate: int, skip: int) -> int | None:
+        n = bisect_right(self.neg_rps, -rate)  # options with rps >= rate
+        if n == 0:
+            return None
+        b1, b2 = self.best[n - 1]
+        key = b2 if b1[1] == skip else b1
+        return None if key is None else key[1]
 
 
 def _blocks(p: Problem, u: Unit) -> list[tuple[int, tuple[tuple[int, int], ...], int]]:

@@ -24,15 +24,20 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from . import kinds
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
+from . import deadline
 from .control import MIN_STEP_WORK, Steps
-from .greedy import Fill, greedy
+from .greedy import greedy
+from .rounding import lp_plan, values_of_plan
 from .problem import DECODE, PREFILL, Problem
 
 TIE_BREAK_SHARE = 0.1  # of the work left, at most, for the tie-break ...
 TIE_BREAK_WORK = 0.02  # ... and at most this many work units: it only adds replicas at the optimum
 STEP_SHARE = 0.5  # each primary step may use this share of the work left
+LP_ACCEPT_GAP = 0.01  # a plan rounded from the LP relaxation this close to its bound ends a search CP-SAT's probe did not close ...
+PROBE_SHARE = 0.25  # ... a probe of this share of the work left (small fleets are proven in it, large ones keep the LP plan)
 DINKELBACH_STEP_GAP = 0.5  # a step that found a much better plan stops within this relative gap of F: the next step goes on from it
 
 
@@ -51,7 +56,7 @@ class Solution:
     iterations: int = 0  # Dinkelbach steps that improved the ratio
     work: float = 0.0  # the budget in deterministic work units
     wall_s: float = 0.0
-    stopped_by: str = "proof"  # proof | work limit | wall-clock safety limit
+    stopped_by: str = "proof"  # proof | work limit | wall-clock limit (the command's deadline; planner.search.deadline)
     reason: str = ""  # why unknown / infeasible
     key: object = None  # the exact integer objective (tests compare it with the oracle)
 
@@ -70,7 +75,7 @@ class _Run:
     ints: Ints
     mdl: Model
     steps: Steps
-    index: list[int] = field(default_factory=list)  # proto index of every r
+    ub: list[int] = field(default_factory=list)  # upper bound on every r
 
     def values_of(self, solver) -> list[int]:
         return list(solver.response_proto.solution)
@@ -116,16 +121,20 @@ def solve(p: Problem) -> Solution:
             gc.enable()
 
 
-def _solve(p: Problem) -> Solution:
-    steps = Steps(p.budget.work, p.budget.wall_s)
+def _solve(p: Problem, ints: Ints | None = None) -> Solution:
+    deadline.hold(sum(c.count for c in p.classes))  # placing and printing grow with the domains: keep time for them
     ub = upper_bounds(p)
-    ints = integers(p, ub)
+    if ints is None:
+        ints = integers(p, ub)
+        if kinds.repeatable(p):  # identical colocated domains: one solved, its fill repeated
+            return kinds.repeat(p, _solve(kinds.one_domain(p), ints), ints)
+    steps = Steps(p.budget.work, p.budget.wall_s)
     if p.objective == "demand" and p.partial and _surely_short(p):
         return _fraction(p, ints, ub, steps)
     mdl = build(p, ints, ub)
-    run = _Run(p, ints, mdl, steps)
+    run = _Run(p, ints, mdl, steps, ub)
     g = greedy(p, ints, ub)
-    start = _hint_values(run, g) if g else None
+    start = values_of_plan(run.mdl, *g) if g else None
     if p.objective == "cost":
         sol = _dinkelbach(run, start)
     else:
@@ -198,13 +207,26 @@ def _lexicographic(run: _Run, start) -> Solution:
     mdl, ints = run.mdl, run.ints
     demand = run.p.objective == "demand"
     primary, sense, scale = (mdl.usd, "min", ints.usd_scale) if demand else (mdl.tps, "max", ints.tps_scale)
-    code, s, vals = run.step(primary, sense, start, 1.0 - TIE_BREAK_SHARE, relative_gap_limit=run.p.rel_gap)
-    if vals is None and start is None:
-        return _empty(run, "infeasible" if code == cp_model.INFEASIBLE else "unknown")
-    inc = vals or start
-    best = run.totals(inc)[0 if demand else 1]
-    raw = s.BestObjectiveBound() if vals is not None or code == cp_model.UNKNOWN else None
-    exact = code == cp_model.OPTIMAL and raw is not None and math.isclose(raw, best, rel_tol=0, abs_tol=0.5)
+    lp_bound, lp_vals = lp_plan(run.p, ints, run.ub, mdl, primary, sense) if demand and run.p.partial else (None, None)
+    if lp_bound == "infeasible":  # the LP relaxation proves it: no CP-SAT search needed
+        return _empty(run, "infeasible")
+    key = lambda v: run.totals(v)[0 if demand else 1]  # noqa: E731
+    close = lp_vals is not None and key(lp_vals) * (1 - LP_ACCEPT_GAP) <= lp_bound
+    if lp_vals is not None and key(lp_vals) * (1 - run.p.rel_gap) <= lp_bound:
+        code, inc, raw = cp_model.FEASIBLE, lp_vals, float(lp_bound)  # the rounded LP plan is within the gap
+    else:
+        share = PROBE_SHARE if close else 1.0 - TIE_BREAK_SHARE
+        code, s, vals = run.step(primary, sense, start, share, relative_gap_limit=run.p.rel_gap)
+        if vals is None and start is None and lp_vals is None:
+            return _empty(run, "infeasible" if code == cp_model.INFEASIBLE else "unknown")
+        inc = vals or start
+        raw = s.BestObjectiveBound() if vals is not None or code == cp_model.UNKNOWN else None
+        if lp_vals is not None and (inc is None or key(lp_vals) < key(inc)):
+            inc = lp_vals
+        if lp_bound is not None and code != cp_model.OPTIMAL:
+            raw = float(lp_bound) if raw is None or not math.isfinite(raw) else max(raw, float(lp_bound))
+    best = key(inc)
+    exact = raw is not None and math.isclose(raw, best, rel_tol=0, abs_tol=0.5) and (code == cp_model.OPTIMAL or lp_bound is not None)
     if raw is not None and not math.isfinite(raw):
         raw = None
     mdl.m.Add(primary <= best) if demand else mdl.m.Add(primary >= best)
@@ -218,16 +240,42 @@ def _lexicographic(run: _Run, start) -> Solution:
 def _fraction(p: Problem, ints: Ints, ub: list[int], steps: Steps) -> Solution:
     """The largest common fraction of every demand, then as much more as fits
     (each workload's excess relative to its demand), then least cost."""
-    mdl = build(p, ints, ub, fraction=True)
-    run = _Run(p, ints, mdl, steps)
-    code, s, vals = run.step(mdl.phi, "max", None, STEP_SHARE)
-    if vals is None:
-        return _empty(run, "unknown")
     from ortools.sat.python import cp_model
 
-    best = vals[mdl.phi.Index()]
-    phi_bound = min(PHI_SCALE, int(s.BestObjectiveBound())) / PHI_SCALE
-    proven = code == cp_model.OPTIMAL
+    mdl = build(p, ints, ub, fraction=True)
+    run = _Run(p, ints, mdl, steps, ub)
+    phi = mdl.phi.Index()
+    lp_bound, lp_vals = lp_plan(p, ints, ub, mdl, mdl.phi, "max")
+    lp_bound = None if lp_bound == "infeasible" else lp_bound
+    close = lp_vals is not None and lp_vals[phi] >= lp_bound * (1 - LP_ACCEPT_GAP)
+    beyond = False  # CP-SAT's probe could not close it: the LP plan stands, no search for the tie-breaks either
+    if lp_vals is not None and lp_vals[phi] >= lp_bound * (1 - p.rel_gap):
+        code, vals, raw = cp_model.FEASIBLE, lp_vals, lp_bound  # the rounded LP plan is within the gap
+    else:
+        code, s, vals = run.step(mdl.phi, "max", None, PROBE_SHARE if close else STEP_SHARE)
+        raw = min(PHI_SCALE, s.BestObjectiveBound()) if vals is not None else PHI_SCALE
+        if lp_vals is not None and (vals is None or lp_vals[phi] > vals[phi]):
+            vals = lp_vals
+        if vals is None:
+            return _empty(run, "unknown")
+        beyond = close and code != cp_model.OPTIMAL
+    raw = min(raw, lp_bound) if lp_bound is not None else raw
+    best = vals[phi]
+    phi_bound = min(1.0, min(PHI_SCALE, int(raw)) / PHI_SCALE * mdl.phi_widen)
+    proven = code == cp_model.OPTIMAL or best >= int(raw)
+    if not beyond:
+        vals = _more_then_cheaper(run, vals, best)
+    if best >= PHI_SCALE:  # every demand met after all (the full model ran out of work)
+        return _finish(run, vals, "feasible", None, 0, key=run.totals(vals)[0])
+    sol = _finish(run, vals, "partial" if proven else "partial-unproven", None, 0, key=run.totals(vals)[0])
+    from dataclasses import replace
+
+    return replace(sol, fraction=best / PHI_SCALE, fraction_bound=phi_bound)
+
+
+def _more_then_cheaper(run: _Run, vals, best: int):
+    """At the best common fraction: as much more as fits, then least cost."""
+    p, ints, mdl = run.p, run.ints, run.mdl
     mdl.m.Add(mdl.phi >= best)
     excess = sum(
         int(round(ints.tps[i] * PHI_SCALE / ints.demand[o.workload])) * mdl.r[i]
@@ -237,13 +285,7 @@ def _fraction(p: Problem, ints: Ints, ub: list[int], steps: Steps) -> Solution:
     vals = v2 or vals
     mdl.m.Add(excess >= sum(c * vals[v.Index()] for c, v in _terms(ints, p, mdl)))
     _, s, v3 = run.step(mdl.usd, "min", vals, 1.0, relative_gap_limit=p.rel_gap)
-    vals = v3 or vals
-    if best >= PHI_SCALE:  # every demand met after all (the full model ran out of work)
-        return _finish(run, vals, "feasible", None, 0, key=run.totals(vals)[0])
-    sol = _finish(run, vals, "partial" if proven else "partial-unproven", None, 0, key=run.totals(vals)[0])
-    from dataclasses import replace
-
-    return replace(sol, fraction=best / PHI_SCALE, fraction_bound=phi_bound)
+    return v3 or vals
 
 
 def _terms(ints: Ints, p: Problem, mdl: Model):
@@ -299,38 +341,6 @@ def _surely_short(p: Problem) -> bool:
                 return True
             need += d / max(rates)
     return need > sum(c.capacity * c.count for c in p.classes)
-
-
-def _hint_values(run: _Run, g: tuple[list[int], Fill]) -> list[int]:
-    """A complete assignment of every model variable from the greedy plan."""
-    counts, fill = g
-    mdl = run.mdl
-    vals = [0] * len(mdl.m.Proto().variables)
-    for v, n in zip(mdl.r, counts):
-        vals[v.Index()] = n
-    for i, v in enumerate(mdl.use):
-        vals[v.Index()] = int(counts[i] > 0)
-    for k, flow in enumerate(mdl.pk.flows):
-        if flow is None:
-            continue
-        arcs = flow.arcs
-        item_at = {(a, s): n for n, (a, _, s) in enumerate(arcs.items)}
-        loss_at = {a: n for n, a in enumerate(arcs.losses)}
-        used = 0
-        for f, cnt in fill.states[k].items():
-            if not f:
-                continue
-            used += cnt
-            node = 0
-            for s in f:
-                vals[flow.item_vars[item_at[(node, s)]].Index()] += cnt
-                node += s
-            if node < arcs.capacity:
-                vals[flow.loss_vars[loss_at[node]].Index()] += cnt
-        vals[flow.used.Index()] = used
-    for (o, k), n in fill.y.items():
-        vals[mdl.pk.y[o][k].Index()] += n
-    return vals
 
 
 def _float_totals(p: Problem, counts) -> tuple[float, float]:

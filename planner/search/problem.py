@@ -57,7 +57,9 @@ class DomainClass:
 class Budget:
     """One budget for a whole solve, in CP-SAT deterministic work units (about a
     second of one core each on a quiet machine), split across the steps of the
-    solve loop. ``wall_s`` is only a safety net; the answer says when it fired."""
+    solve loop. The wall clock is a safety net: the command's deadline
+    (planner.search.deadline) when a command set one, else ``wall_s`` from the
+    start of the solve; the answer says when it fired."""
 
     work: float = 10.0
     wall_s: float = 25.0
@@ -106,10 +108,12 @@ def free_after_unavailable(domain_size: int, n_domains: int, unavailable) -> tup
 
 
 WORK_PER_SECOND = 1.0  # CP-SAT work units per second of --time-limit (a unit is about a second of one core)
-WALL_SAFETY_FACTOR = 3.0  # the wall-clock safety net: this many times the time limit ...
-WALL_SAFETY_S = 30.0  # ... plus this much, so a loaded machine reaches the (deterministic) work limit first
+WALL_SAFETY_FACTOR = 3.0  # the wall-clock safety net of a solve outside any command's deadline: this many times the limit ...
+WALL_SAFETY_S = 30.0  # ... plus this much (inside a command the deadline of --time-limit is the net)
 
 
 def budget_for(time_limit_s: float) -> Budget:
-    """The work budget and wall-clock safety net for a ``--time-limit``."""
+    """The work budget and, for a solve outside a command, the wall-clock safety
+    net of a ``--time-limit``. Inside a command (planner.search.deadline) the
+    net is the command's own deadline: start + limit - the reserve for output."""
     return Budget(work=time_limit_s * WORK_PER_SECOND, wall_s=time_limit_s * WALL_SAFETY_FACTOR + WALL_SAFETY_S)

@@ -95,3 +95,24 @@ def price_int(usd_per_s: float, gpus: int, scale: float) -> int:
     can make it cheaper than two 1-GPU ones and flip a tie)."""
     g = max(gpus, 1)
     return int(round(usd_per_s / g * scale)) * g
+
+
+def ratio_row(lhs_max: int, rhs: int, steps: int, field: str) -> tuple[int, int]:
+    """Coefficients ``(a, b)`` of the row ``a * lhs >= b * x`` that says
+    ``lhs / rhs >= x / steps`` (``x`` in 0..``steps``, a power of ten), with
+    ``lhs`` at most ``lhs_max``. Exact, ``(steps, rhs)``, where that fits
+    INT_LIMIT; otherwise both sides divided by the least power of ten that fits,
+    ``rhs`` rounded up (the row never claims more than is served). Refuses,
+    naming ``field``, where ``rhs`` would keep fewer than MIN_RESOLUTION steps."""
+    div = 1
+    while div <= steps:
+        a, b = steps // div, -(-rhs // div)
+        if a * lhs_max + b * steps <= INT_LIMIT:
+            if div > 1 and b < MIN_RESOLUTION:
+                break
+            return a, b
+        div *= 10
+    raise InputError(
+        f"{field}: a demand of {rhs:.3g} against a possible {lhs_max:.3g} spans more than the solver's 64-bit integers "
+        f"can hold at {MIN_RESOLUTION:g} steps of resolution; bring {field} into a physical range"
+    )

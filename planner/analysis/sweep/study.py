@@ -152,7 +152,7 @@ class StudyFile(Strict):
         description="Keep only product scenarios where this expression is true (fields, constants, and/or/not, comparisons, + - * /).",
     )
     extra_points: list[ExtraPoint] = Field(default_factory=list, max_length=MAX_AXIS, description="Scenarios added by hand.")
-    time_limit_s: float = Field(10.0, gt=0, le=3600, description="Solver time limit per scenario (planner plan --time-limit).")
+    time_limit_s: float = Field(10.0, gt=0, le=3600, description="Time limit per scenario, covering its whole plan: loading, rating, solve (planner plan --time-limit).")
 
 
 # --------------------------------------------------------------------------- scenarios

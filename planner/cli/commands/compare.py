@@ -33,6 +33,8 @@ def _write(path: Path, text: str, flag: str) -> None:
     atomic_write(path, text, flag)
 
 
+TIME_LIMIT = typer.Option(10.0, "--time-limit", help="Time limit for the whole command, every topology included (s): past it, "
+                          "each topology's best plan so far, 'time limit' for those without one, and exit 4.")
 GPUS = typer.Option(None, "--gpus", help="Shared GPU budget: every topology gets enough domains for this many GPUs and uses at most this many.")
 PLOT = typer.Option(None, "--plot", help="Write a plot to this file (.png or .svg).")
 
@@ -66,8 +68,8 @@ def _register_compare(app: typer.Typer) -> None:
         speculative: Optional[str] = c.SPEC, draft_tokens: Optional[int] = c.DRAFT, acceptance_rate: Optional[float] = c.ACCEPT,
         gpus: Optional[int] = GPUS,
         demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s: per topology, the cheapest deployment that does, with its GPUs, nodes or racks, $/hour and $/Mtok."),
-        time_limit: float = typer.Option(10.0, "--time-limit", help="Solver time limit per topology (s)."),
-        mode: str = typer.Option("agg", "--mode", help="Serving mode: agg (default, fast), disagg, or auto (the cheaper of the two, as plan does; slower)."),
+        time_limit: float = TIME_LIMIT,
+        mode: str = typer.Option("auto", "--mode", help="Serving mode, as plan: auto (default: both, the cheaper), agg (prefill and decode share replicas) or disagg (separate pools)."),
         fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
         as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON (same as --format json)."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
@@ -75,8 +77,7 @@ def _register_compare(app: typer.Typer) -> None:
         """Best plan of one workload on each topology under the same SLOs: $/Mtok, tok/s per GPU and per user, layout,
         $/GPU-hour used (estimates marked *), ratio to the first. With --demand-tps: the cheapest deployment serving
         that demand on each topology."""
-        from ..console import console, progress
-        from ...analysis import analysis, report
+        from ...analysis import report
         from ...inputs.listing import check_format
 
         try:
@@ -91,35 +92,48 @@ def _register_compare(app: typer.Typer) -> None:
             q = c.with_speculative(q, speculative, draft_tokens, acceptance_rate)
             names = _names(topologies)
             wl = c.workload_arg(workload, allow_download)
-            with progress("compare", len(names), enabled=fmt == "table") as bar:
-                if demand_tps is not None:
-                    if gpus is not None:
-                        from ...inputs.errors import InputError
-
-                        raise InputError("--demand-tps sizes each topology to the demand: drop --gpus")
-                    from ...analysis.demand import compare_demand
-
-                    drows = compare_demand(wl, names, q, demand_tps, time_limit_s=time_limit, mode=mode, on_step=bar.advance)
-                    return _emit_demand(drows, demand_tps, fmt, workload)
-                rows = analysis.compare(wl, names, q, max_gpus=gpus, time_limit_s=time_limit, mode=mode, on_step=bar.advance)
-            first = next((r.plan for r in rows if r.plan is not None), None)
-            inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
-            title = f"{inputs['workload']['name']}" + (f" | TPOT SLO {inputs['slo']['tpot_ms']:g} ms, TTFT {inputs['slo']['ttft_ms']:g} ms" if first else "")
-            if plot is not None:
-                report.plot_compare(rows, plot, title=f"{title}: best plan per topology")
-            if fmt == "json":
-                from ...plan.assembly import SCHEMA_VERSION
-
-                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
-                                       "rows": [r.to_dict() for r in rows]}, indent=2))
-            elif fmt == "csv":
-                typer.echo(_csv([_flat(r.to_dict()) for r in rows]), nl=False)
-            else:
-                report.compare_table(rows, console(), title=title)
-                if plot is not None:
-                    typer.echo(f"plot written to {plot}")
+            with c.time_limit(time_limit):
+                _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, workload)
         except PlannerError as exc:
             c._fail(exc)
+
+def _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, workload) -> None:
+    """The comparison (or, with --demand-tps, the demand table) printed in ``fmt``;
+    exit 4 after printing when the deadline left a topology without a plan."""
+    from .. import common as c
+    from ..console import console, progress
+    from ...analysis import analysis, report
+    from ...inputs.jsonout import dumps
+
+    with progress("compare", len(names), enabled=fmt == "table") as bar:
+        if demand_tps is not None:
+            if gpus is not None:
+                from ...inputs.errors import InputError
+
+                raise InputError("--demand-tps sizes each topology to the demand: drop --gpus")
+            from ...analysis.demand import compare_demand
+
+            drows = compare_demand(wl, names, q, demand_tps, time_limit_s=time_limit, mode=mode, on_step=bar.advance)
+            _emit_demand(drows, demand_tps, fmt, workload)
+            return c.timed_out([(r.topology, r.error) for r in drows], "topologies")
+        rows = analysis.compare(wl, names, q, max_gpus=gpus, time_limit_s=time_limit, mode=mode, on_step=bar.advance)
+    first = next((r.plan for r in rows if r.plan is not None), None)
+    inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
+    title = f"{inputs['workload']['name']}" + (f" | TPOT SLO {inputs['slo']['tpot_ms']:g} ms, TTFT {inputs['slo']['ttft_ms']:g} ms" if first else "")
+    if plot is not None:
+        report.plot_compare(rows, plot, title=f"{title}: best plan per topology")
+    if fmt == "json":
+        from ...plan.assembly import SCHEMA_VERSION
+
+        typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare", "inputs": inputs, "max_gpus": gpus,
+                          "rows": [r.to_dict() for r in rows]}, indent=2))
+    elif fmt == "csv":
+        typer.echo(_csv([_flat(r.to_dict()) for r in rows]), nl=False)
+    else:
+        report.compare_table(rows, console(), title=title)
+        if plot is not None:
+            typer.echo(f"plot written to {plot}")
+    c.timed_out([(r.sizing.topology, r.error) for r in rows], "topologies")
 
 
 def _register_frontier(app: typer.Typer) -> None:
@@ -136,6 +150,7 @@ def _register_frontier(app: typer.Typer) -> None:
         price_per_gpu_hour: Optional[float] = typer.Option(None, "--price-per-gpu-hour", help="One $/GPU-hour for every topology."),
         gpus: Optional[int] = GPUS,
         csv_path: Optional[Path] = typer.Option(None, "--csv", help="Write every frontier point to this CSV file."),
+        time_limit: float = TIME_LIMIT,
         fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv (every frontier point)."),
         as_json: bool = typer.Option(False, "--json", help="Print the frontiers as JSON (same as --format json)."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
@@ -143,6 +158,7 @@ def _register_frontier(app: typer.Typer) -> None:
         """Pareto frontiers (tok/s per GPU vs tok/s per user; $/Mtok vs TPOT) over every layout and batch that fits memory."""
         from ..console import console, progress
         from ...analysis import analysis, report
+        from ...analysis.frontier_csv import CSV_COLUMNS, frontier_rows
         from ...inputs.listing import check_format, to_csv
         from ...plan.assembly import SCHEMA_VERSION
 
@@ -150,26 +166,29 @@ def _register_frontier(app: typer.Typer) -> None:
             fmt = check_format(fmt, as_json)
             if plot is not None:
                 report.check_plot_path(plot)
-            q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour)
-            names = _names(topologies)
-            with progress("frontier", len(names), enabled=fmt == "table") as bar:
-                res = analysis.frontier(c.workload_arg(workload, allow_download), names, q, max_gpus=gpus, on_step=bar.advance)
-            slo = res[0].slo.get("tpot_ms")
-            if plot is not None:
-                report.plot_frontier(res, plot, tpot_slo_ms=slo, title=f"{workload}: Pareto frontiers over every layout and batch (memory limits kept)")
-            points = to_csv(analysis.frontier_rows(res), list(analysis.CSV_COLUMNS))
-            if csv_path is not None:
-                _write(csv_path, points, "--csv")
-            if fmt == "csv":
-                typer.echo(points, nl=False)
-            elif fmt == "json":
-                typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
-                                       "topologies": [r.to_dict() for r in res]}, indent=2))
-            else:
-                report.frontier_table(res, console())
-                for p, what in ((plot, "plot"), (csv_path, "CSV")):
-                    if p is not None:
-                        typer.echo(f"{what} written to {p}")
+            with c.time_limit(time_limit):
+                q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour)
+                names = _names(topologies)
+                with progress("frontier", len(names), enabled=fmt == "table") as bar:
+                    res = analysis.frontier(c.workload_arg(workload, allow_download), names, q, max_gpus=gpus, time_limit_s=time_limit,
+                                           on_step=bar.advance)
+                slo = res[0].slo.get("tpot_ms")
+                if plot is not None:
+                    report.plot_frontier(res, plot, tpot_slo_ms=slo, title=f"{workload}: Pareto frontiers over every layout and batch (memory limits kept)")
+                points = to_csv(frontier_rows(res), list(CSV_COLUMNS))
+                if csv_path is not None:
+                    _write(csv_path, points, "--csv")
+                if fmt == "csv":
+                    typer.echo(points, nl=False)
+                elif fmt == "json":
+                    typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "frontier", "workload": workload, "max_gpus": gpus,
+                                           "topologies": [r.to_dict() for r in res]}, indent=2))
+                else:
+                    report.frontier_table(res, console())
+                    for p, what in ((plot, "plot"), (csv_path, "CSV")):
+                        if p is not None:
+                            typer.echo(f"{what} written to {p}")
+                c.timed_out([(r.sizing.topology, r.chosen_error) for r in res], "chosen plans")
         except PlannerError as exc:
             c._fail(exc)
 

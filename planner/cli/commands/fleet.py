@@ -19,14 +19,14 @@ def register(app: typer.Typer) -> None:
 def fleet(
     inventory: Path = typer.Option(..., "--inventory", help="Inventory YAML: groups of racks/nodes with counts, prices, unavailable GPUs."),
     demands: Path = typer.Option(..., "--demands", help="Demands YAML: workloads with output tokens/s and SLOs."),
-    time_limit: float = typer.Option(60.0, "--time-limit", help="Solver time limit (s)."),
+    time_limit: float = typer.Option(60.0, "--time-limit", help="Time limit for the whole command (s): past it, the best plan found with its gap, or exit 4."),
     workers: int = typer.Option(2, "--workers", help="Solver threads."),
     as_json: bool = typer.Option(False, "--json", help="Print the fleet plan as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
 ) -> None:
     """Choose layouts, replica counts and placement for every demand at least $/hour."""
-    from ...inputs.errors import InfeasibleError, InputError, PlannerError
-    from ..common import write_out
+    from ...inputs.errors import PlannerError
+    from ..common import time_limit as time_limit_of
     from ...plan.fleet import plan_fleet
 
     from ...inputs.ranges import TIME_LIMIT_S, WORKERS
@@ -34,29 +34,44 @@ def fleet(
     try:
         WORKERS.check("--workers", workers)
         TIME_LIMIT_S.check("--time-limit", time_limit)
-        from ..console import progress
-
-        with progress("fleet", None, enabled=not as_json) as bar:
-            def step(label: str) -> None:
-                bar.advance(label)
-                bar.note(f"{label}; then the solve (at most {time_limit:g} s)")
-
-            f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
-        text = f.to_json()
-        write_out(out, text)
-        if as_json:
-            typer.echo(text)
-        else:
-            _render(f.document())
-        if f.status not in ("optimal", "feasible"):
-            binding = "; ".join(f.binding) or "unknown"
-            raise InfeasibleError(
-                f"demand: at most {f.fraction_met:.1%} of every demand can be served (bound {f.fraction_bound:.1%}); binding: {binding}"
-                if f.status != "unknown" else f"fleet: {binding}"
-            )
+        with time_limit_of(time_limit):
+            _fleet(inventory, demands, time_limit, workers, as_json, out)
     except PlannerError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code)
+
+
+def _fleet(inventory: Path, demands: Path, time_limit: float, workers: int, as_json: bool, out: Optional[Path]) -> None:
+    """Plan, print, write; then exit 3 (proven: not every demand can be met) or
+    4 (the time limit came first: what was found is no proof of capacity)."""
+    from ...inputs.errors import InfeasibleError, TimeLimitError
+    from ...plan.fleet import plan_fleet
+    from ...search import deadline
+    from ..common import write_out
+    from ..console import progress
+
+    with progress("fleet", None, enabled=not as_json) as bar:
+        def step(label: str) -> None:
+            bar.advance(label)
+            bar.note(f"{label}; then the solve (at most {time_limit:g} s in all)")
+
+        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
+    text = f.to_json()
+    write_out(out, text)
+    if as_json:
+        typer.echo(text)
+    else:
+        _render(f.document())
+    binding = "; ".join(b for b in f.binding if not b.startswith("time limit:")) or "unknown"
+    if f.status == "partial":  # proven: the common fraction is the most any plan serves
+        raise InfeasibleError(f"demand: at most {f.fraction_met:.1%} of every demand can be served (proven); binding: {binding}")
+    if f.status == "partial-unproven":
+        raise TimeLimitError(deadline.message(
+            f"no plan meeting every demand (the best found serves {f.fraction_met:.1%} of each; "
+            f"no plan can serve more than {f.fraction_bound:.1%})"
+        ))
+    if f.status not in ("optimal", "feasible"):
+        raise TimeLimitError(deadline.message())
 
 
 def _render(d) -> None:
