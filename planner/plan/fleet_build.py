@@ -13,6 +13,7 @@ from ..search import deadline, problem as core
 from ..search.loop import Solution, solve
 from ..search.options import explain_infeasible, options, pick_for_solver
 from .assembly import _r, layout_dict
+from .fleet_kinds import kind_classes, kinds_of, split
 
 FLEET_GAP = 1e-4  # the fleet search stops once no plan can be cheaper by more than this fraction
 
@@ -24,6 +25,8 @@ class Built:
     unservable: dict[int, str]  # workload index -> why no group can serve it
     n_layouts: int
     time_limit_s: float
+    kinds: list = None  # identical groups solved as one (planner.plan.fleet_kinds)
+    vmap: list = None  # per kind: (group, domain) of each of its domain indices
 
 
 def _workload(d, path: str):
@@ -98,10 +101,12 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int 
     bad: set[tuple[int, int]] = set()
     unservable: dict[int, str] = {}
     n_layouts = 0
+    kinds = kinds_of(groups, demands)
     for wi, d in enumerate(demands):
         base, q = _workload(d, path)
         reasons = []
-        for gi, g in enumerate(groups):
+        for gi, kind in enumerate(kinds):  # options are rated once per kind, on its first group
+            g = groups[kind.members[0]]
             if d.groups is not None and g.spec.name not in d.groups:
                 continue
             deadline.check()  # past the deadline with no plan yet: exit 4 naming the part that took longest
@@ -125,23 +130,22 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int 
             unservable[wi] = "; ".join(reasons) or "no inventory group allowed"
         if on_step is not None:
             on_step(f"rated layouts of {d.name}")
-    classes = tuple(c for gi, g in enumerate(groups) for c in core.classes_of(g.free, group=gi))
+    classes, vmap = kind_classes(groups, kinds)
     deadline.part(f"the CP-SAT solve of {len(opts_out):,} options over {sum(c.count for c in classes):,} domains in {len(groups)} groups")
     demand = tuple(0.0 if wi in unservable else float(d.output_tokens_per_s) for wi, d in enumerate(demands))
     problem = core.Problem(
         tuple(opts_out), classes, "demand", demand, incompatible=frozenset(bad), budget=core.budget_for(time_limit_s), partial=True, rel_gap=FLEET_GAP,
         names=("output_tokens_per_s of a demand", "price_usd_per_gpu_hour of a group"),
     )
-    return Built(problem, meta, unservable, n_layouts, time_limit_s)
+    return Built(problem, meta, unservable, n_layouts, time_limit_s, kinds, vmap)
 
 
 def report(b: Built, groups, demands):
     from .fleet_result import FleetPlan
 
-    p = b.problem
-    sol = solve(p)
+    sol, p, meta = _solve_and_split(b, groups)
     deadline.part("placing the fleet plan")
-    replicas = _place(sol, p, b.meta, groups, [d.name for d in demands])
+    replicas = _place(sol, p, meta, groups, [d.name for d in demands])
     used = Counter()
     for r in replicas:
         used[r["group"]] += len(r["gpu_ids"])
@@ -161,7 +165,7 @@ def report(b: Built, groups, demands):
             "usd_per_mtok_all_in": _r(usd / served * 1e6) if served else None,
             "replicas": [
                 {"group": groups[p.options[k].group].spec.name, "count": sol.replicas[k], "gpus_each": p.options[k].gpus,
-                 "output_tokens_per_s_each": _r(p.options[k].tps), **b.meta[k]}
+                 "output_tokens_per_s_each": _r(p.options[k].tps), **meta[k]}
                 for k in mine
             ],
             **({"unservable": b.unservable[wi]} if wi in b.unservable else {}),
@@ -194,10 +198,10 @@ def report(b: Built, groups, demands):
         time_limit_s=b.time_limit_s,
         workloads=workloads,
         groups=group_rows,
-        binding=_binding(b, sol, groups, group_rows, demands),
+        binding=_binding(b, p, sol, groups, group_rows, demands),
         replicas=replicas,
-        model={"options": len(p.options), "classes": len(p.classes), "layouts_rated": b.n_layouts,
-               "domains": sum(len(c.domains) for c in p.classes), "stopped_by": sol.stopped_by, "work_budget": sol.work,
+        model={"options": len(b.problem.options), "classes": len(b.problem.classes), "layouts_rated": b.n_layouts,
+               "domains": sum(len(c.domains) for c in b.problem.classes), "stopped_by": sol.stopped_by, "work_budget": sol.work,
                "solves": sol.steps},
     )
 
@@ -209,7 +213,14 @@ def _fraction_gap(sol: Solution, b: Built) -> float | None:
     return (sol.fraction_bound - sol.fraction) / sol.fraction_bound
 
 
-def _binding(b: Built, sol: Solution, groups, rows, demands) -> list[str]:
+def _solve_and_split(b: Built, groups):
+    """Solve the kinds' model, then each kind's replicas and pieces per group."""
+    sol = solve(b.problem)
+    p, sol, origin = split(b.problem, sol, groups, b.kinds, b.vmap)
+    return sol, p, [b.meta[k] for k in origin]
+
+
+def _binding(b: Built, p: core.Problem, sol: Solution, groups, rows, demands) -> list[str]:
     """What stops more demand from being served (empty when every demand is met):
     a workload no group can serve within its SLOs, or inventory groups too full to
     take one more replica of any option that could help."""
@@ -219,14 +230,13 @@ def _binding(b: Built, sol: Solution, groups, rows, demands) -> list[str]:
     if sol.status in ("optimal", "feasible") and not b.unservable:
         return out
     # the workloads holding the common fraction down: served no more than it
-    p = b.problem
     served = {w: sum(o.tps * sol.replicas[k] for k, o in enumerate(p.options) if o.workload == w and o.role != core.PREFILL) for w in range(len(p.demand_tps))}
     short = {w for w, d in enumerate(p.demand_tps) if d > 0 and served[w] <= d * (sol.fraction + 1e-3)}
     for gi, row in enumerate(rows):
-        pieces = [o.piece for o in b.problem.options if o.group == gi and o.workload in short]
+        pieces = [o.piece for o in b.problem.options if gi in b.kinds[o.group].members and o.workload in short]
         if not pieces:
             continue
-        biggest_hole = max((f - _used_in(sol, b.problem, gi, j) for j, f in enumerate(groups[gi].free)), default=0)
+        biggest_hole = max((f - _used_in(sol, p, gi, j) for j, f in enumerate(groups[gi].free)), default=0)
         if biggest_hole < min(pieces):
             out.append(f"gpus: {row['name']} ({row['used']:,} of {row['free']:,} free GPUs used, no room for another replica)")
     return out or ["packing: the free GPUs are split across domains too finely for another replica"]

@@ -15,13 +15,13 @@ from __future__ import annotations
 import copy
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .blocks import Ints
 from .problem import AGG, DECODE, PREFILL, Problem
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):  # a tuple, not a dataclass: a plan at 32 racks builds ~10^5 of them
     members: tuple[tuple[int, int], ...]  # (option, replicas)
     tps: int
     usd: int
@@ -71,27 +71,66 @@ class Fill:
 
 
 def units(p: Problem, ints: Ints, w: int) -> list[Unit]:
+    out = _agg_units(p, ints, w)
+    pre = _prefill(p, ints, w)
+    for k in _decodes(p, ints, w):
+        out.extend(_decode_units(p, ints, k, pre))
+    return out
+
+
+def _unit_key(u: Unit):
+    return (u.usd / u.tps, u.members)
+
+
+def cheapest_unit(p: Problem, ints: Ints) -> Unit | None:
+    """min(every workload's units, key=_unit_key) without building them all:
+    decode options in order of their own $/token, which no unit of theirs beats
+    (prefill only adds cost), stopping once that alone is worse than the best."""
+    best = None
+    decs = []
+    for w in range(p.n_workloads):
+        for u in _agg_units(p, ints, w):
+            best = u if best is None or _unit_key(u) < _unit_key(best) else best
+        decs.extend((ints.usd[k] / ints.tps[k], k, w) for k in _decodes(p, ints, w))
+    pre: dict[int, list[int]] = {}
+    for ratio, k, w in sorted(decs):
+        if best is not None and ratio > best.usd / best.tps:
+            break
+        if w not in pre:
+            pre[w] = _prefill(p, ints, w)
+        for u in _decode_units(p, ints, k, pre[w]):
+            best = u if best is None or _unit_key(u) < _unit_key(best) else best
+    return best
+
+
+def _agg_units(p: Problem, ints: Ints, w: int) -> list[Unit]:
+    return [Unit(((i, 1),), ints.tps[i], ints.usd[i], o.gpus) for i, o in enumerate(p.options)
+            if o.workload == w and o.role == AGG and ints.tps[i] > 0]
+
+
+def _prefill(p: Problem, ints: Ints, w: int) -> list[int]:
+    return [i for i, o in enumerate(p.options) if o.workload == w and o.role == PREFILL and ints.rps[i] > 0]
+
+
+def _decodes(p: Problem, ints: Ints, w: int) -> list[int]:
+    return [k for k, o in enumerate(p.options) if o.workload == w and o.role == DECODE and ints.tps[k] > 0]
+
+
+def _decode_units(p: Problem, ints: Ints, k: int, pre: list[int]) -> list[Unit]:
+    """One decode replica of option ``k`` with just enough replicas of one
+    compatible prefill option (or n-1 of it and the cheapest one covering the rest)."""
     out = []
-    idx = [i for i, o in enumerate(p.options) if o.workload == w]
-    for i in idx:
-        o = p.options[i]
-        if o.role == AGG and ints.tps[i] > 0:
-            out.append(Unit(((i, 1),), ints.tps[i], ints.usd[i], o.gpus))
-    pre = [i for i in idx if p.options[i].role == PREFILL and ints.rps[i] > 0]
-    for k in idx:
-        if p.options[k].role != DECODE or ints.tps[k] <= 0:
-            continue
-        ok = [i for i in pre if (i, k) not in p.incompatible]
-        cover = _Cover(ok, ints)
-        for i in ok:
-            n = -(-ints.rps[k] // ints.rps[i])
-            out.append(Unit(((k, 1), (i, n)), ints.tps[k], ints.usd[k] + n * ints.usd[i], p.options[k].gpus + n * p.options[i].gpus))
-            # n-1 of i and the cheapest other option that covers the rest: balance without waste
-            rest = ints.rps[k] - (n - 1) * ints.rps[i]
-            j = cover.cheapest(rest, i) if n > 1 else None
-            if j is not None:
-                out.append(Unit(((k, 1), (i, n - 1), (j, 1)), ints.tps[k], ints.usd[k] + (n - 1) * ints.usd[i] + ints.usd[j],
-                                p.options[k].gpus + (n - 1) * p.options[i].gpus + p.options[j].gpus))
+    ok = [i for i in pre if (i, k) not in p.incompatible]
+    cover = _Cover(ok, ints)
+    for i in ok:
+        n = -(-ints.rps[k] // ints.rps[i])
+        out.append(Unit(((k, 1), (i, n)), ints.tps[k], ints.usd[k] + n * ints.usd[i], p.options[k].gpus + n * p.options[i].gpus))
+        # n-1 of i and the cheapest other option that covers the rest: balance without waste
+        rest = ints.rps[k] - (n - 1) * ints.rps[i]
+        j = cover.cheapest(rest, i) if n > 1 else None
+        if j is not None:
+            out.append(Unit(((k, 1), (i, n - 1), (j, 1)), ints.tps[k], ints.usd[k] + (n - 1) * ints.usd[i] + ints.usd[j],
+                            p.options[k].gpus + (n - 1) * p.options[i].gpus + p.options[j].gpus))
     return out
 
 
@@ -178,14 +217,16 @@ def greedy(p: Problem, ints: Ints, ub: list[int]) -> tuple[list[int], Fill] | No
             if left > 0:
                 return None
         return counts, fill
-    all_units = [u for w in range(p.n_workloads) for u in units(p, ints, w)]
+    all_units = lambda: [u for w in range(p.n_workloads) for u in units(p, ints, w)]  # noqa: E731
     if p.objective == "throughput":
-        for u in sorted(all_units, key=lambda u: (-u.tps / u.gpus, u.members)):
+        for u in sorted(all_units(), key=lambda u: (-u.tps / u.gpus, u.members)):
             _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget))
-    else:
-        for u in sorted(all_units, key=lambda u: (u.usd / u.tps, u.members)):
-            if _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget)):
-                break
+    else:  # the first unit in $/token order that places: usually the cheapest, found without building them all
+        first = cheapest_unit(p, ints)
+        if first is not None and not _place_many(p, fill, counts, ub, first, _cap(p, ub, first), _left(p, counts, budget)):
+            for u in sorted(all_units(), key=_unit_key):
+                if u is not first and _place_many(p, fill, counts, ub, u, _cap(p, ub, u), _left(p, counts, budget)):
+                    break
     if not any(c for c, o in zip(counts, p.options) if o.role != PREFILL):
         return None
     return counts, fill

@@ -37,7 +37,8 @@ TIE_BREAK_SHARE = 0.1  # of the work left, at most, for the tie-break ...
 TIE_BREAK_WORK = 0.02  # ... and at most this many work units: it only adds replicas at the optimum
 STEP_SHARE = 0.5  # each primary step may use this share of the work left
 LP_ACCEPT_GAP = 0.01  # a plan rounded from the LP relaxation this close to its bound ends a search CP-SAT's probe did not close ...
-PROBE_SHARE = 0.25  # ... a probe of this share of the work left (small fleets are proven in it, large ones keep the LP plan)
+PROBE_SHARE = 0.25  # ... a probe of this share of the work left, at most PROBE_WORK units: small fleets are
+PROBE_WORK = 1.0  # proven in a few hundredths of a unit; at 100k GPUs CP-SAT gains nothing on the LP plan in 15
 DINKELBACH_STEP_GAP = 0.5  # a step that found a much better plan stops within this relative gap of F: the next step goes on from it
 
 
@@ -215,8 +216,8 @@ def _lexicographic(run: _Run, start) -> Solution:
     if lp_vals is not None and key(lp_vals) * (1 - run.p.rel_gap) <= lp_bound:
         code, inc, raw = cp_model.FEASIBLE, lp_vals, float(lp_bound)  # the rounded LP plan is within the gap
     else:
-        share = PROBE_SHARE if close else 1.0 - TIE_BREAK_SHARE
-        code, s, vals = run.step(primary, sense, start, share, relative_gap_limit=run.p.rel_gap)
+        share, cap = (PROBE_SHARE, PROBE_WORK) if close else (1.0 - TIE_BREAK_SHARE, None)
+        code, s, vals = run.step(primary, sense, start, share, cap, relative_gap_limit=run.p.rel_gap)
         if vals is None and start is None and lp_vals is None:
             return _empty(run, "infeasible" if code == cp_model.INFEASIBLE else "unknown")
         inc = vals or start
@@ -252,7 +253,7 @@ def _fraction(p: Problem, ints: Ints, ub: list[int], steps: Steps) -> Solution:
     if lp_vals is not None and lp_vals[phi] >= lp_bound * (1 - p.rel_gap):
         code, vals, raw = cp_model.FEASIBLE, lp_vals, lp_bound  # the rounded LP plan is within the gap
     else:
-        code, s, vals = run.step(mdl.phi, "max", None, PROBE_SHARE if close else STEP_SHARE)
+        code, s, vals = run.step(mdl.phi, "max", None, *((PROBE_SHARE, PROBE_WORK) if close else (STEP_SHARE, None)))
         raw = min(PHI_SCALE, s.BestObjectiveBound()) if vals is not None else PHI_SCALE
         if lp_vals is not None and (vals is None or lp_vals[phi] > vals[phi]):
             vals = lp_vals
@@ -303,16 +304,17 @@ def cost_lower_bound(p: Problem) -> float:
     replica pays at least its own cost plus its requests at the cheapest $/request
     of a compatible prefill option (fractional prefill, placement ignored)."""
     best = math.inf
+    # prefill options by $/request, cheapest first: a decode option's first compatible one is its cheapest
+    by_rate = sorted((q.usd_per_s / q.rps, i, q.workload) for i, q in enumerate(p.options) if q.role == PREFILL and q.rps > 0)
     for k, o in enumerate(p.options):
         if o.role == PREFILL or o.tps <= 0:
             continue
         extra = 0.0
         if o.role == DECODE:
-            rates = [q.usd_per_s / q.rps for i, q in enumerate(p.options)
-                     if q.role == PREFILL and q.workload == o.workload and q.rps > 0 and (i, k) not in p.incompatible]
-            if not rates:
+            rate = next((r for r, i, w in by_rate if w == o.workload and (i, k) not in p.incompatible), None)
+            if rate is None:
                 continue
-            extra = min(rates) * o.rps
+            extra = rate * o.rps
         best = min(best, (o.usd_per_s + extra) / o.tps * 1e6)
     return best
 

@@ -125,8 +125,12 @@ def prefill_choices(w: Workload, topo: Topology, pre: PrefillOptions, Ld: Layout
     ev, L = pre.ev, pre.layouts
     ok = np.nonzero(pre.feasible)[0]
     lat = ev.queue_s + ev.latency_s
-    xfer = kv_transfer_s(w, topo, kv_shard_gpus(w, L)[:, None], kv_shard_gpus(w, Ld)[None, :], scale_up)
-    reach = ((lat[:, None] + xfer) <= w.ttft_s).sum(axis=1)
+    # decode options meeting TTFT per prefill layout, counted per receiver level (a
+    # handful of distinct KV shard counts, not one column per decode option: at 32
+    # racks that matrix was 9,000 x 750)
+    levels, per_level = np.unique(kv_shard_gpus(w, Ld), return_counts=True)
+    xfer = kv_transfer_s(w, topo, kv_shard_gpus(w, L)[:, None], levels[None, :], scale_up)
+    reach = (((lat[:, None] + xfer) <= w.ttft_s) * per_level[None, :]).sum(axis=1)
     keys = np.column_stack([L.chunks, L.chunk_gpus, -ev.requests_per_s, ev.usd_per_s, -reach])
     kept = set(pareto(keys, ok))
     return [int(i) for i in pre.ranked() if int(i) in kept]

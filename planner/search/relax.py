@@ -54,9 +54,10 @@ def _is_linear(c) -> bool:
     return has() if has is not None else c.HasField("linear")
 
 
-def relax(model) -> Relaxed:
+def relax(model, lower: dict[int, float] | None = None) -> Relaxed:
     """The LP optimum of ``model``'s objective over its linear rows (status
-    unknown where GLOP proves neither an optimum nor infeasibility)."""
+    unknown where GLOP proves neither an optimum nor infeasibility). ``lower``:
+    raised lower bounds by variable index (then it bounds nothing but the dive)."""
     from ortools.linear_solver import pywraplp
 
     from . import deadline
@@ -73,6 +74,8 @@ def relax(model) -> Relaxed:
         s.SetTimeLimit(max(int(left * 1000), 1))  # ms; the command's deadline (planner.search.deadline)
     inf = s.infinity()
     xs = [s.NumVar(*_open(*_ends(v.domain), inf), "") for v in proto.variables]
+    for v, lo in (lower or {}).items():  # a dive: some variables held at or above a value
+        xs[v].SetLb(max(xs[v].lb(), lo))
     for c in proto.constraints:
         if not _is_linear(c) or len(c.enforcement_literal):
             continue

@@ -213,10 +213,16 @@ def values_of_plan(mdl, counts: list[int], fill: Fill) -> list[int]:
     return vals
 
 
+DIVES = 8  # at most this many LP re-solves, each holding one more option at its rounded-up replica count
+
+
 def lp_plan(p: Problem, ints, ub: list[int], mdl, expr, sense: str):
     """The LP bound on ``expr`` (model integers; None when unknown, "infeasible"
     when proven) and the values of a whole plan rounded from the LP optimum
-    (None when rounding meets no plan)."""
+    (None when rounding meets no plan). For the common fraction, a workload
+    whose replicas are coarse can fall a replica short in rounding: the LP is
+    solved again (a dive) with that workload's most fractional option held at
+    its rounded-up count, and the best whole plan kept."""
     from .relax import LP_TOLERANCE, relax
 
     if p.colocated:
@@ -227,16 +233,48 @@ def lp_plan(p: Problem, ints, ub: list[int], mdl, expr, sense: str):
         return ("infeasible" if lp.status == "infeasible" else None), None
     slack = abs(lp.value) * LP_TOLERANCE + LP_TOLERANCE
     bound = math.floor(lp.value + slack) if sense == "max" else math.ceil(lp.value - slack)
+    best, lower = None, {}
+    for _ in range(DIVES if mdl.phi is not None else 1):
+        vals, served = _rounded(p, ints, ub, mdl, lp)
+        if vals is None:
+            break
+        if best is None or vals[mdl.phi.Index()] > best[mdl.phi.Index()]:
+            best = vals
+        if mdl.phi is None or best[mdl.phi.Index()] >= bound * (1 - p.rel_gap):
+            break
+        k = _dive_on(p, mdl, lp, served, lower)
+        if k is None:
+            break
+        lower[mdl.r[k].Index()] = math.ceil(lp.x[mdl.r[k].Index()])
+        lp = relax(mdl.m, lower)
+        if lp.status != "optimal":
+            break
+    return bound, best
+
+
+def _rounded(p: Problem, ints, ub, mdl, lp):
+    """Values of the whole plan rounded from ``lp`` and its served tokens/s per workload (scaled)."""
     at = lambda v: lp.x[v.Index()]  # noqa: E731
     target = None if mdl.phi is None else min(1.0, lp.value / PHI_SCALE * mdl.phi_widen)
     plan = round_plan(p, ints, ub, mdl, at, target)
     if plan is None:
-        return bound, None
+        return None, None
     vals = values_of_plan(mdl, *plan)
+    served = [0] * p.n_workloads
+    for k, o in enumerate(p.options):
+        if o.role != PREFILL:
+            served[o.workload] += ints.tps[k] * plan[0][k]
     if mdl.phi is not None:
-        served = [0] * p.n_workloads
-        for k, o in enumerate(p.options):
-            if o.role != PREFILL:
-                served[o.workload] += ints.tps[k] * plan[0][k]
         vals[mdl.phi.Index()] = min([PHI_SCALE] + [a * served[w] // b for w, a, b in mdl.phi_rows])
-    return bound, vals
+    return vals, served
+
+
+def _dive_on(p: Problem, mdl, lp, served, lower) -> int | None:
+    """The most fractional serving option of the workload furthest below the fraction."""
+    worst = min(((a * served[w] / b, w) for w, a, b in mdl.phi_rows), default=None)
+    if worst is None:
+        return None
+    cands = [(lp.x[v.Index()] - math.floor(lp.x[v.Index()] + EPS), k) for k, (v, o) in enumerate(zip(mdl.r, p.options))
+             if o.workload == worst[1] and o.role != PREFILL and v.Index() not in lower]
+    frac, k = max(cands, default=(0.0, None))
+    return k if frac > EPS else None
