@@ -6,10 +6,14 @@ measured in the same run, for docs/performance.md and commit messages.
     python benchmarks/perf.py --rows plan,compare8 --json out.json
 
 The floor is ``python -c "from ortools.sat.python import cp_model"``: the time
-Python needs just to start and load the CP-SAT module. It is measured before
-every row (the machine's load changes during a run) and each ratio uses the
-median of all floor runs. Each row is a fresh ``planner`` process, start-up
-included; the figure is the median wall time of its repeats.
+Python needs just to start and load the CP-SAT module. It is measured next to
+every run of a row (the machine's load changes during a run) and each ratio
+uses the median of all floor runs; CPU seconds (user + system, from wait4) are
+printed too, with their own ratio to the floor's CPU, which a loaded machine
+moves less than wall time. Each row is a fresh ``planner`` process, start-up
+included; the figure is the median wall time of its repeats. The planner
+package is byte-compiled first, as an installed one is (``--no-compile``: as
+found; see :func:`compile_bytecode`).
 
 Rows (issue 12's table and targets):
   plan          default plan (deepseek-v3, one GB200 NVL72)           <= 1.5x
@@ -87,22 +91,50 @@ def measure(args: list[str], ok_codes: tuple[int, ...] = (0,)) -> dict:
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024, "stdout": text}
 
 
+def compile_bytecode() -> Path:
+    """Byte-compile the measured planner package, as ``pip install`` does for an
+    installed one. Without it, a source checkout run with PYTHONDONTWRITEBYTECODE
+    (or from a read-only tree) compiles every planner module on every start,
+    ~0.05 s that no installed planner pays while the floor's own packages
+    (ortools, numpy, pandas) are compiled. --no-compile measures as is."""
+    import compileall
+    import importlib.util
+
+    if TREE is not None:
+        root = TREE / "planner"
+    else:
+        spec = importlib.util.find_spec("planner")
+        root = Path(spec.origin).parent if spec and spec.origin else Path("planner")
+    if not compileall.compile_dir(str(root), quiet=1):
+        raise SystemExit(f"could not byte-compile {root}")
+    return root
+
+
 class Bench:
     def __init__(self, repeats: int):
         self.repeats = repeats
         self.floor: list[float] = []
+        self.floor_cpu: list[float] = []
         self.cmd = planner_cmd()
 
     def sample_floor(self) -> None:
-        self.floor.append(measure(FLOOR)["wall_s"])
+        r = measure(FLOOR)
+        self.floor.append(r["wall_s"])
+        self.floor_cpu.append(r["cpu_s"])
 
     @property
     def floor_s(self) -> float:
         return statistics.median(self.floor)
 
+    @property
+    def floor_cpu_s(self) -> float:
+        return statistics.median(self.floor_cpu)
+
     def row(self, args: list[str], repeats: int | None = None) -> dict:
-        self.sample_floor()
-        runs = [measure([*self.cmd, *args]) for _ in range(repeats or self.repeats)]
+        runs = []
+        for _ in range(repeats or self.repeats):  # a floor next to every run: the load moves
+            self.sample_floor()
+            runs.append(measure([*self.cmd, *args]))
         return {
             "command": "planner " + " ".join(args),
             "wall_s": statistics.median(r["wall_s"] for r in runs),
@@ -148,10 +180,11 @@ def bench_costmodel(seconds: float) -> dict:
     return {"layouts": len(L), "candidates": int(batch.size), "ms_per_call": dt * 1e3, "evals_per_s": batch.size / dt}
 
 
-def fmt_row(name: str, r: dict, floor: float, target: float | None) -> str:
+def fmt_row(name: str, r: dict, floor: float, target: float | None, floor_cpu: float) -> str:
     ratio = r["wall_s"] / floor
     verdict = "" if target is None else f"  target <= {target:g}x: {'met' if ratio <= target else 'MISSED'}"
-    return f"{name:13s} {ratio:5.2f}x  {r['wall_s']:6.2f} s  CPU {r['cpu_s']:6.2f} s  RSS {r['rss_mb']:4.0f} MB  {r['command']}{verdict}"
+    return (f"{name:13s} {ratio:5.2f}x  {r['wall_s']:6.2f} s  CPU {r['cpu_s']:6.2f} s ({r['cpu_s'] / floor_cpu:4.2f}x the floor's)  "
+            f"RSS {r['rss_mb']:4.0f} MB  {r['command']}{verdict}")
 
 
 def main() -> int:
@@ -161,9 +194,11 @@ def main() -> int:
     ap.add_argument("--rows", help="comma-separated subset of: " + ", ".join([*ROWS, "fleet", "rss", *CURVES, "costmodel"]))
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     ap.add_argument("--tree", type=Path, help="measure the planner of this checkout (e.g. an export of main before a change)")
+    ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the planner first (see compile_bytecode)")
     opts = ap.parse_args()
     global TREE
     TREE = opts.tree.resolve() if opts.tree else None
+    compiled = None if opts.no_compile else compile_bytecode()
     names = [*ROWS, "fleet", "rss", *CURVES, "costmodel"]
     wanted = opts.rows.split(",") if opts.rows else [n for n in names if not (opts.quick and n in ("fleet", "costmodel"))]
     unknown = [n for n in wanted if n not in names]
@@ -186,13 +221,15 @@ def main() -> int:
         elif name == "costmodel":
             res[name] = bench_costmodel(0.5 if opts.quick else 2.0)
     floor = b.floor_s
-    res["floor"] = {"command": " ".join(FLOOR[1:]), "wall_s": floor, "runs": len(b.floor)}
-    print(f"floor: python -c 'from ortools.sat.python import cp_model'  {floor:.3f} s (median of {len(b.floor)}); "
+    res["floor"] = {"command": " ".join(FLOOR[1:]), "wall_s": floor, "cpu_s": b.floor_cpu_s, "runs": len(b.floor)}
+    res["bytecode"] = "as found" if compiled is None else f"compiled first ({compiled})"
+    print(f"floor: python -c 'from ortools.sat.python import cp_model'  {floor:.3f} s, CPU {b.floor_cpu_s:.3f} s (median of {len(b.floor)}); "
           f"load average {res['machine']['load_1min']:.1f} on {res['machine']['cores']} cores")
+    print(f"planner bytecode: {res['bytecode']}")
     for name in wanted:
         r = res[name]
         if name in ROWS:
-            print(fmt_row(name, r, floor, ROWS[name][1]))
+            print(fmt_row(name, r, floor, ROWS[name][1], b.floor_cpu_s))
         elif name == "rss":
             ok = "met" if r["rss_mb"] <= TARGET_RSS_MB else "MISSED"
             print(f"{'rss':13s} peak RSS of the default plan {r['rss_mb']:.0f} MB  target <= {TARGET_RSS_MB} MB: {ok}")

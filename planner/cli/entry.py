@@ -39,7 +39,7 @@ def _interrupted_line(exc: interrupts.Interrupted) -> str:
 
 
 def _run(argv: list[str] | None) -> int:
-    from .main import app  # first: it sets up start-up (planner.cli.lazy_pandas, the collector) before typer loads
+    from .main import app  # first: it sets up start-up (planner.cli.lazy_imports, the collector) before typer loads
 
     import typer
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from . import lazy_pandas
+from . import lazy_imports
 
-lazy_pandas.install()  # before anything can import ortools: the CLI never uses its pandas helpers
+lazy_imports.install()  # before anything can import ortools or pydantic: the CLI never uses their pandas or plugin helpers
 # A command is one short process that makes few reference cycles; at the default
 # threshold (a collection every 700 allocations) the collector took 10-13 % of a
 # plan's wall time, mostly walking the objects that imports create.

@@ -125,21 +125,28 @@ def read_yaml(path: Path) -> LoadedFile:
     return LoadedFile(path=path, data=data, sha256=sha)
 
 
+_BAD_TAG = "a value its explicit tag (!!int, !!float, !!bool, !!timestamp, ...) cannot hold; drop the tag or fix the value"
+
+
 @lru_cache(maxsize=256)
 def _parse_yaml(path: str, sha256: str, text: str) -> dict[str, Any]:
     """The mapping in ``text`` (keyed on path and content hash; errors are not cached)."""
-    from .safeio import check_yaml_depth
+    from . import yaml_read
 
-    check_yaml_depth(text, path)
+    yaml_read.check_depth(text, path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml_read.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise InputError(f"{path}: malformed YAML{where}: {problem}") from None
-    except ValueError:  # an integer literal longer than Python converts
-        raise InputError(f"{path}: a number too long to read") from None
+    except ValueError as exc:
+        if "limit" in str(exc):  # an integer literal longer than Python converts
+            raise InputError(f"{path}: a number too long to read") from None
+        raise InputError(f"{path}: malformed YAML: {_BAD_TAG}") from None
+    except (IndexError, KeyError, AttributeError, TypeError):  # PyYAML's constructors on e.g. "!!bool x"
+        raise InputError(f"{path}: malformed YAML: {_BAD_TAG}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
     return data

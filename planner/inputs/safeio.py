@@ -2,7 +2,7 @@
 
 Reading: a file must be a regular file (a FIFO or a device would block or never
 end) no larger than ``MAX_INPUT_BYTES``, and its nesting (YAML or JSON) no
-deeper than ``MAX_NESTING``, checked by a linear scan before any recursive
+deeper than ``MAX_NESTING``, checked by a linear scan (YAML: yaml_read.py) before any recursive
 parser sees it. Errors name the file and the limit, never the file's contents.
 
 Writing: every output file (``--out``, ``--csv``, ``--plot``, schemas) goes
@@ -92,28 +92,6 @@ def json_depth(text: str) -> int:
 def check_json_depth(text: str, shown: str | Path) -> None:
     if json_depth(text) > MAX_NESTING:
         raise InputError(f"{shown}: nested deeper than {MAX_NESTING} levels")
-
-
-def check_yaml_depth(text: str, shown: str | Path) -> None:
-    """Refuse YAML nested deeper than MAX_NESTING or using aliases, before composing
-    it: PyYAML composes recursively (deep input raises RecursionError) and an alias
-    shares a node, so a few lines can stand for exponentially many (billion laughs).
-    Walks the parser's event stream, which is iterative."""
-    import yaml
-
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise InputError(f"{shown}: nested deeper than {MAX_NESTING} levels")
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            elif isinstance(event, yaml.AliasEvent):
-                raise InputError(f"{shown}: YAML aliases (*name) are not supported; write the values out")
-    except yaml.YAMLError:
-        return  # malformed: the loader reports where, naming the file
 
 
 # --------------------------------------------------------------------------- writing

@@ -20,7 +20,7 @@ from ..inputs.errors import InfeasibleError, TimeLimitError
 from ..search import deadline, problem as core
 from ..search.control import WALL_LIMIT
 from ..search.loop import Solution, cost_lower_bound, solve, summary
-from ..search.pool_options import BATCH_FRACTIONS, Decode, decode_choices, pool_candidates, pool_problem
+from ..search.pool_options import BATCH_FRACTIONS, Decode, PoolCandidates, decode_choices, pool_candidates, pool_problem
 from .assembly import (
     Plan,
     annotate_placement,
@@ -84,16 +84,15 @@ def _ttft_parts(w: Workload, topo: Topology, pre: PrefillOptions, i: int, L: Lay
     return float(pre.ev.queue_s[i]), float(pre.ev.latency_s[i]), xfer
 
 
-def _solve_variant(w, topo, L, dec: Decode, scale_up, objective, demand_tps, max_gpus, time_limit_s, base) -> _Variant | None:
-    if scale_up and topo.n_domains > COLOCATED_MAX_DOMAINS:
+def _pools(w: Workload, topo: Topology, scale_up: bool) -> str:
+    return f"{'colocated' if scale_up else 'split'} prefill/decode pools of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}"
+
+
+def _solve_variant(w, topo, dec: Decode, scale_up, c: PoolCandidates | str | None, problem: core.Problem | None) -> _Variant | None:
+    """The solved pools of one KV link; None when it has no candidates (``problem`` None)."""
+    if problem is None:
         return None
-    pools = f"{'colocated' if scale_up else 'split'} prefill/decode pools of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}"
-    deadline.part(f"rating the {pools}")
-    c = pool_candidates(w, topo, scale_up, max_gpus, base)
-    if isinstance(c, str):
-        return None
-    problem = pool_problem(w, topo, L, dec, c, scale_up, objective, demand_tps, max_gpus, time_limit_s)
-    deadline.part(f"the CP-SAT solve of the {pools} ({len(problem.options)} options)")
+    deadline.part(f"the CP-SAT solve of the {_pools(w, topo, scale_up)} ({len(problem.options)} options)")
     sol = _view(solve(problem), len(c.p_idx), topo.n_domains)
     return _Variant("scale_up" if scale_up else "scale_out", c.pre, c.p_idx, list(range(len(dec.layouts))), problem, sol)
 
@@ -119,20 +118,33 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
         raise InfeasibleError(f"tpot: no decode layout of {w.name} fits memory and TPOT {w.tpot_s / units.MS:g} ms on {topo.name}")
     dec = decode_choices(w, topo, L, b, dev)
     base = (L, b, dev, dec)
+    cands: dict[bool, tuple] = {}
+
+    def candidates(up: bool) -> tuple:
+        """(pool candidates or why none, their problem or None), built once per KV link."""
+        if up not in cands:
+            c = None
+            if not (up and topo.n_domains > COLOCATED_MAX_DOMAINS):
+                deadline.part(f"rating the {_pools(w, topo, up)}")
+                c = pool_candidates(w, topo, up, max_gpus, base)
+            ok = c is not None and not isinstance(c, str)
+            cands[up] = (c, pool_problem(w, topo, L, dec, c, up, objective, demand_tps, max_gpus, time_limit_s) if ok else None)
+        return cands[up]
+
     variants, cut = [], False
     for up in (True, False):  # colocated first: on a tie the KV really does move over scale-up links
         if variants and deadline.passed():  # the colocated plan stands, not proven best: the answer says so
             cut = True
             break
         deadline.check()
-        v = _solve_variant(w, topo, L, dec, up, objective, demand_tps, max_gpus, time_limit_s, base)
+        v = _solve_variant(w, topo, dec, up, *candidates(up))
         if v is not None:
             variants.append(v)
             if up and objective == "cost" and v.sol.status == "optimal":
                 break_even = v.sol.objective
                 # the split pools cannot beat a proven colocated optimum below their own lower bound
-                c = pool_candidates(w, topo, False, max_gpus, base)
-                if not isinstance(c, str) and cost_lower_bound(pool_problem(w, topo, L, dec, c, False, objective, demand_tps, max_gpus, time_limit_s)) >= break_even:
+                split = candidates(False)[1]
+                if split is not None and cost_lower_bound(split) >= break_even:
                     break
     if not variants:
         raise InfeasibleError(f"ttft: no prefill layout of {w.name} meets memory and TTFT {w.ttft_s / units.MS:g} ms on {topo.name}")
