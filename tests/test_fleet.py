@@ -221,3 +221,24 @@ def test_identical_groups_are_one_kind_for_the_solver_and_replicas_never_cross_g
         assert all(0 <= g < 3 * 8 for g in r["gpu_ids"]) and all(0 <= d < 3 for d in r["domains"]), r
     assert split.usd_per_hour >= whole.usd_per_hour - 1e-6
     assert split.workloads[0]["served_output_tokens_per_s"] >= 800
+
+
+def test_a_piece_that_fits_on_one_host_is_placed_on_one_host(tmp_path):
+    """Within a domain any free GPUs would do for the solver, but engines launch
+    one process set per host: the example fleet's NVL72 racks (4-GPU hosts, three
+    failed GPUs) used to get pieces straddling hosts, refused by every engine.
+    Each piece (a replica's GPUs in one domain) of at most a host's GPUs sits on
+    one host, and a larger one on whole hosts where the domain has them."""
+    from pathlib import Path
+
+    ex = Path(__file__).resolve().parent.parent / "examples"
+    f = plan_fleet(ex / "inventory.yaml", ex / "demands.yaml", time_limit_s=60)
+    per_host = {g["name"]: g["gpus_per_host"] for g in f.groups}
+    size = {g["name"]: g["domain_size"] for g in f.groups}
+    assert check(f) == []
+    for r in f.replicas:
+        h, n = per_host[r["group"]], size[r["group"]]
+        for d in r["domains"]:
+            piece = [g for g in r["gpu_ids"] if g // n == d]
+            hosts = {g // h for g in piece}
+            assert len(hosts) == -(-len(piece) // h), (r["id"], piece)

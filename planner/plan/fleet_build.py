@@ -247,36 +247,64 @@ def _used_in(sol: Solution, p: core.Problem, gi: int, j: int) -> int:
 
 
 def _place(sol: Solution, p: core.Problem, meta, groups, names: list[str]) -> list[dict[str, Any]]:
-    """GPU ids for every replica: pieces take a domain's free GPUs in order; a
-    replica's pieces are dealt round-robin, so they sit in different domains
-    whenever the solver spread them."""
-    cursor: dict[tuple[int, int], int] = {}
+    """GPU ids for every replica: a replica's pieces are dealt round-robin over
+    the domains the solver gave its option (so they sit in different domains
+    whenever the solver spread them); then, domain by domain and largest piece
+    first, each piece takes GPUs of one host where one has room (best fit), or
+    whole hosts, so that engines launching one process set per host can run it."""
     out: list[dict[str, Any]] = []
+    count: list[int] = []  # pieces per replica
+    wants: list[tuple[int, int, int, int, int]] = []  # (group, domain, -size, replica, piece)
     for k, o in enumerate(p.options):
         n = sol.replicas[k]
         if n == 0:
             continue
         g = groups[o.group]
-        reps: list[list[int]] = [[] for _ in range(n)]
-        doms: list[set[int]] = [set() for _ in range(n)]
+        where: list[list[int]] = [[] for _ in range(n)]
         slot = 0
         for j in sorted(sol.pieces[k]):
             for _ in range(sol.pieces[k][j]):
-                ids = _take(g, j, o.piece, cursor)
-                reps[slot % n].extend(ids)
-                doms[slot % n].add(j)
+                where[slot % n].append(j)
                 slot += 1
-        for ids, ds in zip(reps, doms):
+        for js in where:
+            wants += [(o.group, j, -o.piece, len(out), q) for q, j in enumerate(js)]
+            count.append(len(js))
             out.append({"id": len(out), "demand": names[o.workload], "group": g.spec.name, "role": meta[k]["role"], "layout": meta[k]["layout"],
-                        "batch": meta[k]["batch"], "domains": sorted(ds), "gpu_ids": ids})
+                        "batch": meta[k]["batch"], "domains": sorted(set(js)), "gpu_ids": []})
+    free: dict[tuple[int, int], list[list[int]]] = {}
+    got: dict[tuple[int, int], list[int]] = {}
+    for gi, j, neg, rid, q in sorted(wants):
+        got[(rid, q)] = _take(groups[gi], (gi, j), -neg, free)
+    for rid, r in enumerate(out):
+        r["gpu_ids"] = [i for q in range(count[rid]) for i in got[(rid, q)]]
     return out
 
 
-def _take(g, j: int, size: int, cursor: dict[tuple[int, int], int]) -> list[int]:
+def _hosts(g, j: int) -> list[list[int]]:
+    """Free GPU ids of domain ``j`` of group ``g``, per host."""
+    per = max(int(g.topo.gpus_per_host or g.domain_size), 1)
     base = j * g.domain_size
-    ids = [base + i for i in range(g.domain_size) if base + i not in g.down]
-    start = cursor.get((id(g), j), 0)
-    cursor[(id(g), j)] = start + size
-    if start + size > len(ids):
-        raise AssertionError(f"domain {j} of {g.spec.name} over-filled")  # the packing forbids this
-    return ids[start:start + size]
+    return [[base + i for i in range(a, min(a + per, g.domain_size)) if base + i not in g.down] for a in range(0, g.domain_size, per)]
+
+
+def _take(g, key: tuple[int, int], size: int, free: dict) -> list[int]:
+    hosts = free.setdefault(key, _hosts(g, key[1]))
+    per = max(int(g.topo.gpus_per_host or g.domain_size), 1)
+    if size <= per:  # one host: the tightest with room
+        fit = min(((len(h), n) for n, h in enumerate(hosts) if len(h) >= size), default=None)
+        order = [fit[1]] if fit else []
+    elif size % per == 0:  # whole hosts
+        order = [n for n, h in enumerate(hosts) if len(h) == per][: size // per]
+        order = order if len(order) == size // per else []
+    else:
+        order = []
+    if not order:  # no host-aligned room left: the domain's free GPUs in order
+        order = list(range(len(hosts)))
+    ids: list[int] = []
+    for n in order:
+        take = hosts[n][: size - len(ids)]
+        ids += take
+        hosts[n] = hosts[n][len(take):]
+    if len(ids) < size:
+        raise AssertionError(f"domain {key[1]} of {g.spec.name} over-filled")  # the packing forbids this
+    return ids
