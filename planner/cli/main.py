@@ -39,17 +39,23 @@ app = typer.Typer(
 
 
 def _emit(plan, as_json: bool, out: Optional[Path]) -> None:
-    text = plan.to_json()
-    write_out(out, text)
-    if as_json:
-        typer.echo(text)
-    else:
-        from .console import console
-        from .render import render_plan
+    """Print (and write) a plan. The typed document is built once; its JSON (the
+    bytes of ``plan.to_json()``) only when it is printed or written."""
+    doc = plan.document()
+    if as_json or out is not None:
+        from ..plan.document import dump, strict_dumps
 
-        render_plan(plan.document(), console())
-        if out is not None:
-            typer.echo(f"plan written to {out}")
+        text = strict_dumps(dump(doc))
+        write_out(out, text)
+        if as_json:
+            typer.echo(text)
+            return
+    from .console import console
+    from .render import render_plan
+
+    render_plan(doc, console())
+    if out is not None:
+        typer.echo(f"plan written to {out}")
 
 
 @app.command()

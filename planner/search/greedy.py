@@ -12,7 +12,6 @@ complete, feasible hint for CP-SAT: a time-out is never "infeasible".
 
 from __future__ import annotations
 
-import copy
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -175,7 +174,7 @@ def _try(p: Problem, fill: Fill, counts: list[int], ub: list[int], u: Unit, n: i
         return False
     if gpus_left is not None and u.gpus * n > gpus_left:
         return False
-    trial = copy.deepcopy(fill)
+    trial = Fill(fill.caps, [dict(st) for st in fill.states], fill.group_of, dict(fill.y))  # put() only rebinds keys: a shallow copy per class is a full one
     for group, block, per in _blocks(p, u):
         if trial.put(group, block, per * n) < per * n:
             return False

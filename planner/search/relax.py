@@ -58,45 +58,61 @@ def relax(model, lower: dict[int, float] | None = None) -> Relaxed:
     """The LP optimum of ``model``'s objective over its linear rows (status
     unknown where GLOP proves neither an optimum nor infeasibility). ``lower``:
     raised lower bounds by variable index (then it bounds nothing but the dive)."""
-    from ortools.linear_solver import pywraplp
+    return Relaxation(model).solve(lower)
 
-    from . import deadline
 
-    left = deadline.remaining_s()
-    if left is not None and left <= 0:  # past the command's deadline no search starts
-        deadline.mark_hit()
-        return Relaxed("unknown")
-    proto = model.Proto()
-    s = pywraplp.Solver.CreateSolver("GLOP")
-    if s is None:
-        return Relaxed("unknown")
-    if left is not None:
-        s.SetTimeLimit(max(int(left * 1000), 1))  # ms; the command's deadline (planner.search.deadline)
-    inf = s.infinity()
-    xs = [s.NumVar(*_open(*_ends(v.domain), inf), "") for v in proto.variables]
-    for v, lo in (lower or {}).items():  # a dive: some variables held at or above a value
-        xs[v].SetLb(max(xs[v].lb(), lo))
-    for c in proto.constraints:
-        if not _is_linear(c) or len(c.enforcement_literal):
-            continue
-        lin = c.linear
-        lo, hi = _open(*_ends(lin.domain), inf)
-        _row(s, zip(lin.vars, lin.coeffs), lo, hi, xs)
-    obj = proto.objective
-    coef: dict[int, float] = {}
-    offset = float(obj.offset)
-    for v, k in zip(obj.vars, obj.coeffs):
-        if v < 0:
-            offset, v, k = offset + k, -v - 1, -k
-        coef[v] = coef.get(v, 0.0) + k
-    o = s.Objective()
-    for v, k in coef.items():
-        o.SetCoefficient(xs[v], float(k))
-    o.SetMinimization()
-    code = s.Solve()
-    if code != pywraplp.Solver.OPTIMAL and deadline.passed():
-        deadline.mark_hit()  # the answer may differ from a quiet machine's: stopped_by says so
-    if code != pywraplp.Solver.OPTIMAL:
-        return Relaxed("infeasible" if code == pywraplp.Solver.INFEASIBLE else "unknown")
-    scale = obj.scaling_factor or 1.0
-    return Relaxed("optimal", scale * (o.Value() + offset), tuple(x.solution_value() for x in xs))
+class Relaxation:
+    """The LP of ``model`` (with its objective as set now), built once; solved
+    again with raised lower bounds (dives), GLOP starting from its last basis.
+    The same calls in the same order give the same answers."""
+
+    def __init__(self, model):
+        from ortools.linear_solver import pywraplp
+
+        proto = model.Proto()
+        self.s = s = pywraplp.Solver.CreateSolver("GLOP")
+        if s is None:
+            return
+        inf = s.infinity()
+        self.xs = xs = [s.NumVar(*_open(*_ends(v.domain), inf), "") for v in proto.variables]
+        self.base_lb = [x.lb() for x in xs]
+        for c in proto.constraints:
+            if not _is_linear(c) or len(c.enforcement_literal):
+                continue
+            lin = c.linear
+            lo, hi = _open(*_ends(lin.domain), inf)
+            _row(s, zip(lin.vars, lin.coeffs), lo, hi, xs)
+        obj = proto.objective
+        coef: dict[int, float] = {}
+        self.offset = float(obj.offset)
+        for v, k in zip(obj.vars, obj.coeffs):
+            if v < 0:
+                self.offset, v, k = self.offset + k, -v - 1, -k
+            coef[v] = coef.get(v, 0.0) + k
+        self.o = s.Objective()
+        for v, k in coef.items():
+            self.o.SetCoefficient(xs[v], float(k))
+        self.o.SetMinimization()
+        self.scale = obj.scaling_factor or 1.0
+
+    def solve(self, lower: dict[int, float] | None = None) -> Relaxed:
+        from ortools.linear_solver import pywraplp
+
+        from . import deadline
+
+        left = deadline.remaining_s()
+        if left is not None and left <= 0:  # past the command's deadline no search starts
+            deadline.mark_hit()
+            return Relaxed("unknown")
+        if self.s is None:
+            return Relaxed("unknown")
+        if left is not None:
+            self.s.SetTimeLimit(max(int(left * 1000), 1))  # ms; the command's deadline (planner.search.deadline)
+        for v, lo in (lower or {}).items():  # a dive: some variables held at or above a value
+            self.xs[v].SetLb(max(self.base_lb[v], lo))
+        code = self.s.Solve()
+        if code != pywraplp.Solver.OPTIMAL and deadline.passed():
+            deadline.mark_hit()  # the answer may differ from a quiet machine's: stopped_by says so
+        if code != pywraplp.Solver.OPTIMAL:
+            return Relaxed("infeasible" if code == pywraplp.Solver.INFEASIBLE else "unknown")
+        return Relaxed("optimal", self.scale * (self.o.Value() + self.offset), tuple(x.solution_value() for x in self.xs))

@@ -223,12 +223,13 @@ def lp_plan(p: Problem, ints, ub: list[int], mdl, expr, sense: str):
     whose replicas are coarse can fall a replica short in rounding: the LP is
     solved again (a dive) with that workload's most fractional option held at
     its rounded-up count, and the best whole plan kept."""
-    from .relax import LP_TOLERANCE, relax
+    from .relax import LP_TOLERANCE, Relaxation
 
     if p.colocated:
         return None, None
     (mdl.m.Minimize if sense == "min" else mdl.m.Maximize)(expr)
-    lp = relax(mdl.m)
+    lpr = Relaxation(mdl.m)
+    lp = lpr.solve()
     if lp.status != "optimal":
         return ("infeasible" if lp.status == "infeasible" else None), None
     slack = abs(lp.value) * LP_TOLERANCE + LP_TOLERANCE
@@ -246,7 +247,7 @@ def lp_plan(p: Problem, ints, ub: list[int], mdl, expr, sense: str):
         if k is None:
             break
         lower[mdl.r[k].Index()] = math.ceil(lp.x[mdl.r[k].Index()])
-        lp = relax(mdl.m, lower)
+        lp = lpr.solve(lower)
         if lp.status != "optimal":
             break
     return bound, best
