@@ -186,6 +186,29 @@ def test_request_stop_ends_a_solve_through_the_solvers_own_stop():
     assert not control.stop_requested()
 
 
+def test_request_stop_reaches_any_native_solve_through_its_own_stop():
+    """GLOP (the fleet's LP relaxation) runs like CP-SAT: in a helper thread,
+    stopped by its own stop call (InterruptSolve), so Ctrl-C does not wait for it."""
+    from ortools.sat.python import cp_model
+
+    from planner.search.relax import relax
+
+    stopped = threading.Event()  # a stand-in solve that runs until its stop is called
+    timer = threading.Timer(0.2, control.request_stop)
+    timer.start()
+    try:
+        with pytest.raises(control.Stopped):
+            control.run_stoppable(lambda: stopped.wait(120) and 0, stopped.set, "stand-in")
+        assert stopped.is_set()
+        m = cp_model.CpModel()
+        m.Maximize(m.NewIntVar(0, 10, "x"))
+        with pytest.raises(control.Stopped):  # a stop requested before it: no LP starts
+            relax(m)
+    finally:
+        timer.cancel()
+        control.clear_stop()
+
+
 def test_sixteen_racks_in_auto_mode_fit_the_solvers_integers():
     """The ratio objective multiplies two totals: their bound is what one plan
     can reach (best rate per GPU x GPUs), not every option at its own maximum,

@@ -33,14 +33,14 @@ class Stopped(Exception):
 
 
 _stop = threading.Event()
-_active: list = []  # solvers running now
+_active: list = []  # the stop functions of the solves running now
 
 
 def request_stop() -> None:
     """Stop the solve in progress and any later step (until :func:`clear_stop`)."""
     _stop.set()
-    for s in list(_active):
-        s.StopSearch()
+    for stop in list(_active):
+        stop()
 
 
 def clear_stop() -> None:
@@ -146,22 +146,29 @@ class NotRun:
 
 
 def _run(solver, model) -> int:
-    """Solve in a helper thread; the main thread waits in short, interruptible
-    joins, so a signal handler can call request_stop() meanwhile."""
+    return run_stoppable(lambda: solver.Solve(model), solver.StopSearch, "CP-SAT")
+
+
+def run_stoppable(call, stop, name: str):
+    """``call()`` (a native solve) in a helper thread; the main thread waits in
+    short, interruptible joins, so a signal handler can call request_stop()
+    meanwhile, which calls ``stop`` (the solver's own stop: CP-SAT's
+    StopSearch, GLOP's InterruptSolve)."""
     from ..inputs import interrupts
 
     out: list = []
-    _active.append(solver)
+    _active.append(stop)
     try:
         if _stop.is_set():
             raise Stopped("stopped on request")
-        with interrupts.stop_hook(request_stop):  # SIGINT/SIGTERM: StopSearch, then Interrupted here
-            t = threading.Thread(target=lambda: out.append(solver.Solve(model)), daemon=True)
+        with interrupts.stop_hook(request_stop):  # SIGINT/SIGTERM: the solver's stop, then Interrupted here
+            t = threading.Thread(target=lambda: out.append(call()), daemon=True)
             t.start()
             while t.is_alive():
                 t.join(0.05)
     finally:
-        _active.remove(solver)
+        _active.remove(stop)
+    check_stop()
     if not out:
-        raise RuntimeError("CP-SAT solve ended without a status")
+        raise RuntimeError(f"{name} solve ended without a status")
     return out[0]

@@ -110,7 +110,9 @@ class Relaxation:
             self.s.SetTimeLimit(max(int(left * 1000), 1))  # ms; the command's deadline (planner.search.deadline)
         for v, lo in (lower or {}).items():  # a dive: some variables held at or above a value
             self.xs[v].SetLb(max(self.base_lb[v], lo))
-        code = self.s.Solve()
+        from .control import run_stoppable
+
+        code = run_stoppable(self.s.Solve, self.s.InterruptSolve, "GLOP")  # Ctrl-C stops it at once, as it does CP-SAT
         if code != pywraplp.Solver.OPTIMAL and deadline.passed():
             deadline.mark_hit()  # the answer may differ from a quiet machine's: stopped_by says so
         if code != pywraplp.Solver.OPTIMAL:
