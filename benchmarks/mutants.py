@@ -53,6 +53,11 @@ MUTANTS = [
      "out_el = forwarded if prefill else direct", "out_el = direct", 0),
     ("all-reduce without the ring factor", CM, "2 * (tp - 1) / tp * ar_size", "ar_size", 0),
     ("no per-step overhead", CM, "    overhead = per_layers + eff.step_overhead_s\n", "    overhead = per_layers\n", 0),
+    ("no per-copy cost of routed tokens", CM, "eff.moe_layer_overhead_s + row_t)", "eff.moe_layer_overhead_s)", 0),
+    ("routed copies split over tensor-parallel experts", CM, "imb * moe_tp / S * eff.moe_row_overhead_s", "imb / S * eff.moe_row_overhead_s", 0),
+    ("sliding-window layers held at full context", CM, "(m.kv_tokens_held(w.kv_len) if windowed else m.n_layers * w.kv_len)",
+     "m.n_layers * w.kv_len", 0),
+    ("the engine's KV sizing of sliding-window layers ignored", CM, "kv_bytes_per_gpu(w, Lb, B, eff.swa_kv_windowed)", "kv_bytes_per_gpu(w, Lb, B)", 0),
     ("LM head at the attention format", CM, 'm.vocab_size * m.d_model * wp.bytes("embeddings") / tp / hbm',
      'm.vocab_size * m.d_model * wp.bytes("attention") / tp / hbm', 0),
 ]

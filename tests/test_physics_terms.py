@@ -86,6 +86,21 @@ def test_kv_per_gpu_is_the_sequences_of_one_rank_times_pipeline_depth(llama70):
         assert one(kv_bytes_per_gpu(llama70, layout(tp=tp, dp=dp, pp=pp), B)) == pytest.approx(expect, rel=1e-12)
 
 
+
+def test_sliding_window_layers_hold_their_window_unless_the_engine_sizes_all_layers_alike(h200):
+    """gpt-oss: 18 of 36 layers slide over 128 tokens. Windowed, a sequence holds
+    18*ctx + 18*128 token-layers; an engine that sizes every layer alike (TensorRT-LLM
+    without max_attention_window) holds 36*ctx, and evaluate() follows the flag."""
+    oss = load_workload("gpt-oss-120b")
+    m, B, ctx = oss.model, 64, oss.kv_len
+    per_token_layer = 2 * m.n_kv_heads * m.head_dim * 2.0  # bf16 K and V
+    windowed = B * (18 * ctx + 18 * min(ctx, 128)) * per_token_layer
+    assert one(kv_bytes_per_gpu(oss, layout(), B)) == pytest.approx(windowed, rel=1e-12)
+    assert one(kv_bytes_per_gpu(oss, layout(), B, windowed=False)) == pytest.approx(B * 36 * ctx * per_token_layer, rel=1e-12)
+    full = replace(h200, efficiency=replace(h200.efficiency, swa_kv_windowed=False))
+    kv = [one(evaluate(oss, t, layout(), np.array([float(B)])).kv_bytes) for t in (h200, full)]
+    assert kv[1] / kv[0] == pytest.approx(36 * ctx / (18 * ctx + 18 * min(ctx, 128)), rel=1e-12)
+
 # --------------------------------------------------------------------------- the step
 
 
@@ -141,26 +156,41 @@ def test_expert_padding_is_paid_once_per_busy_expert_under_expert_parallelism(h1
     expert's tile is padded once: switching the padding on adds 2 * busy * h *
     expert_params / S per MoE layer, not imbalance times that."""
     T, S = 65536.0, 8
-    eff = h100.efficiency
-    assert eff.moe_imbalance > 1 and eff.moe_half_tokens > 0  # the premise
-    flat = replace(h100, efficiency=replace(eff, moe_half_tokens=0.0))
+    topo = replace(h100, efficiency=replace(h100.efficiency, moe_imbalance=2.0))  # a straggler GPU, whatever the fit says
+    eff = topo.efficiency
+    assert eff.moe_half_tokens > 0  # the premise
+    flat = replace(topo, efficiency=replace(eff, moe_half_tokens=0.0))
     L = layout(tp=8, ep=8)
-    s_pad, s_flat = (step_terms(dsv3, t, L, np.array([T]), np.array([0.0]), 100.0) for t in (h100, flat))
+    s_pad, s_flat = (step_terms(dsv3, t, L, np.array([T]), np.array([0.0]), 100.0) for t in (topo, flat))
     m = dsv3.model
     busy = m.n_routed_experts * float(experts_touched_fraction(m.n_routed_experts, m.experts_per_token, np.array(T)))
     rate = h100.accelerator.peak_flops["fp8"] * eff.flops_fraction["fp8_block"]
     extra = m.n_moe_layers * 2 * busy * eff.moe_half_tokens * m.expert_params / S / rate
     assert one(s_pad.compute_s) - one(s_flat.compute_s) == pytest.approx(extra, rel=1e-9)
+def test_each_routed_token_copy_costs_every_gpu_of_its_expert_group(h100, mixtral, dsv3):
+    """moe_row_overhead per routed copy and MoE layer: tensor-parallel experts (Mixtral
+    TP2) take all T*k copies on both GPUs; EP8 experts split them 8 ways (times the
+    busiest GPU's imbalance). Nothing else in the step moves."""
+    eff = h100.efficiency
+    c = eff.moe_row_overhead_s
+    assert c > 0
+    none = replace(h100, efficiency=replace(eff, moe_row_overhead_s=0.0))
+    T = np.array([4096.0])
+    for wl, lay, copies in ((mixtral, layout(tp=2), 4096.0 * 2),
+                            (dsv3, layout(tp=8, ep=8), 4096.0 * 8 / 8 * eff.moe_imbalance)):
+        with_c, without = (step_terms(wl, t, lay, T, T * 0, 100.0) for t in (h100, none))
+        assert one(with_c.overhead_s) - one(without.overhead_s) == pytest.approx(wl.model.n_moe_layers * copies * c, rel=1e-9)
+        assert one(with_c.roofline_s) == pytest.approx(one(without.roofline_s), rel=1e-12)
 
 
 def test_expert_imbalance_loads_the_busiest_gpu_only_when_experts_are_spread(h100, dsv3):
     """EP8: the busiest GPU's routed GEMMs carry moe_imbalance x the mean tokens; the
     same experts tensor-parallel (EP1) share every token evenly."""
-    eff = h100.efficiency
-    even = replace(h100, efficiency=replace(eff, moe_imbalance=1.0))
+    eff = h100.efficiency  # an imbalance of 1.5 whatever the shipped (fitted) value
+    skewed, even = (replace(h100, efficiency=replace(eff, moe_imbalance=x)) for x in (1.5, 1.0))
     T = np.array([8192.0])
-    spread = [step_terms(dsv3, t, layout(tp=8, ep=8), T, T * 0, 100.0).compute_s for t in (h100, even)]
-    shared = [step_terms(dsv3, t, layout(tp=8, ep=1), T, T * 0, 100.0).compute_s for t in (h100, even)]
+    spread = [step_terms(dsv3, t, layout(tp=8, ep=8), T, T * 0, 100.0).compute_s for t in (skewed, even)]
+    shared = [step_terms(dsv3, t, layout(tp=8, ep=1), T, T * 0, 100.0).compute_s for t in (skewed, even)]
     assert one(spread[0]) > one(spread[1]) * 1.05
     assert one(shared[0]) == pytest.approx(one(shared[1]), rel=1e-12)
 

@@ -51,6 +51,7 @@ class EngineFile(Strict):
 
     comm_overlap: Optional[FRACTION0.type] = None  # two-batch / dual micro-batch overlap = 1
     gqa_shared_kv_loads: Optional[bool] = None  # False: decode attention loads a KV head per query head
+    swa_kv_windowed: Optional[bool] = None  # False: the KV cache holds sliding-window layers at full context
     source: str = Field(min_length=1)
 
 

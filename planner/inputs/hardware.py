@@ -94,12 +94,14 @@ class EfficiencyFields(Strict):
     queue_intervals: Optional[PASSES.type] = None
     moe_half_tokens: Optional[TOKENS_F.type] = None
     moe_layer_overhead_us: Optional[LATENCY_US.type] = None
+    moe_row_overhead_us: Optional[LATENCY_US.type] = None
     elementwise_passes: Optional[PASSES.type] = None
     mlp_intermediate_passes: Optional[PASSES.type] = None
     moe_row_passes: Optional[PASSES.type] = None
     gqa_shared_kv_loads: Optional[bool] = None
     attention_dp_prefill_balance: Optional[FRACTION0.type] = None
     request_overhead_us: Optional[LATENCY_US.type] = None
+    swa_kv_windowed: Optional[bool] = None
     sources: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -163,12 +165,14 @@ class Efficiency:
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens (costmodel.grouped_gemm_efficiency)
     moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
+    moe_row_overhead_s: float = 0.0  # time per routed token copy a GPU's experts handle, per MoE layer, beyond its FLOPs and bytes
     elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
     mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
     moe_row_passes: float = 0.0  # d_model-wide reads+writes per routed token copy (permute, quantise, gather)
     gqa_shared_kv_loads: bool = True  # decode attention loads each KV head once per GQA group (False: per query head)
     attention_dp_prefill_balance: float = 1.0  # share of a prompt chunk's excess on one attention-DP rank the scheduler removes
     request_overhead_s: float = 0.0  # fixed cost from a request's arrival to its first token beyond the prefill passes
+    swa_kv_windowed: bool = True  # the KV cache holds only the window of a sliding-window layer (False: the whole context)
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction
@@ -184,6 +188,7 @@ _US_FIELDS = {
     "step_overhead_us": "step_overhead_s",
     "moe_layer_overhead_us": "moe_layer_overhead_s",
     "request_overhead_us": "request_overhead_s",
+    "moe_row_overhead_us": "moe_row_overhead_s",
 }
 
 

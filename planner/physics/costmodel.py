@@ -23,8 +23,6 @@ from .expert_comm import dispatch_combine_s
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
 
 
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -87,16 +85,16 @@ def gemm_rate(w: Workload, topo: Topology, component: str, prefill: bool = False
     return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
 
 
-def kv_bytes_per_gpu(w: Workload, L: Layouts, batch) -> np.ndarray:
-    """KV held per GPU: the micro-batch's sequences on this DP rank, times the pp
-    micro-batches in flight, for this stage's share of layers. Does not shrink
-    with pipeline depth."""
+def kv_bytes_per_gpu(w: Workload, L: Layouts, batch, windowed: bool = True) -> np.ndarray:
+    """KV held per GPU: the micro-batch's sequences on this DP rank, times the pp micro-batches
+    in flight, for this stage's share of layers (it does not shrink with pipeline depth).
+    ``windowed``: sliding-window layers hold only their window (else the whole context)."""
     m = w.model
     kb = units.dtype_bytes(w.kv_dtype)
     tp, dp, pp = _b(L.tp), _b(L.dp), _b(L.pp)
     ls, _, _ = _stage_layers(w, pp)
     shards = np.minimum(tp, m.kv_shardable_heads)
-    per_seq = m.kv_elems_per_token_per_layer * kb * m.kv_tokens_held(w.kv_len) / m.n_layers
+    per_seq = m.kv_elems_per_token_per_layer * kb * (m.kv_tokens_held(w.kv_len) if windowed else m.n_layers * w.kv_len) / m.n_layers
     return _b(batch) / dp * pp * ls * per_seq / shards
 
 
@@ -216,6 +214,8 @@ def step_terms(
     # permuted, quantised, written by the second GEMM and gathered back, d_model wide
     routed_rows = T * m.experts_per_token * imb / S * eff.moe_row_passes * m.d_model
     elem_moe = (act_rows + routed_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
+    # + a fixed time per routed copy this GPU takes (each GPU of an expert group does), beyond FLOPs and bytes
+    row_t = T * m.experts_per_token * imb * moe_tp / S * eff.moe_row_overhead_s if m.is_moe else 0.0
 
     def layers_time(n_dense, n_moe):
         """roofline, communication after overlap, and fixed + elementwise costs of
@@ -225,7 +225,7 @@ def step_terms(
         roof = n_dense * roof_d + n_moe * roof_m
         raw = ar * (2 * n_dense + n_moe) + n_moe * ep_layer
         comm = raw - np.minimum(raw, eff.comm_overlap * roof)
-        fixed = (n_dense + n_moe) * eff.layer_overhead_s + n_dense * elem_dense + n_moe * (elem_moe + eff.moe_layer_overhead_s)
+        fixed = (n_dense + n_moe) * eff.layer_overhead_s + n_dense * elem_dense + n_moe * (elem_moe + eff.moe_layer_overhead_s + row_t)
         return roof, comm, fixed
 
     # -- the bottleneck stage: its parts for the breakdown and the bottleneck label
@@ -329,7 +329,7 @@ def evaluate(w: Workload, topo: Topology, L: Layouts, batch, aggregated: bool = 
     tokens_ws = np.maximum((Bq + P) / dp, eff.prefill_chunk_tokens if aggregated else 0.0)
     act = tokens_ws * w.model.d_model * eff.activation_bytes_per_token_per_d_model
     weights = weight_bytes_per_gpu(w, Lb)
-    kv = kv_bytes_per_gpu(w, Lb, B)
+    kv = kv_bytes_per_gpu(w, Lb, B, eff.swa_kv_windowed)
     shape = np.broadcast(B, weights, kv, interval).shape
     bc = lambda x: np.broadcast_to(_b(x), shape)  # noqa: E731
     return Evaluation(
@@ -369,7 +369,6 @@ def _broadcast_layouts(L: Layouts, two_d: bool) -> Layouts:
     if not two_d:
         return L
     from dataclasses import fields
-
     return Layouts(**{f.name: getattr(L, f.name)[:, None] for f in fields(L)})
 
 

@@ -90,7 +90,7 @@ def prefill_evaluate(w: Workload, topo: Topology, L: Layouts, prompts_per_rank) 
     rps = (T / n) / s.stage_s
     gpus = tp * dp * pp
     held = replace(w, kv_len=w.isl)  # a prompt's KV stays until it is sent to decode
-    kv = kv_bytes_per_gpu(held, L, dp * np.maximum(k, 1.0))
+    kv = kv_bytes_per_gpu(held, L, dp * np.maximum(k, 1.0), eff.swa_kv_windowed)
     act = t * w.model.d_model * eff.activation_bytes_per_token_per_d_model
     shape = np.broadcast(rps, kv, latency).shape
     bc = lambda x: np.broadcast_to(_f(x), shape)  # noqa: E731

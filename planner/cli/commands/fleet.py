@@ -65,10 +65,15 @@ def _fleet(inventory: Path, demands: Path, time_limit: float, workers: int, as_j
     binding = "; ".join(b for b in f.binding if not b.startswith("time limit:")) or "unknown"
     if f.status == "partial":  # proven: the common fraction is the most any plan serves
         raise InfeasibleError(f"demand: at most {f.fraction_met:.1%} of every demand can be served (proven); binding: {binding}")
+    if f.status == "partial-unproven" and f.fraction_bound is not None and f.fraction_bound < 1.0:
+        # meeting every demand is proven impossible (the bound), though this plan's fraction is not proven best
+        raise InfeasibleError(
+            f"demand: at most {f.fraction_bound:.1%} of every demand can be served (proven); this plan serves "
+            f"{f.fraction_met:.1%} of each (not proven best); binding: {binding}"
+        )
     if f.status == "partial-unproven":
         raise TimeLimitError(deadline.message(
-            f"no plan meeting every demand (the best found serves {f.fraction_met:.1%} of each; "
-            f"no plan can serve more than {f.fraction_bound:.1%})"
+            f"no plan meeting every demand (the best found serves {f.fraction_met:.1%} of each)"
         ))
     if f.status not in ("optimal", "feasible"):
         raise TimeLimitError(deadline.message())
