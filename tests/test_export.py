@@ -316,7 +316,11 @@ def test_cli_prints_commands_and_json(plans: dict, tmp_path: Path) -> None:
     assert res.exit_code == 0 and res.output.count("sglang.launch_server") == 2
     res = run(str(f), "--engine", "trtllm", "--json")
     data = json.loads(res.output)
-    assert res.exit_code == 0 and data["engine"] == "trtllm" and data["commands"][0]["config"] == {"enable_attention_dp": True}
+    assert res.exit_code == 0 and data["engine"] == "trtllm" and data["commands"][0]["config"] == {
+        "enable_attention_dp": True,
+        # the cost model spreads prompts over attention-DP ranks (attention_dp_prefill_balance): the engine must too
+        "attention_dp_config": {"enable_balance": True},
+    }
 
 
 @pytest.mark.parametrize("content, message", [

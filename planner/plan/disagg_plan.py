@@ -107,6 +107,12 @@ def _better(a: _Variant, b: _Variant, objective: str) -> bool:
     return a.sol.objective <= b.sol.objective
 
 
+def _split_cannot_win(topo: Topology, colocated: _Variant) -> bool:
+    """One domain: split pools would share it, only with the KV charged to the slower
+    link, so each of their plans is a colocated plan that is no faster (never better)."""
+    return topo.n_domains == 1 and colocated.sol.status in ("optimal", "feasible")
+
+
 def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_gpus, time_limit_s: float) -> Plan:
     deadline.check()
     deadline.part(f"rating the decode layouts of {w.name} on {topo.n_domains} {topo.domain_unit}s of {topo.name}")
@@ -140,6 +146,8 @@ def plan_disagg(w: Workload, topo: Topology, *, objective: str, demand_tps, max_
         v = _solve_variant(w, topo, dec, up, *candidates(up))
         if v is not None:
             variants.append(v)
+            if up and _split_cannot_win(topo, v):
+                break
             if up and objective == "cost" and v.sol.status == "optimal":
                 break_even = v.sol.objective
                 # the split pools cannot beat a proven colocated optimum below their own lower bound

@@ -267,8 +267,9 @@ def _trtllm(ctx: _Ctx, r: Replica) -> list[Command]:
             raise ctx.cannot(f"expert TP groups of {len(eg[0])} GPUs kept inside hosts by a stage over several hosts (replica {r.id})", "expert_tp_strided")
         order += [eg[j][m] for m in range(len(eg[0])) for j in range(len(eg))] if eg else [g for grp in r.groups[s] for g in grp]
     config: dict[str, Any] = {}
-    if r.dp > 1:
+    if r.dp > 1:  # attention DP, with prompts balanced over its ranks as the cost model assumes
         config[keys["dp_attention"]] = True
+        config[keys["dp_balance"]] = {"enable_balance": True}
     kv = ctx.kv("kv_fp4")
     if kv != "auto":
         config[keys["kv_cache"]] = {"dtype": kv}
