@@ -20,9 +20,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "tests/test_review_physics.py"]
+TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "tests/test_review_physics.py", "tests/test_expert_load.py"]
 COPY = ["planner", "hardware", "workloads", "topologies", "models", "tests", "pyproject.toml"]
 CM = "planner/physics/costmodel.py"
+EL = "planner/physics/expert_load.py"
 
 # name, file, text, replacement, which occurrence (0 = first)
 MUTANTS = [
@@ -39,7 +40,11 @@ MUTANTS = [
      "w_moe = (attn_w + shared_w) / hbm + routed_w / (hbm * 0.366)", 0),
     ("no block scales", "planner/inputs/formats.py", "        per_block = (self.scale_bits + self.zero_bits) / self.block_values if self.block_values else 0.0",
      "        per_block = 0.0", 0),
-    ("imbalance applied to tensor-parallel experts", CM, "imb = np.where(ep > 1, eff.moe_imbalance, 1.0)", "imb = eff.moe_imbalance + 0 * ep", 0),
+    ("imbalance applied to tensor-parallel experts", EL, "np.minimum(1.0 + expected_max_normal(ep_a) * s, ep_a)",
+     "1.0 + expected_max_normal(ep_a + 1.0) * s", 0),
+    ("straggler ignores the experts each group holds", EL, "cv * cv / per_group", "cv * cv", 0),
+    ("straggler without counting noise at small batch", EL, "cv * cv / per_group + 1.0 / mu", "cv * cv / per_group + 0.0 / mu", 0),
+    ("block scales promoted on CUDA cores on Blackwell too", CM, 'cd == "fp8" and not acc.block_scaled_mma', 'cd == "fp8"', 0),
     ("every expert read whatever the batch", CM, "touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)",
      "touched = 1.0", 0),
     ("prompt chunks spread evenly over DP ranks", CM, "rank_tokens=busiest_rank_tokens(w, topo, Lb, Bq, P), ", "", 0),

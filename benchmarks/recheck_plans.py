@@ -35,6 +35,7 @@ from planner.inputs.errors import PlannerError  # noqa: E402
 from planner.inputs.formats import get as fmt  # noqa: E402
 from planner.physics.candidates import pinned_layout  # noqa: E402
 from planner.physics.costmodel import evaluate  # noqa: E402
+from planner.physics.expert_load import expected_max_normal  # noqa: E402
 
 WORKLOADS = ("deepseek-v3", "qwen3-235b-a22b", "gpt-oss-120b", "kimi-k2")
 TOPOLOGIES = {"hgx-h100": 4, "hgx-b200": 2, "gb200-nvl72": 1}  # scale-up domains planned over
@@ -54,7 +55,9 @@ def hand(w, topo, tp, dp, ep, pp, B):
     bw = acc.hbm_bw_bytes_per_s * eff.hbm_fraction
     b = {c: fmt(getattr(w.weights, c)).bytes_per_param for c in ("attention", "dense_ffn", "routed_experts", "shared_experts", "embeddings")}
     T = B + B * w.isl / w.osl
-    imb = eff.moe_imbalance if ep > 1 else 1.0
+    # the busiest expert group: 1 + z(e) sqrt(cv^2 / (E/e) + e / (T k)), z(e) the expected largest of e normals
+    imb = min(ep, 1 + float(expected_max_normal(ep)) * ((eff.moe_expert_load_cv ** 2 * ep / m.n_routed_experts
+                                                          + ep / (T * m.experts_per_token)) ** 0.5)) if m.is_moe and ep > 1 else 1.0
     touched = min(1.0, (1 - (1 - m.experts_per_token / m.n_routed_experts) ** T) * imb) if m.is_moe else 0.0
     per_gpu = (ls * m.attn_params_per_layer * b["attention"] / tp
                + nd * m.dense_mlp_params * b["dense_ffn"] / tp

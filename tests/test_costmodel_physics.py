@@ -47,7 +47,7 @@ def test_balance_batch_moe_scales_with_sparsity(h100):
     """For an MoE, only active parameters compute but (at large batch) all experts
     are fetched: B* grows by total/active parameters."""
     # perfectly full grouped GEMMs (no padding) and balanced experts: the pure sparsity effect
-    topo = replace(h100, efficiency=replace(h100.efficiency, moe_imbalance=1.0, moe_half_tokens=0.0))
+    topo = replace(h100, efficiency=replace(h100.efficiency, moe_expert_load_cv=0.0, moe_half_tokens=0.0))
     dense = load_workload("llama-3.1-70b")
     moe = load_workload("mixtral-8x7b")
     b_dense = balance_batch(dense, topo, layout(tp=8))

@@ -12,6 +12,7 @@ import pytest
 from planner.inputs.query import load_workload
 from planner.inputs.topology import build_topology, scale_up_group_bw
 from planner.physics.candidates import Layouts
+from planner.physics.expert_load import busiest_group_factor
 from planner.physics.costmodel import (
     evaluate,
     experts_touched_fraction,
@@ -156,7 +157,7 @@ def test_expert_padding_is_paid_once_per_busy_expert_under_expert_parallelism(h1
     expert's tile is padded once: switching the padding on adds 2 * busy * h *
     expert_params / S per MoE layer, not imbalance times that."""
     T, S = 65536.0, 8
-    topo = replace(h100, efficiency=replace(h100.efficiency, moe_imbalance=2.0))  # a straggler GPU, whatever the fit says
+    topo = replace(h100, efficiency=replace(h100.efficiency, moe_expert_load_cv=3.0))  # a straggler GPU, whatever the fit says
     eff = topo.efficiency
     assert eff.moe_half_tokens > 0  # the premise
     flat = replace(topo, efficiency=replace(eff, moe_half_tokens=0.0))
@@ -177,17 +178,18 @@ def test_each_routed_token_copy_costs_every_gpu_of_its_expert_group(h100, mixtra
     none = replace(h100, efficiency=replace(eff, moe_row_overhead_s=0.0))
     T = np.array([4096.0])
     for wl, lay, copies in ((mixtral, layout(tp=2), 4096.0 * 2),
-                            (dsv3, layout(tp=8, ep=8), 4096.0 * 8 / 8 * eff.moe_imbalance)):
+                            (dsv3, layout(tp=8, ep=8), 4096.0 * 8 / 8 * float(busiest_group_factor(8, 256, 4096.0 * 8, eff.moe_expert_load_cv)))):
         with_c, without = (step_terms(wl, t, lay, T, T * 0, 100.0) for t in (h100, none))
         assert one(with_c.overhead_s) - one(without.overhead_s) == pytest.approx(wl.model.n_moe_layers * copies * c, rel=1e-9)
         assert one(with_c.roofline_s) == pytest.approx(one(without.roofline_s), rel=1e-12)
 
 
 def test_expert_imbalance_loads_the_busiest_gpu_only_when_experts_are_spread(h100, dsv3):
-    """EP8: the busiest GPU's routed GEMMs carry moe_imbalance x the mean tokens; the
-    same experts tensor-parallel (EP1) share every token evenly."""
-    eff = h100.efficiency  # an imbalance of 1.5 whatever the shipped (fitted) value
-    skewed, even = (replace(h100, efficiency=replace(eff, moe_imbalance=x)) for x in (1.5, 1.0))
+    """EP8: the busiest GPU's routed GEMMs carry the straggler factor x the mean tokens
+    (more when expert popularity varies more); the same experts tensor-parallel (EP1)
+    share every token evenly whatever the popularity."""
+    eff = h100.efficiency  # a skewed and a uniform router whatever the shipped (fitted) value
+    skewed, even = (replace(h100, efficiency=replace(eff, moe_expert_load_cv=x)) for x in (3.0, 0.0))
     T = np.array([8192.0])
     spread = [step_terms(dsv3, t, layout(tp=8, ep=8), T, T * 0, 100.0).compute_s for t in (skewed, even)]
     shared = [step_terms(dsv3, t, layout(tp=8, ep=1), T, T * 0, 100.0).compute_s for t in (skewed, even)]

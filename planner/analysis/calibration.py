@@ -48,11 +48,11 @@ FREE_AFFINE: dict[str, tuple[float, float, str]] = {
 # padding from the DeepGEMM measurement (48-124 rows, median 70) up to a whole 256-row
 # Blackwell tile pair
 FREE_GRID: dict[str, tuple[float, ...]] = {
-    "moe_imbalance": (1.0, 1.2, 1.4, 1.6, 1.8, 2.0),
+    "moe_expert_load_cv": (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
     "moe_half_tokens": (48.0, 70.0, 100.0, 140.0, 200.0, 280.0),
 }
 YAML_UNITS = {"layer_overhead_s": ("layer_overhead_us", 1e6), "step_overhead_s": ("step_overhead_us", 1e6),
-              "moe_layer_overhead_s": ("moe_layer_overhead_us", 1e6), "moe_imbalance": ("moe_imbalance", 1.0),
+              "moe_layer_overhead_s": ("moe_layer_overhead_us", 1e6), "moe_expert_load_cv": ("moe_expert_load_cv", 1.0),
               "moe_half_tokens": ("moe_half_tokens", 1.0), "request_overhead_s": ("request_overhead_us", 1e6),
               "moe_row_overhead_s": ("moe_row_overhead_us", 1e6)}
 F_SCALE = 0.15  # soft-L1 knee on log error: errors beyond ~15% count linearly, not squared

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, PositiveFloat, model_validator
 from . import units
 from .datafiles import read_yaml, resolve
 from .errors import InputError
-from .ranges import FACTOR, FRACTION, FRACTION0, HBM_GB, HBM_TB_PER_S, LATENCY_US, MEMORY_GB, PASSES, TFLOPS, TOKENS, TOKENS_F, WATTS
+from .ranges import FRACTION, FRACTION0, HBM_GB, HBM_TB_PER_S, LATENCY_US, MEMORY_GB, PASSES, TFLOPS, TOKENS, TOKENS_F, VARIATION, WATTS
 from .schema import Strict, given, validate
 
 # keys of flops_fraction: compute precisions, plus block-scaled FP8 (its own measured fraction)
@@ -30,6 +30,7 @@ class AcceleratorFile(Strict):
         {"properties": {"sources": {"required": ["hbm_gb", "hbm_tb_per_s", "dense_tflops"], "additionalProperties": {"pattern": "\\S"}}}},
         {"properties": {"dense_tflops": {"required": ["bf16"], "propertyNames": {"enum": sorted(units.DTYPE_BYTES)}}}},
         {"if": given("tdp_w"), "then": {"properties": {"sources": {"required": ["tdp_w"]}}}},
+        {"if": given("block_scaled_mma"), "then": {"properties": {"sources": {"required": ["block_scaled_mma"]}}}},
     ]})
 
     name: str
@@ -39,12 +40,14 @@ class AcceleratorFile(Strict):
     hbm_tb_per_s: HBM_TB_PER_S.type
     dense_tflops: dict[str, TFLOPS.type] = Field(max_length=16)
     tdp_w: Optional[WATTS.type] = None
+    block_scaled_mma: Optional[bool] = None  # tensor cores apply per-block scales themselves (no CUDA-core promotion)
     estimated: bool = False
     sources: dict[str, str]
 
     @model_validator(mode="after")
     def _sourced(self) -> "AcceleratorFile":
-        for key in ("hbm_gb", "hbm_tb_per_s", "dense_tflops") + (("tdp_w",) if self.tdp_w else ()):
+        given_keys = (("tdp_w",) if self.tdp_w else ()) + (("block_scaled_mma",) if self.block_scaled_mma is not None else ())
+        for key in ("hbm_gb", "hbm_tb_per_s", "dense_tflops") + given_keys:
             if not self.sources.get(key, "").strip():
                 raise ValueError(f"sources.{key} is required: every number needs its source")
         for dtype in self.dense_tflops:
@@ -86,7 +89,7 @@ class EfficiencyFields(Strict):
     layer_overhead_us: Optional[LATENCY_US.type] = None
     step_overhead_us: Optional[LATENCY_US.type] = None
     comm_overlap: Optional[FRACTION0.type] = None
-    moe_imbalance: Optional[FACTOR.type] = None
+    moe_expert_load_cv: Optional[VARIATION.type] = None
     memory_usable_fraction: Optional[FRACTION.type] = None
     runtime_reserve_gb: Optional[MEMORY_GB.type] = None
     prefill_chunk_tokens: Optional[TOKENS.type] = None
@@ -129,6 +132,7 @@ class Accelerator:
     tdp_w: float | None
     estimated: bool
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    block_scaled_mma: bool = False  # block-scaled FP8 GEMMs run at the plain FP8 rate (scales applied in the MMA)
 
     def compute_dtype(self, weight_dtype: str) -> str:
         """The precision GEMMs run in: the weight format if supported, else the next wider."""
@@ -156,7 +160,7 @@ class Efficiency:
     layer_overhead_s: float
     step_overhead_s: float
     comm_overlap: float
-    moe_imbalance: float
+    moe_expert_load_cv: float  # coefficient of variation of the routed load across experts (physics/expert_load.py)
     memory_usable_fraction: float
     runtime_reserve_bytes: float
     prefill_chunk_tokens: int
@@ -226,6 +230,7 @@ def accelerator_from_spec(spec: AcceleratorFile) -> Accelerator:
         tdp_w=spec.tdp_w,
         estimated=spec.estimated,
         sources=dict(spec.sources),
+        block_scaled_mma=bool(spec.block_scaled_mma),
     )
 
 

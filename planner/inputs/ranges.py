@@ -145,7 +145,7 @@ FRACTION = Range(0.0, 1.0, lo_open=True)  # of a peak
 FRACTION0 = _nonneg(1.0)  # may be 0 (no overlap)
 SWITCHES = _int(1, 4096, "switches")
 MEMORY_GB = _nonneg(1e5, "GB")
-FACTOR = Range(1.0, 1e3)  # >= 1: imbalance
+VARIATION = _nonneg(100.0)  # a coefficient of variation (std / mean)
 PASSES = _nonneg(1e4)
 MEASURED = _pos(1e15)  # a measured metric (tokens/s, ms, ...): positive, finite
 TOKENS_F = _nonneg(1e7, "tokens")  # a token count fitted as a real number

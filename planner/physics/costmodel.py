@@ -20,6 +20,7 @@ from ..inputs.workload import Workload
 
 from . import speculative as spec
 from .expert_comm import dispatch_combine_s
+from .expert_load import busiest_group_factor
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
 
 
@@ -76,11 +77,13 @@ def weight_bytes_per_gpu(w: Workload, L: Layouts) -> np.ndarray:
 def gemm_rate(w: Workload, topo: Topology, component: str, prefill: bool = False) -> float:
     """Achieved FLOP/s of one weight component's GEMMs: the peak of the precision its
     format computes in on this accelerator, times the measured fraction for that
-    precision (block-scaled FP8 has its own, lower, fraction)."""
+    precision (block-scaled FP8 has its own, lower, fraction where the tensor cores
+    cannot apply the block scales themselves: ``Accelerator.block_scaled_mma``)."""
     acc, eff = topo.accelerator, topo.efficiency
     fmt = formats.get(getattr(w.weights, component))
     cd = fmt.compute_dtype(acc.peak_flops)
-    key = "fp8_block" if fmt.name == "fp8_block128" and cd == "fp8" else cd
+    block_cost = fmt.name == "fp8_block128" and cd == "fp8" and not acc.block_scaled_mma  # scales promoted on CUDA cores
+    key = "fp8_block" if block_cost else cd
     table = eff.prefill_flops_fraction if prefill else eff.flops_fraction
     return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
 
@@ -143,9 +146,9 @@ def step_terms(
     core = ((B / dp) * ctx_d * m.attn_flops_per_token_per_ctx() + Pr * ctx_p * prefill_attn_flops_per_ctx(m)) / tp
     attn_gemm = 2 * Tr * m.attn_params_per_layer / tp
     dense_gemm = 2 * Tr * m.dense_mlp_params / tp
-    # expert load imbalance: with experts spread over ep > 1 GPUs the busiest one gets
-    # moe_imbalance x the mean routed tokens; tensor-parallel experts (ep = 1) share every load
-    imb = np.where(ep > 1, eff.moe_imbalance, 1.0) if m.is_moe else 1.0
+    # expert load imbalance: with experts spread over ep > 1 groups the busiest one gets
+    # imb x the mean routed tokens (expert_load.py); tensor-parallel experts (ep = 1) share every load
+    imb = busiest_group_factor(ep, m.n_routed_experts, T * m.experts_per_token, eff.moe_expert_load_cv) if m.is_moe else 1.0
     routed_gemm = 2 * T * m.experts_per_token * imb / S * m.expert_params
     shared_gemm = 2 * Tr * m.n_shared_experts / tp * m.expert_params  # a dense GEMM on the rank's tokens
     routed_rate = r_routed
