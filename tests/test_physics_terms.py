@@ -226,9 +226,11 @@ def test_tp_allreduce_is_a_ring_of_the_activations_twice_per_layer(h100, llama70
 
 def test_fixed_costs_are_per_layer_per_step_and_elementwise(h100, llama70):
     m, B, tp = llama70.model, 64.0, 8
-    eff = h100.efficiency
+    # explicit fixed costs, whatever the fit says (it may put either at 0)
+    topo = replace(h100, efficiency=replace(h100.efficiency, layer_overhead_s=20e-6, step_overhead_s=0.5e-3))
+    eff = topo.efficiency
     elem = (B * eff.elementwise_passes * m.d_model + eff.mlp_intermediate_passes * B * m.d_ff / tp) * 2.0 / achieved_hbm(h100)
-    s = step_terms(llama70, h100, layout(tp=tp), np.array([B]), np.array([0.0]), 1000.0)
+    s = step_terms(llama70, topo, layout(tp=tp), np.array([B]), np.array([0.0]), 1000.0)
     assert one(s.overhead_s) == pytest.approx(m.n_layers * (eff.layer_overhead_s + elem) + eff.step_overhead_s, rel=1e-9)
 
 
