@@ -207,15 +207,20 @@ def test_lp_relaxation_bounds_the_exhaustive_optimum_and_its_rounded_plan_is_fea
 
 def test_identical_groups_are_one_kind_for_the_solver_and_replicas_never_cross_groups(tmp_path):
     """Three identical sites of 3 HGX H100 nodes are one kind in the model (its
-    size does not grow with the sites); placement after is per site, so no
-    replica spans two sites, and splitting 9 nodes into three sites never makes
-    the plan cheaper than one site of 9 (the merged model is a relaxation)."""
-    demands = {"demands": [{"name": "big", "workload": "llama-3.1-405b", "output_tokens_per_s": 800}]}  # 3 two-node replicas
+    size does not grow with the sites: two such sites give the same model);
+    placement after is per site, so no replica spans two sites, and splitting 9
+    nodes into three sites never makes the plan cheaper than one site of 9 (the
+    merged model is a relaxation). One site of 9 admits layouts wider than 3 nodes,
+    so it may rate more options, never fewer."""
+    demands = {"demands": [{"name": "big", "workload": "llama-3.1-405b", "output_tokens_per_s": 800}]}  # two-node replicas
     sites = {"name": "s", "groups": [{"name": f"site{k}", "topology": "hgx-h100", "count": 3} for k in range(3)]}
+    two = {"name": "t", "groups": [{"name": f"site{k}", "topology": "hgx-h100", "count": 3} for k in range(2)]}
     one = {"name": "o", "groups": [{"name": "site", "topology": "hgx-h100", "count": 9}]}
     split = plan_fleet(*_write(tmp_path, sites, demands), time_limit_s=10)
+    fewer = plan_fleet(*_write(tmp_path, two, demands), time_limit_s=10)
     whole = plan_fleet(*_write(tmp_path, one, demands), time_limit_s=10)
-    assert split.model["classes"] == whole.model["classes"] and split.model["options"] == whole.model["options"]
+    assert split.model["classes"] == fewer.model["classes"] == whole.model["classes"] == 1
+    assert split.model["options"] == fewer.model["options"] <= whole.model["options"]
     assert check(split) == [] and split.status in ("optimal", "feasible")
     for r in split.replicas:
         assert all(0 <= g < 3 * 8 for g in r["gpu_ids"]) and all(0 <= d < 3 for d in r["domains"]), r
