@@ -90,13 +90,13 @@ def test_ratio_probe_proves_exactly_the_optimal_ratio():
     <= -1") is refuted at the exhaustive optimum's ratio and never at a worse one:
     at the optimum U/T it proves optimality; at a ratio 1 % above it, it does not."""
     from planner.search.control import Steps
-    from planner.search.loop import _no_better_ratio, _Run
+    from planner.search.ratio_probe import no_better_ratio
 
     problems = _probe_problems()
     for _ in range(12):
         p, ints, mdl, ratio, Fraction = next(problems)
-        run = _Run(p, ints, mdl, Steps(20.0, 120.0))
+        steps = Steps(20.0, 120.0)
         U, T = ratio.numerator, ratio.denominator
-        assert _no_better_ratio(run, U, T, None)
+        assert no_better_ratio(mdl, steps, U, T, None)
         worse = ratio * Fraction(101, 100)
-        assert not _no_better_ratio(run, worse.numerator, worse.denominator, None)
+        assert not no_better_ratio(mdl, steps, worse.numerator, worse.denominator, None)

@@ -30,6 +30,7 @@ from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from . import deadline
 from .control import MIN_STEP_WORK, Steps
 from .greedy import greedy
+from .ratio_probe import hint_model, no_better_ratio
 from .rounding import lp_plan, values_of_plan
 from .problem import DECODE, PREFILL, Problem
 
@@ -39,7 +40,6 @@ STEP_SHARE = 0.5  # each primary step may use this share of the work left
 LP_ACCEPT_GAP = 0.01  # a plan rounded from the LP relaxation this close to its bound ends a search CP-SAT's probe did not close ...
 PROBE_SHARE = 0.25  # ... a probe of this share of the work left, at most PROBE_WORK units: small fleets are
 PROBE_WORK = 1.0  # proven in a few hundredths of a unit; at 100k GPUs CP-SAT gains nothing on the LP plan in 15
-PROOF_PROBE_WORK = 0.005  # work units, at most, for the feasibility probe before each Dinkelbach step (_no_better_ratio)
 DINKELBACH_STEP_GAP = 0.5  # a step that found a much better plan stops within this relative gap of F: the next step goes on from it
 
 
@@ -83,15 +83,7 @@ class _Run:
         return list(solver.response_proto.solution)
 
     def hint(self, values: list[int] | None) -> None:
-        self.hint_model(self.mdl.m, values)
-
-    @staticmethod
-    def hint_model(m, values: list[int] | None) -> None:
-        m.ClearHints()
-        if values:
-            h = m.Proto().solution_hint
-            h.vars.extend(range(len(values)))
-            h.values.extend(values)
+        hint_model(self.mdl.m, values)
 
     def step(self, expr, sense: str, values, share: float, cap: float | None = None, optional: bool = False, **params):
         """One CP-SAT solve of ``expr``, hinted with ``values``; (code, solver, values or None)."""
@@ -183,7 +175,7 @@ def _dinkelbach(run: _Run, start) -> Solution:
     U, T = run.totals(inc)
     f_bound, iterations = None, 0
     while run.steps.left >= 2 * MIN_STEP_WORK:
-        if iterations and _no_better_ratio(run, U, T, inc):  # CP-SAT's last plan: its ratio proven optimal
+        if iterations and no_better_ratio(run.mdl, run.steps, U, T, inc):  # CP-SAT's last plan: its ratio proven optimal
             f_bound = 0
             break
         code, s, vals = run.step(mdl.usd * T - mdl.tps * U, "min", inc, STEP_SHARE, absolute_gap_limit=run.p.rel_gap * U * tps_min,
@@ -207,27 +199,6 @@ def _dinkelbach(run: _Run, start) -> Solution:
     _, _, vals = run.step(mdl.tps, "max", inc, TIE_BREAK_SHARE, TIE_BREAK_WORK, optional=True)
     inc = vals or inc
     return _finish(run, inc, "optimal" if exact else "feasible", None if exact else relax, iterations, key=Fraction(*run.totals(inc)))
-
-
-def _no_better_ratio(run: _Run, U: int, T: int, inc) -> bool:
-    """True when CP-SAT proves that no plan has usd*T - tps*U <= -1, i.e. that the
-    incumbent's $/token U/T is optimal (the integers make "< 0" and "<= -1" one
-    statement). A Dinkelbach step minimising usd*T - tps*U proves the same by
-    closing the LP bound of that objective over every scale of every near-tied
-    plan; as a feasibility question CP-SAT refutes it by propagation, often
-    10-30x sooner (64 HGX H100 nodes: 0.004 work units against 0.12). The probe
-    runs on a copy of the model, so the step after it (when it proves nothing)
-    is the step the loop would have run anyway, from the same incumbent; it is
-    capped at PROOF_PROBE_WORK units."""
-    from ortools.sat.python import cp_model
-
-    mdl = run.mdl
-    probe = mdl.m.clone()
-    probe.clear_objective()
-    probe.Add(mdl.usd * T - mdl.tps * U <= -1)
-    run.hint_model(probe, inc)
-    code, _ = run.steps.solve(probe, STEP_SHARE, PROOF_PROBE_WORK, optional=True)
-    return code == cp_model.INFEASIBLE
 
 
 def _lexicographic(run: _Run, start) -> Solution:
