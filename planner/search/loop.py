@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import kinds
+from . import dominance, kinds
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from . import deadline
@@ -132,9 +132,10 @@ def _solve(p: Problem, ints: Ints | None = None) -> Solution:
     steps = Steps(p.budget.work, p.budget.wall_s)
     if p.objective == "demand" and p.partial and _surely_short(p):
         return _fraction(p, ints, ub, steps)
-    mdl = build(p, ints, ub)
-    run = _Run(p, ints, mdl, steps, ub)
     g = greedy(p, ints, ub)
+    kept = dominance.prune(p, ints, ub, g[0] if g else None)  # options no best plan needs: bound 0 (exact)
+    mdl = build(p, ints, kept)
+    run = _Run(p, ints, mdl, steps, kept)
     start = values_of_plan(run.mdl, *g) if g else None
     if p.objective == "cost":
         sol = _dinkelbach(run, start)
