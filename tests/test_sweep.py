@@ -201,6 +201,28 @@ def test_a_scenario_that_raises_is_a_row_and_the_sweep_goes_on(tmp_path, monkeyp
     assert summary.totals["error"] == 1
 
 
+def test_a_scenario_the_time_limit_ends_without_a_plan_is_a_time_limit_row_not_an_error(tmp_path, monkeypatch):
+    """The time limit ending the search is an outcome of the scenario (exit 4 for
+    `planner plan`), not a failure of the input: it is counted apart from errors."""
+    from planner import api
+    from planner.inputs.errors import TimeLimitError
+
+    real = api.plan
+
+    def slow(w, topo, q, **kw):
+        if q.tpot_ms == 20:
+            raise TimeLimitError("time limit: no plan found within 1 s")
+        return real(w, topo, q, **kw)
+
+    monkeypatch.setattr(api, "plan", slow)
+    s = load_study(write_study(tmp_path, SMALL))
+    summary = run_study(s, tmp_path / "r.parquet", workers=1)
+    by_slo = {r["tpot_slo_ms"]: r for r in pq.read_table(tmp_path / "r.parquet").to_pylist()}
+    assert by_slo[20]["status"] == "time-limit" and by_slo[20]["reason"].startswith("time limit:")
+    assert by_slo[50]["status"] in ("optimal", "feasible")
+    assert summary.totals["time-limit"] == 1 and summary.totals["error"] == 0
+
+
 # --------------------------------------------------------------------------- resumable, lossless
 
 

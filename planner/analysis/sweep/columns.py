@@ -29,8 +29,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("demand_tps", "float64", "Output tokens/s to serve at least cost; null = least $/token on the whole inventory."),
     ("mode", "string", "Requested serving mode: agg, disagg or auto."),
     # --- the outcome
-    ("status", "string", "optimal, feasible (solver stopped before proving optimality), infeasible, or error."),
-    ("reason", "string", "Why infeasible (the binding constraint, one line) or the error; null for plans."),
+    ("status", "string", "optimal, feasible (solver stopped before proving optimality), infeasible, time-limit (no plan within the scenario's time limit), or error."),
+    ("reason", "string", "Why infeasible (the binding constraint, one line), the time limit reached, or the error; null for plans."),
     ("mode_chosen", "string", "aggregated or disaggregated (for auto: the cheaper)."),
     ("layouts", "string", "Chosen replicas: count x layout (tp/ep/pp/dp_attn) and batch, ';'-separated; prefill/decode pools prefixed."),
     ("replicas", "int64", "Model replicas deployed."),

@@ -235,7 +235,7 @@ def page(table, title: str) -> str:
     more = (f'<p class="note">Plots show {len(shown)} of {len(groups)} workload and traffic groups; the table and --csv have all.</p>'
             if len(shown) < len(groups) else "")
     counts = Counter(r["status"] for r in rows)
-    status = ", ".join(f"{counts[s]} {s}" for s in ("optimal", "feasible", "infeasible", "error") if counts[s])
+    status = ", ".join(f"{counts[s]} {s}" for s in ("optimal", "feasible", "infeasible", "time-limit", "error") if counts[s])
     best = cheapest_per_demand(rows)
     cut = f'<p class="note">The table shows the first {MAX_TABLE_ROWS} of {len(rows)} rows (by scenario index); --csv has all.</p>' if len(rows) > MAX_TABLE_ROWS else ""
     parts = [

@@ -3,7 +3,8 @@
 This is all a worker (a pool process or a Ray task) executes. Workloads and
 topologies are loaded once per process and reused: a scenario costs a plan, not
 a file parse and an interpreter start. An infeasible scenario is a row with its
-reason; one that raises is a row with its error; nothing escapes.
+reason; one the time limit ended before any plan is a ``time-limit`` row; one
+that raises is a row with its error; nothing escapes.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _row(payload: dict[str, Any], status: str, elapsed_s: float, reason: str | N
 def run_one(payload: dict[str, Any]) -> dict[str, Any]:
     """The row of one scenario (a payload from :func:`payload`). Never raises."""
     from ... import api
-    from ...inputs.errors import InfeasibleError
+    from ...inputs.errors import InfeasibleError, TimeLimitError
 
     start = time.perf_counter()
     try:
@@ -91,6 +92,8 @@ def run_one(payload: dict[str, Any]) -> dict[str, Any]:
         return _row(payload, p.status, time.perf_counter() - start, plan=fields)
     except InfeasibleError as exc:
         return _row(payload, "infeasible", time.perf_counter() - start, reason=str(exc)[:MAX_REASON_CHARS])
+    except TimeLimitError as exc:  # no plan and no proof within the scenario's limit: not a failure of the input
+        return _row(payload, "time-limit", time.perf_counter() - start, reason=str(exc)[:MAX_REASON_CHARS])
     except Exception as exc:  # noqa: BLE001 - a scenario that raises is recorded; the sweep goes on
         text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
         return _row(payload, "error", time.perf_counter() - start, reason=text[:MAX_REASON_CHARS])

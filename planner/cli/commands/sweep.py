@@ -31,7 +31,8 @@ def _summary_lines(study, summary, out: Path) -> list[str]:
         f"{study.filtered_out} filtered out, {len(study.scenarios) - (study.product_size - study.filtered_out)} extra points"
         + (f", {study.extra_duplicates} extra points already in the product" if study.extra_duplicates else "") + ")",
         f"ran {summary.ran}, {summary.skipped} already done; in the results: {t['optimal']} optimal, {t['feasible']} feasible "
-        f"(not proven optimal), {t['infeasible']} infeasible, {t['error']} errors",
+        f"(not proven optimal), {t['infeasible']} infeasible, "
+        f"{t['time-limit']} stopped by the time limit, {t['error']} errors",
         f"wrote {out} ({summary.rows_written} rows) in {summary.wall_s:.1f} s",
     ]
     return lines
