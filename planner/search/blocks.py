@@ -107,13 +107,15 @@ def replicas(m, ub: list[int]) -> list:
 
 def placement(m, p: Problem, r: list, ub: list[int]) -> Packing:
     """Every piece of every replica sits in a domain of its group with room for
-    it: arc-flow over each domain class (pieces of ``chunks * r`` per option)."""
+    it: arc-flow over each domain class (pieces of ``chunks * r`` per option);
+    colocated pools' classes are single domains, each one knapsack row."""
     classes = [PackClass(c.capacity, c.domains) for c in p.classes]
     by_group: dict[int, set[int]] = {}
     for k, c in enumerate(p.classes):
         by_group.setdefault(c.group, set()).add(k)
     allowed = [by_group.get(o.group, set()) for o in p.options]
-    pk = add_packing(m, classes, [o.piece for o in p.options], [o.chunks * u for o, u in zip(p.options, ub)], allowed)
+    pk = add_packing(m, classes, [o.piece for o in p.options], [o.chunks * u for o, u in zip(p.options, ub)], allowed,
+                     bins=p.colocated)
     for i, o in enumerate(p.options):
         m.Add(pk.placed(i) == o.chunks * r[i])
     return pk

@@ -191,7 +191,7 @@ def values_of_plan(mdl, counts: list[int], fill: Fill) -> list[int]:
     for i, v in enumerate(mdl.use):
         vals[v.Index()] = int(counts[i] > 0)
     for k, flow in enumerate(mdl.pk.flows):
-        if flow is None:
+        if flow is None or not hasattr(flow, "arcs"):  # nothing fits, or a one-domain row (its pieces are the y below)
             continue
         arcs = flow.arcs
         item_at = {(a, s): n for n, (a, _, s) in enumerate(arcs.items)}
