@@ -47,12 +47,20 @@ tokens: for ``j >= 1`` its ``Y`` do; for ``j = 0`` and ``T* = t_X`` the plan
 ``u_X / t_X > U/T >= R*``, not a best plan. So no best plan uses ``X``: the
 set of best plans is unchanged, and with it the tie-break's optimum.
 
-Options the incumbent itself uses are never dropped, so it stays a complete
-hint. Tests: tests/test_dominance.py (exhaustive search over the unreduced
+The prefill rule needs no incumbent, so it runs first and its options leave
+the problem (:func:`reduced`, with prefill options no replica of which fits
+anywhere): the greedy and the model never see them, and the answer is mapped
+back with zero replicas for them (a prefill option has no tokens, so the
+coefficients the solve loop derives from the serving options are unchanged).
+The decode rule needs the greedy's plan; its options keep their place with an
+upper bound of 0 (:func:`prune`). Options the incumbent itself uses are never
+dropped, so it stays a complete hint. Tests: tests/test_dominance.py (exhaustive search over the unreduced
 problem gives the same optimum and tie-break).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 from .blocks import Ints
 from .problem import AGG, DECODE, PREFILL, Problem
@@ -63,13 +71,51 @@ def fit_copies(x, y) -> int:
     return (x.chunks * (x.piece // y.piece)) // y.chunks if y.piece <= x.piece else 0
 
 
-def prune(p: Problem, ints: Ints, ub: list[int], incumbent: list[int] | None) -> list[int]:
-    """``ub`` with every option no best plan needs set to 0 (see the module docstring)."""
-    used = set(i for i, n in enumerate(incumbent or ()) if n)
+@dataclass(frozen=True)
+class Reduced:
+    """A problem without some prefill options, on the full problem's integers."""
+
+    problem: Problem
+    ints: Ints
+    keep: tuple[int, ...]  # the full problem's index of every option kept
+    n: int  # options of the full problem
+
+    def expand(self, sol):
+        """A solution of the reduced problem as one of the full problem (0 replicas for the rest)."""
+        reps, pieces = [0] * self.n, [{} for _ in range(self.n)]
+        for new, old in enumerate(self.keep):
+            reps[old], pieces[old] = sol.replicas[new], sol.pieces[new]
+        return replace(sol, replicas=tuple(reps), pieces=tuple(pieces))
+
+
+def reduced(p: Problem, ints: Ints, ub: list[int]) -> Reduced | None:
+    """``p`` without the prefill options no best plan needs (copies of another
+    replace them) or can hold (bound 0); None when there are none."""
+    out = list(ub)
+    _prefill(p, ints, out, set(), _incompatible(p))
+    drop = {i for i, o in enumerate(p.options) if o.role == PREFILL and out[i] == 0}
+    if not drop:
+        return None
+    keep = tuple(i for i in range(len(p.options)) if i not in drop)
+    new = {old: k for k, old in enumerate(keep)}
+    q = replace(p, options=tuple(p.options[i] for i in keep),
+                incompatible=frozenset((new[a], new[b]) for a, b in p.incompatible if a in new and b in new))
+    pick = lambda xs: tuple(xs[i] for i in keep)  # noqa: E731
+    return Reduced(q, replace(ints, tps=pick(ints.tps), usd=pick(ints.usd), rps=pick(ints.rps)), keep, len(p.options))
+
+
+def _incompatible(p: Problem) -> dict[int, set[int]]:
     bad: dict[int, set[int]] = {}
     for a, b in p.incompatible:
         bad.setdefault(a, set()).add(b)
         bad.setdefault(b, set()).add(a)
+    return bad
+
+
+def prune(p: Problem, ints: Ints, ub: list[int], incumbent: list[int] | None) -> list[int]:
+    """``ub`` with every option no best plan needs set to 0 (see the module docstring)."""
+    used = set(i for i, n in enumerate(incumbent or ()) if n)
+    bad = _incompatible(p)
     out = list(ub)
     _prefill(p, ints, out, used, bad)
     if p.objective == "cost" and incumbent is not None:
