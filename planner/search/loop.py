@@ -30,6 +30,7 @@ from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from . import deadline
 from .control import MIN_STEP_WORK, Steps
 from .greedy import greedy
+from .ratio_probe import hint_model, no_better_ratio
 from .rounding import lp_plan, values_of_plan
 from .problem import DECODE, PREFILL, Problem
 
@@ -82,12 +83,7 @@ class _Run:
         return list(solver.response_proto.solution)
 
     def hint(self, values: list[int] | None) -> None:
-        m = self.mdl.m
-        m.ClearHints()
-        if values:
-            h = m.Proto().solution_hint
-            h.vars.extend(range(len(values)))
-            h.values.extend(values)
+        hint_model(self.mdl.m, values)
 
     def step(self, expr, sense: str, values, share: float, cap: float | None = None, optional: bool = False, **params):
         """One CP-SAT solve of ``expr``, hinted with ``values``; (code, solver, values or None)."""
@@ -183,6 +179,9 @@ def _dinkelbach(run: _Run, start) -> Solution:
     U, T = run.totals(inc)
     f_bound, iterations = None, 0
     while run.steps.left >= 2 * MIN_STEP_WORK:
+        if iterations and no_better_ratio(run.mdl, run.steps, U, T, inc):  # CP-SAT's last plan: its ratio proven optimal
+            f_bound = 0
+            break
         code, s, vals = run.step(mdl.usd * T - mdl.tps * U, "min", inc, STEP_SHARE, absolute_gap_limit=run.p.rel_gap * U * tps_min,
                                  relative_gap_limit=DINKELBACH_STEP_GAP)
         if vals is None:
