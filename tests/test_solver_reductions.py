@@ -52,3 +52,51 @@ def test_classes_of_several_domains_keep_the_arc_graph():
     s = cp_model.CpSolver()
     s.parameters.num_workers = 1
     assert s.Solve(m) == cp_model.INFEASIBLE
+
+
+def _probe_problems():
+    """Small split and colocated pool problems (the cost objective), with the
+    integers the model uses and the exhaustive optimum."""
+    from fractions import Fraction
+
+    from planner.search.blocks import build, integers, upper_bounds
+    from planner.search.oracle import exhaustive
+    from planner.search.problem import DECODE, PREFILL, Budget, Option, Problem, classes_of, singletons
+
+    rnd = random.Random(17)
+    while True:
+        colocated = rnd.random() < 0.5
+        opts = []
+        for _ in range(2):
+            g = rnd.choice([1, 2, 3])
+            opts.append(Option(PREFILL, g, 1, 0.0, g * rnd.uniform(0.8, 1.2) / 1000, rps=rnd.uniform(0.5, 3.0) * g))
+        for _ in range(2):
+            g = rnd.choice([1, 2, 4])
+            tps = rnd.uniform(500, 3000) * g
+            opts.append(Option(DECODE, g, 1, tps, g * rnd.uniform(0.8, 1.2) / 1000, rps=tps / rnd.choice([500, 1000])))
+        free = (rnd.choice([4, 6, 8]),) if colocated else (rnd.choice([4, 6]),) * rnd.randint(1, 2)
+        p = Problem(tuple(opts), singletons(free) if colocated else classes_of(free), "cost", colocated=colocated,
+                    rel_gap=0.0, budget=Budget(work=20.0, wall_s=120.0))
+        best = exhaustive(p)
+        if best is None:
+            continue
+        ub = upper_bounds(p)
+        ints = integers(p, ub)
+        yield p, ints, build(p, ints, ub), best[0], Fraction
+
+
+def test_ratio_probe_proves_exactly_the_optimal_ratio():
+    """The feasibility probe before a Dinkelbach step ("no plan has usd*T - tps*U
+    <= -1") is refuted at the exhaustive optimum's ratio and never at a worse one:
+    at the optimum U/T it proves optimality; at a ratio 1 % above it, it does not."""
+    from planner.search.control import Steps
+    from planner.search.ratio_probe import no_better_ratio
+
+    problems = _probe_problems()
+    for _ in range(12):
+        p, ints, mdl, ratio, Fraction = next(problems)
+        steps = Steps(20.0, 120.0)
+        U, T = ratio.numerator, ratio.denominator
+        assert no_better_ratio(mdl, steps, U, T, None)
+        worse = ratio * Fraction(101, 100)
+        assert not no_better_ratio(mdl, steps, worse.numerator, worse.denominator, None)

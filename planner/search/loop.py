@@ -24,12 +24,13 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import kinds
+from . import dominance, kinds
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from . import deadline
 from .control import MIN_STEP_WORK, Steps
 from .greedy import greedy
+from .ratio_probe import hint_model, no_better_ratio
 from .rounding import lp_plan, values_of_plan
 from .problem import DECODE, PREFILL, Problem
 
@@ -82,12 +83,7 @@ class _Run:
         return list(solver.response_proto.solution)
 
     def hint(self, values: list[int] | None) -> None:
-        m = self.mdl.m
-        m.ClearHints()
-        if values:
-            h = m.Proto().solution_hint
-            h.vars.extend(range(len(values)))
-            h.values.extend(values)
+        hint_model(self.mdl.m, values)
 
     def step(self, expr, sense: str, values, share: float, cap: float | None = None, optional: bool = False, **params):
         """One CP-SAT solve of ``expr``, hinted with ``values``; (code, solver, values or None)."""
@@ -122,19 +118,23 @@ def solve(p: Problem) -> Solution:
             gc.enable()
 
 
-def _solve(p: Problem, ints: Ints | None = None) -> Solution:
+def _solve(p: Problem, ints: Ints | None = None, reduced: bool = False) -> Solution:
     deadline.hold(sum(c.count for c in p.classes))  # placing and printing grow with the domains: keep time for them
     ub = upper_bounds(p)
     if ints is None:
         ints = integers(p, ub)
         if kinds.repeatable(p):  # identical colocated domains: one solved, its fill repeated
             return kinds.repeat(p, _solve(kinds.one_domain(p), ints), ints)
+    red = None if reduced else dominance.reduced(p, ints, ub)
+    if red is not None:  # prefill options that copies of another replace: out of the problem (exact)
+        return red.expand(_solve(red.problem, red.ints, reduced=True))
     steps = Steps(p.budget.work, p.budget.wall_s)
     if p.objective == "demand" and p.partial and _surely_short(p):
         return _fraction(p, ints, ub, steps)
-    mdl = build(p, ints, ub)
-    run = _Run(p, ints, mdl, steps, ub)
     g = greedy(p, ints, ub)
+    kept = dominance.prune(p, ints, ub, g[0] if g else None)  # options no best plan needs: bound 0 (exact)
+    mdl = build(p, ints, kept)
+    run = _Run(p, ints, mdl, steps, kept)
     start = values_of_plan(run.mdl, *g) if g else None
     if p.objective == "cost":
         sol = _dinkelbach(run, start)
@@ -179,6 +179,9 @@ def _dinkelbach(run: _Run, start) -> Solution:
     U, T = run.totals(inc)
     f_bound, iterations = None, 0
     while run.steps.left >= 2 * MIN_STEP_WORK:
+        if iterations and no_better_ratio(run.mdl, run.steps, U, T, inc):  # CP-SAT's last plan: its ratio proven optimal
+            f_bound = 0
+            break
         code, s, vals = run.step(mdl.usd * T - mdl.tps * U, "min", inc, STEP_SHARE, absolute_gap_limit=run.p.rel_gap * U * tps_min,
                                  relative_gap_limit=DINKELBACH_STEP_GAP)
         if vals is None:
