@@ -172,7 +172,7 @@ class CrossValidation:
     families: tuple[str, ...]
     measured: np.ndarray
     in_sample: np.ndarray  # predicted with the shipped constants
-    leave_record: np.ndarray  # each record predicted by constants fitted without it
+    leave_record: np.ndarray  # each record (or cv_group of records) predicted by constants fitted without it
     leave_family: np.ndarray  # each case predicted by constants fitted without its model family
 
     @staticmethod
@@ -206,7 +206,7 @@ class CrossValidation:
 def _cross_validate_cached(path_key: str | None) -> CrossValidation:
     cases = scored_cases(path_key)
     table = build_table(cases)
-    records = [c.record_id for c in cases]
+    records = [c.group for c in cases]  # a record, or the records that split one table (cv_group)
     fams = [family(c.spec.workload) for c in cases]
     meas = np.array([c.measured for c in cases])
     shipped = np.array([fidelity.predict(c, None, b).predicted for c, b in zip(cases, table.batches)])

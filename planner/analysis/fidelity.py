@@ -20,15 +20,14 @@ import statistics
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Optional
 
 import numpy as np
-from pydantic import Field, PositiveFloat, PositiveInt
 
 from ..inputs import units
 from ..inputs.errors import InputError, one_line, shown_value
-from ..inputs.ranges import BATCH, DOMAINS, FRACTION0, MEASURED, PARALLEL, TOKENS
-from ..inputs.schema import Strict, validate as validate_schema
+from ..inputs.ranges import MEASURED
+from ..inputs.schema import validate as validate_schema
+from .fidelity_schema import CaseFile, EngineFile, NotExpressibleFile, PlannerBlock, Precision, WeightFormatsFile  # noqa: F401 (re-exported)
 
 MODES = ("aggregated", "decode", "static", "prefill", "ttft", "latency")
 UNITS = {
@@ -39,57 +38,7 @@ UNITS = {
     "ttft": "ms",
     "latency": "tok/s/user",
 }
-Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 LOOSE_SLO_MS = 1e9  # "max throughput" records: no latency limit, memory alone bounds the batch
-
-# --------------------------------------------------------------------------- file schema
-
-
-class EngineFile(Strict):
-    """Software properties the record states (not fitted): they replace the
-    planner's defaults for this case only."""
-
-    comm_overlap: Optional[FRACTION0.type] = None  # two-batch / dual micro-batch overlap = 1
-    gqa_shared_kv_loads: Optional[bool] = None  # False: decode attention loads a KV head per query head
-    swa_kv_windowed: Optional[bool] = None  # False: the KV cache holds sliding-window layers at full context
-    source: str = Field(min_length=1)
-
-
-class CaseFile(Strict):
-    """One metric of a record as a pinned evaluation."""
-
-    metric: str = Field(min_length=1)
-    workload: str = Field(min_length=1)
-    topology: str = Field(min_length=1)
-    nodes: Optional[DOMAINS.type] = None  # scale-up domains (nodes or racks)
-    weights: Optional[Precision] = None
-    kv_cache: Optional[Precision] = None
-    tp: PARALLEL.type = 1
-    ep: PARALLEL.type = 1
-    pp: PARALLEL.type = 1
-    dp_attn: PARALLEL.type = 1
-    isl: TOKENS.type
-    osl: TOKENS.type
-    kv_len: Optional[TOKENS.type] = None
-    batch: Optional[BATCH.type] = None  # decode micro-batch; None = largest that fits memory
-    batch_cap: Optional[BATCH.type] = None  # engine or request-count cap on that largest batch
-    prefill_tokens_per_gpu: Optional[TOKENS.type] = None  # mode prefill: tokens per GPU per forward
-    mode: Literal["aggregated", "decode", "static", "prefill", "ttft", "latency"]
-    engine: Optional[EngineFile] = None
-    measured_divisor: MEASURED.type = 1.0  # e.g. 8 for a per-node metric
-    note: str = ""
-    outlier: str = ""  # a known blind spot: evaluated and shown, left out of the error target (say why)
-
-
-class NotExpressibleFile(Strict):
-    metric: str = "*"
-    reason: str = Field(min_length=1)
-
-
-class PlannerBlock(Strict):
-    cases: list[CaseFile] = []
-    not_expressible: list[NotExpressibleFile] = []
-
 
 # --------------------------------------------------------------------------- results
 
@@ -99,6 +48,11 @@ class Case:
     record_id: str
     measured: float
     spec: CaseFile
+    cv_group: str = ""  # the unit cross-validation holds out together; "" = the record itself
+
+    @property
+    def group(self) -> str:
+        return self.cv_group or self.record_id
 
     @property
     def name(self) -> str:
@@ -253,7 +207,7 @@ def load_cases(path: Path | str | None = None) -> tuple[list[Case], list[Unexpre
         spec = validate_schema(PlannerBlock, block, f"{path} (record {rid}, planner)")
         for c in spec.cases:
             value = _metric_value(rec, c.metric, path) / c.measured_divisor
-            cases.append(Case(rid, value, c))
+            cases.append(Case(rid, value, c, spec.cv_group or ""))
         skipped.extend(Unexpressed(rid, n.metric, n.reason) for n in spec.not_expressible)
         if not spec.cases and not spec.not_expressible:
             skipped.append(Unexpressed(rid, "*", "planner block maps no metric"))
@@ -271,8 +225,15 @@ def _loaded(spec: CaseFile):
     q = Query(
         isl=spec.isl, osl=spec.osl, kv_len=spec.kv_len, weight_dtype=spec.weights, kv_dtype=spec.kv_cache,
         ttft_ms=LOOSE_SLO_MS, tpot_ms=LOOSE_SLO_MS, domains=spec.nodes,
+        speculative=spec.speculative, draft_tokens=spec.draft_tokens, acceptance_rate=spec.acceptance_rate,
     )
     w, topo = load(spec.workload, spec.topology, q)
+    if spec.weight_formats is not None:
+        from ..inputs import formats
+
+        for name in spec.weight_formats.given().values():
+            formats.get(name)  # one-line error for an unknown format
+        w = replace(w, weights=replace(w.weights, **spec.weight_formats.given()))
     L = pinned_layout(w, topo, spec.tp, spec.pp, spec.dp_attn, spec.ep)
     return w, topo, L
 

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import kinds
+from . import dominance, kinds
 from .packing import place
 from .blocks import PHI_SCALE, Ints, Model, build, integers, upper_bounds
 from . import deadline
@@ -118,19 +118,23 @@ def solve(p: Problem) -> Solution:
             gc.enable()
 
 
-def _solve(p: Problem, ints: Ints | None = None) -> Solution:
+def _solve(p: Problem, ints: Ints | None = None, reduced: bool = False) -> Solution:
     deadline.hold(sum(c.count for c in p.classes))  # placing and printing grow with the domains: keep time for them
     ub = upper_bounds(p)
     if ints is None:
         ints = integers(p, ub)
         if kinds.repeatable(p):  # identical colocated domains: one solved, its fill repeated
             return kinds.repeat(p, _solve(kinds.one_domain(p), ints), ints)
+    red = None if reduced else dominance.reduced(p, ints, ub)
+    if red is not None:  # prefill options that copies of another replace: out of the problem (exact)
+        return red.expand(_solve(red.problem, red.ints, reduced=True))
     steps = Steps(p.budget.work, p.budget.wall_s)
     if p.objective == "demand" and p.partial and _surely_short(p):
         return _fraction(p, ints, ub, steps)
-    mdl = build(p, ints, ub)
-    run = _Run(p, ints, mdl, steps, ub)
     g = greedy(p, ints, ub)
+    kept = dominance.prune(p, ints, ub, g[0] if g else None)  # options no best plan needs: bound 0 (exact)
+    mdl = build(p, ints, kept)
+    run = _Run(p, ints, mdl, steps, kept)
     start = values_of_plan(run.mdl, *g) if g else None
     if p.objective == "cost":
         sol = _dinkelbach(run, start)

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
         cross_validate: bool = typer.Option(
             True, "--cross-validate/--no-cross-validate",
-            help="Also refit the free constants without each record and each model family and score the held-out cases (a few seconds).",
+            help="Also refit the free constants without each record and each model family and score the held-out cases (several minutes of CPU on the shipped cases).",
         ),
     ) -> None:
         """Predicted vs measured for every expressible record, the signed error, then the median and maximum absolute error."""
