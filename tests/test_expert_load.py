@@ -24,6 +24,15 @@ def test_expected_maximum_of_normals_matches_the_tables():
         assert float(expected_max_normal(n)) == pytest.approx(z, abs=2e-4)
 
 
+def test_expected_maximum_over_an_array_is_the_scalar_value_at_each_entry():
+    """The planner calls it on grids of candidates: each entry is its own group count."""
+    counts = np.array([[1.0, 2.0, 8.0], [72.0, 2.0, 4.0]])
+    z = expected_max_normal(counts)
+    assert z.shape == counts.shape
+    assert [float(v) for v in z.ravel()] == [float(expected_max_normal(int(c))) for c in counts.ravel()]
+    assert z[0, 1] == z[1, 1] and z[0, 0] == 0.0 and z[0, 2] == pytest.approx(TABLE[8], abs=2e-4)
+
+
 def _simulated_straggler(ep, n_experts, copies, cv, trials=400, seed=7):
     """Mean over trials of (copies on the busiest group) / (mean per group): expert
     popularities drawn with coefficient of variation cv (gamma), experts split into ep

@@ -47,8 +47,9 @@ def _expected_max_normal(n: int) -> float:
 def expected_max_normal(n) -> np.ndarray:
     """``z(n)`` elementwise over an array of group counts (rounded to whole groups)."""
     arr = np.asarray(n, dtype=np.float64)
-    flat = np.array([_expected_max_normal(int(round(v))) for v in np.ravel(arr)])
-    return flat.reshape(arr.shape)
+    groups, where = np.unique(np.rint(arr), return_inverse=True)  # a few distinct counts over many candidates
+    z = np.array([_expected_max_normal(int(g)) for g in groups])
+    return z[where].reshape(arr.shape)
 
 
 def busiest_group_factor(ep, n_experts: int, copies, cv: float) -> np.ndarray:
