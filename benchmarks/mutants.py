@@ -24,6 +24,7 @@ TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "test
 COPY = ["planner", "hardware", "workloads", "topologies", "models", "tests", "pyproject.toml"]
 CM = "planner/physics/costmodel.py"
 EL = "planner/physics/expert_load.py"
+GE = "planner/physics/gemm.py"
 
 # name, file, text, replacement, which occurrence (0 = first)
 MUTANTS = [
@@ -33,7 +34,10 @@ MUTANTS = [
     ("KV per GPU shrinks with pipeline depth", CM, "_b(batch) / dp * pp * ls", "_b(batch) / dp * ls", 0),
     ("no queueing term in TTFT", CM, "ttft_s=bc(queue + prefill)", "ttft_s=bc(prefill)", 0),
     ("prefill ignores the chunk count", CM, "return n_chunks * (", "return 1 * (", 0),
-    ("no expert padding", CM, "grouped_gemm_efficiency(per_expert, eff.moe_half_tokens)", "grouped_gemm_efficiency(per_expert, 0.0)", 0),
+    ("no expert padding", CM, "grouped_gemm_efficiency(per_expert, eff.moe_half_tokens,", "grouped_gemm_efficiency(per_expert, 0.0,", 0),
+    ("expert padding at the largest tile whatever the rows", CM, "eff.moe_min_tile_rows, eff.moe_max_tile_rows)",
+     "eff.moe_max_tile_rows, eff.moe_max_tile_rows)", 0),
+    ("weight-only GEMMs at the BF16 rate (no dequantisation cost)", GE, '"weight_only" if fmt.weight_only_on(acc.peak_flops) else cd', "cd", 0),
     ("padding added to the weight read (sum, not max)", CM, "np.maximum(c_routed, routed_w / hbm)", "(c_routed + routed_w / hbm)", 0),
     ("experts streamed at 0.366 of the HBM rate", CM, "np.maximum(c_routed, routed_w / hbm)", "np.maximum(c_routed, routed_w / (hbm * 0.366))", 0),
     ("expert weights streamed at the wrong rate in the breakdown", CM, "w_moe = (attn_w + shared_w + routed_w) / hbm",
@@ -44,7 +48,7 @@ MUTANTS = [
      "1.0 + expected_max_normal(ep_a + 1.0) * s", 0),
     ("straggler ignores the experts each group holds", EL, "cv * cv / per_group", "cv * cv", 0),
     ("straggler without counting noise at small batch", EL, "cv * cv / per_group + 1.0 / mu", "cv * cv / per_group + 0.0 / mu", 0),
-    ("block scales promoted on CUDA cores on Blackwell too", CM, 'cd == "fp8" and not acc.block_scaled_mma', 'cd == "fp8"', 0),
+    ("block scales promoted on CUDA cores on Blackwell too", GE, 'cd == "fp8" and not acc.block_scaled_mma', 'cd == "fp8"', 0),
     ("every expert read whatever the batch", CM, "touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)",
      "touched = 1.0", 0),
     ("prompt chunks spread evenly over DP ranks", CM, "rank_tokens=busiest_rank_tokens(w, topo, Lb, Bq, P), ", "", 0),

@@ -330,3 +330,49 @@ def test_prefill_dispatch_crosses_the_network_once_per_remote_domain(h100, dsv3)
     assert one(pre.ep_comm_s) == pytest.approx(m.n_moe_layers * per_layer, rel=1e-9)
     dec = step_terms(dsv3, h100, L, T, T * 0, 100.0)  # the same tokens as decode: one copy per remote GPU
     assert one(dec.ep_comm_s) > 1.8 * one(pre.ep_comm_s)
+
+
+# --------------------------------------------------------------------------- GEMM kernels: tiles and dequantisation
+
+
+def test_a_few_tokens_per_expert_pay_the_smallest_tile_not_the_largest():
+    """Kernels size an expert's row tile to its rows (16 to 128 here): one token pays
+    h * 16/128 rows of padding, 128 rows and more pay the whole h measured at 128."""
+    h = 140.0
+    assert grouped_gemm_efficiency(1.0, h, 16.0, 128.0) == pytest.approx(1.0 / (1.0 + h * 16 / 128), rel=1e-12)
+    assert grouped_gemm_efficiency(512.0, h, 16.0, 128.0) == pytest.approx(512.0 / (512.0 + h), rel=1e-12)
+    m = np.array([1.0, 4.0, 16.0, 40.0, 128.0, 300.0, 4096.0])
+    rows = m / grouped_gemm_efficiency(m, h, 16.0, 128.0)  # rows of work each busy expert costs
+    assert np.all(np.diff(rows) > 0)  # more tokens never cost less work
+    assert np.all(grouped_gemm_efficiency(m, h, 16.0, 128.0) >= grouped_gemm_efficiency(m, h))  # never worse than the largest tile
+
+
+def test_weight_only_gemms_run_at_their_own_fraction_of_the_bf16_peak(h100):
+    """gpt-oss's MXFP4 experts on Hopper (no FP4 tensor cores) are dequantised to BF16 in
+    the kernel: weight_only x the BF16 peak. On Blackwell they run natively (FP8 rate);
+    BF16 and FP8 weights on Hopper keep their own fractions."""
+    from planner.physics.gemm import gemm_rate
+
+    gptoss = load_workload("gpt-oss-120b")
+    eff, acc = h100.efficiency, h100.accelerator
+    assert gptoss.weights.routed_experts == "mxfp4"
+    assert eff.flops_fraction["weight_only"] < eff.flops_fraction["bf16"]  # the premise: dequantising costs issue slots
+    assert gemm_rate(gptoss, h100, "routed_experts") == pytest.approx(acc.peak_flops["bf16"] * eff.flops_fraction["weight_only"], rel=1e-12)
+    assert gemm_rate(gptoss, h100, "attention") == pytest.approx(acc.peak_flops["bf16"] * eff.flops_fraction["bf16"], rel=1e-12)
+    b200 = build_topology("hgx-b200")
+    assert gemm_rate(gptoss, b200, "routed_experts") == pytest.approx(
+        b200.accelerator.peak_flops["fp8"] * b200.efficiency.flops_fraction["fp8"], rel=1e-12)
+
+
+def test_small_batch_weight_only_experts_are_bound_by_their_weight_read():
+    """gpt-oss-120b at batch 4 on one A100 (16 routed copies per layer, ~1 token per busy
+    expert): with 16-row tiles the step's dequantised BF16 GEMMs take less time than its
+    4.25-bit weight reads (measured: 86 tok/s/user with vLLM, GPUSTACK-A100-GPTOSS120B-VLLM);
+    128-row tiles would make the same step compute-bound, ~2x slower than measured."""
+    a100 = build_topology("hgx-a100")
+    gptoss = load_workload("gpt-oss-120b")
+    s = step_terms(gptoss, a100, layout(tp=1), np.array([4.0]), np.array([0.0]), 600.0)
+    assert one(s.compute_s) < one(s.weights_s)
+    big_tiles = replace(a100, efficiency=replace(a100.efficiency, moe_min_tile_rows=128.0))
+    s_big = step_terms(gptoss, big_tiles, layout(tp=1), np.array([4.0]), np.array([0.0]), 600.0)
+    assert one(s_big.compute_s) > one(s_big.weights_s)  # a 128-row tile per busy expert would not hide

@@ -48,6 +48,11 @@ class Format:
             return self.compute
         return "bf16"  # weight-only dequantisation to 16 bits
 
+    def weight_only_on(self, peak_flops: dict) -> bool:
+        """True when this accelerator runs the format's GEMMs weight-only: narrower
+        than 16 bits, without the tensor cores it needs, so dequantised in the kernel."""
+        return self.value_bits < 16 and self.compute_dtype(peak_flops) == "bf16" and self.native not in peak_flops
+
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("bf16", 16, 0, 0, 0, "bf16", "bf16", "IEEE-754-style bfloat16, 2 bytes"),

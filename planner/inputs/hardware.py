@@ -19,7 +19,7 @@ from .ranges import FRACTION, FRACTION0, HBM_GB, HBM_TB_PER_S, LATENCY_US, MEMOR
 from .schema import Strict, given, validate
 
 # keys of flops_fraction: compute precisions, plus block-scaled FP8 (its own measured fraction)
-FRACTION_KEYS = set(units.DTYPE_BYTES) | {"fp8_block"}
+FRACTION_KEYS = set(units.DTYPE_BYTES) | {"fp8_block", "weight_only"}
 
 # --------------------------------------------------------------------------- schemas
 
@@ -96,6 +96,8 @@ class EfficiencyFields(Strict):
     activation_bytes_per_token_per_d_model: Optional[PASSES.type] = None
     queue_intervals: Optional[PASSES.type] = None
     moe_half_tokens: Optional[TOKENS_F.type] = None
+    moe_min_tile_rows: Optional[TOKENS_F.type] = None
+    moe_max_tile_rows: Optional[TOKENS_F.type] = None
     moe_layer_overhead_us: Optional[LATENCY_US.type] = None
     moe_row_overhead_us: Optional[LATENCY_US.type] = None
     elementwise_passes: Optional[PASSES.type] = None
@@ -167,7 +169,9 @@ class Efficiency:
     activation_bytes_per_token_per_d_model: float
     queue_intervals: float
     sources: dict[str, str] = field(default_factory=dict, compare=False)
-    moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens (costmodel.grouped_gemm_efficiency)
+    moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens at the largest tile (costmodel.grouped_gemm_efficiency)
+    moe_min_tile_rows: float = 0.0  # smallest row tile grouped-GEMM kernels pick for an expert's few tokens (0: always the largest)
+    moe_max_tile_rows: float = 0.0  # row tile moe_half_tokens was measured at (0: the padding never shrinks)
     moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
     moe_row_overhead_s: float = 0.0  # time per routed token copy a GPU's experts handle, per MoE layer, beyond its FLOPs and bytes
     elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)

@@ -21,6 +21,7 @@ from ..inputs.workload import Workload
 from . import speculative as spec
 from .expert_comm import dispatch_combine_s
 from .expert_load import busiest_group_factor
+from .gemm import experts_touched_fraction, gemm_rate, grouped_gemm_efficiency  # noqa: F401  (re-exported)
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
 
 
@@ -29,24 +30,6 @@ from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401
 
 def _b(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
-
-
-def experts_touched_fraction(n_experts: int, k: int, tokens: np.ndarray) -> np.ndarray:
-    """Expected fraction of routed experts one MoE layer reads for ``tokens`` tokens:
-    1 - (1 - k/E)^tokens (uniform routing)."""
-    if n_experts == 0:
-        return np.zeros_like(_b(tokens))
-    return 1.0 - np.power(1.0 - k / n_experts, _b(tokens))
-
-
-def grouped_gemm_efficiency(tokens_per_expert, half_tokens: float) -> np.ndarray:
-    """Share of a dense GEMM's achieved FLOP/s a grouped expert GEMM reaches when each
-    busy expert on a GPU gets ``tokens_per_expert`` rows: m / (m + h). Each expert's
-    tile is padded and set up whatever its row count, a cost worth ``h`` rows, so the
-    rate falls at small occupancy and approaches the dense rate when experts are full
-    (``moe_half_tokens``, measured on DeepGEMM's grouped kernels: hardware/efficiency.yaml)."""
-    m = _b(tokens_per_expert)
-    return np.where(m > 0, m / np.maximum(m + half_tokens, 1e-12), 1.0)
 
 
 def _stage_layers(w: Workload, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,20 +55,6 @@ def weight_bytes_per_gpu(w: Workload, L: Layouts) -> np.ndarray:
     routed = np.ceil(m.n_routed_experts / ep) * m.expert_params * wp.bytes("routed_experts") / moe_tp if m.is_moe else 0.0
     head = m.vocab_size * m.d_model * wp.bytes("embeddings") / tp * np.where((pp == 1) & (not m.tied_embeddings), 2.0, 1.0)
     return ls * attn + nd * dense + nm * (shared + routed) + head
-
-
-def gemm_rate(w: Workload, topo: Topology, component: str, prefill: bool = False) -> float:
-    """Achieved FLOP/s of one weight component's GEMMs: the peak of the precision its
-    format computes in on this accelerator, times the measured fraction for that
-    precision (block-scaled FP8 has its own, lower, fraction where the tensor cores
-    cannot apply the block scales themselves: ``Accelerator.block_scaled_mma``)."""
-    acc, eff = topo.accelerator, topo.efficiency
-    fmt = formats.get(getattr(w.weights, component))
-    cd = fmt.compute_dtype(acc.peak_flops)
-    block_cost = fmt.name == "fp8_block128" and cd == "fp8" and not acc.block_scaled_mma  # scales promoted on CUDA cores
-    key = "fp8_block" if block_cost else cd
-    table = eff.prefill_flops_fraction if prefill else eff.flops_fraction
-    return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
 
 
 def kv_bytes_per_gpu(w: Workload, L: Layouts, batch, windowed: bool = True) -> np.ndarray:
@@ -156,7 +125,7 @@ def step_terms(
         busy = m.n_routed_experts * experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)
         # the busiest GPU's experts each get imb x the mean rows; their tiles are padded once
         per_expert = T * m.experts_per_token / np.maximum(busy, 1e-12) * imb
-        routed_rate = r_routed * grouped_gemm_efficiency(per_expert, eff.moe_half_tokens)
+        routed_rate = r_routed * grouped_gemm_efficiency(per_expert, eff.moe_half_tokens, eff.moe_min_tile_rows, eff.moe_max_tile_rows)
 
     # -- per-layer bytes read on one GPU
     shards = np.minimum(tp, m.kv_shardable_heads)

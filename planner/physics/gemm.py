@@ -1,0 +1,59 @@
+"""GEMM rates of the cost model: the achieved FLOP/s of each weight component's
+GEMMs by format and accelerator, and what grouped expert GEMMs lose to padding at
+small occupancy (docs/cost-model.md, section 2). Pure functions over numpy arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..inputs import formats
+from ..inputs.topology import Topology
+from ..inputs.workload import Workload
+
+
+def _b(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def experts_touched_fraction(n_experts: int, k: int, tokens: np.ndarray) -> np.ndarray:
+    """Expected fraction of routed experts one MoE layer reads for ``tokens`` tokens:
+    1 - (1 - k/E)^tokens (uniform routing)."""
+    if n_experts == 0:
+        return np.zeros_like(_b(tokens))
+    return 1.0 - np.power(1.0 - k / n_experts, _b(tokens))
+
+
+def grouped_gemm_efficiency(tokens_per_expert, half_tokens: float, min_tile: float = 0.0, max_tile: float = 0.0) -> np.ndarray:
+    """Share of a dense GEMM's achieved FLOP/s a grouped expert GEMM reaches when each
+    busy expert on a GPU gets ``tokens_per_expert`` rows: m / (m + h_eff). Each expert's
+    tile is padded and set up whatever its row count, a cost worth ``h`` rows at the
+    largest row tile (``max_tile``, where ``moe_half_tokens`` was measured on DeepGEMM's
+    grouped kernels). Kernels size the row tile to the rows they get, down to
+    ``min_tile`` (hardware/efficiency.yaml: 16 in vLLM's tuned Triton MoE configs and
+    TensorRT-LLM's Hopper CUTLASS tiles), so the padding shrinks with the tile:
+
+        h_eff = h * clip(m, min_tile, max_tile) / max_tile
+
+    The rate falls at small occupancy and approaches the dense rate when experts are
+    full; a few tokens per expert pay a 16-row tile, not a 128-row one, and hide under
+    the weight read. ``max_tile`` 0 keeps the full padding at every m."""
+    m = _b(tokens_per_expert)
+    h = half_tokens * (np.clip(m, min_tile, max_tile) / max_tile if max_tile > 0 else 1.0)
+    return np.where(m > 0, m / np.maximum(m + h, 1e-12), 1.0)
+
+
+def gemm_rate(w: Workload, topo: Topology, component: str, prefill: bool = False) -> float:
+    """Achieved FLOP/s of one weight component's GEMMs: the peak of the precision its
+    format computes in on this accelerator, times the measured fraction for that
+    precision. Two paths have their own, lower, fraction: block-scaled FP8 where the
+    tensor cores cannot apply the block scales themselves (``Accelerator.block_scaled_mma``),
+    and weight-only GEMMs, whose narrow weights (MXFP4 or INT4 without FP4/INT4 tensor
+    cores, FP8 without FP8 ones) are dequantised to 16 bits inside the main loop
+    (``weight_only``: the conversion competes with the MMA for issue slots)."""
+    acc, eff = topo.accelerator, topo.efficiency
+    fmt = formats.get(getattr(w.weights, component))
+    cd = fmt.compute_dtype(acc.peak_flops)
+    block_cost = fmt.name == "fp8_block128" and cd == "fp8" and not acc.block_scaled_mma  # scales promoted on CUDA cores
+    key = "fp8_block" if block_cost else "weight_only" if fmt.weight_only_on(acc.peak_flops) else cd
+    table = eff.prefill_flops_fraction if prefill else eff.flops_fraction
+    return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
