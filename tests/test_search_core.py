@@ -112,13 +112,13 @@ def test_a_fleet_demand_in_disagg_mode_plans_prefill_and_decode_pools(tmp_path):
     inv, dem = tmp_path / "inv.yaml", tmp_path / "dem.yaml"
     inv.write_text(yaml.safe_dump({"name": "t", "groups": [{"name": "h100", "topology": "hgx-h100", "count": 4}]}))
     dem.write_text(yaml.safe_dump({"demands": [
-        {"name": "long", "workload": "llama-3.1-70b", "output_tokens_per_s": 2000, "isl": 8192, "osl": 256, "tpot_ms": 15, "mode": "disagg"}]}))
+        {"name": "long", "workload": "llama-3.1-70b", "output_tokens_per_s": 1500, "isl": 8192, "osl": 256, "tpot_ms": 15, "mode": "disagg"}]}))
     f = plan_fleet(inv, dem, time_limit_s=20)
     assert f.status in ("optimal", "feasible")
     roles = {r["role"] for r in f.replicas}
     assert roles == {"prefill", "decode"}
     w = f.workloads[0]
-    assert w["mode"] == "disaggregated" and w["served_output_tokens_per_s"] >= 2000
+    assert w["mode"] == "disaggregated" and w["served_output_tokens_per_s"] >= 1500
     # prefill keeps up with decode: requests/s of the prefill pool cover the decode pool's
     pre = sum(r["count"] for r in w["replicas"] if r["role"] == "prefill")
     assert pre >= 1
