@@ -368,7 +368,7 @@ def test_small_batch_weight_only_experts_are_bound_by_their_weight_read():
     """gpt-oss-120b at batch 4 on one A100 (16 routed copies per layer, ~1 token per busy
     expert): with 16-row tiles the step's dequantised BF16 GEMMs take less time than its
     4.25-bit weight reads (measured: 86 tok/s/user with vLLM, GPUSTACK-A100-GPTOSS120B-VLLM);
-    128-row tiles would make the same step compute-bound, ~2x slower than measured."""
+    128-row tiles would make the same step compute-bound, ~3.5x slower than measured."""
     a100 = build_topology("hgx-a100")
     gptoss = load_workload("gpt-oss-120b")
     s = step_terms(gptoss, a100, layout(tp=1), np.array([4.0]), np.array([0.0]), 600.0)
@@ -376,3 +376,24 @@ def test_small_batch_weight_only_experts_are_bound_by_their_weight_read():
     big_tiles = replace(a100, efficiency=replace(a100.efficiency, moe_min_tile_rows=128.0))
     s_big = step_terms(gptoss, big_tiles, layout(tp=1), np.array([4.0]), np.array([0.0]), 600.0)
     assert one(s_big.compute_s) > one(s_big.weights_s)  # a 128-row tile per busy expert would not hide
+
+
+def test_which_formats_run_weight_only_on_which_accelerators():
+    """Dequantised in the kernel: W4A16 everywhere, FP8 without FP8 tensor cores (A100),
+    FP4 without FP4 tensor cores (Hopper); native elsewhere. INT8 (W8A8) is an integer
+    tensor-core path, never a dequantising kernel."""
+    from planner.inputs import formats
+
+    peaks = {name: build_topology(name).accelerator.peak_flops for name in ("hgx-a100", "hgx-h100", "hgx-b200")}
+    expect = {  # format: (A100, H100, B200)
+        "bf16": (False, False, False),
+        "fp8": (True, False, False),
+        "fp8_block128": (True, False, False),
+        "mxfp4": (True, True, False),
+        "nvfp4": (True, True, False),
+        "int4_g128": (True, True, True),
+        "int8": (False, False, False),
+    }
+    for name, want in expect.items():
+        got = tuple(formats.get(name).weight_only_on(peaks[t]) for t in ("hgx-a100", "hgx-h100", "hgx-b200"))
+        assert got == want, name

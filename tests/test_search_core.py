@@ -109,6 +109,8 @@ def test_adding_domains_to_a_fleet_never_loses_a_plan_nor_raises_its_cost(tmp_pa
 
 
 def test_a_fleet_demand_in_disagg_mode_plans_prefill_and_decode_pools(tmp_path):
+    # four H100 nodes: the demand is one they meet with room under the fitted per-step
+    # cost (~1 ms); the test is about the pools' structure, not the capacity figure
     inv, dem = tmp_path / "inv.yaml", tmp_path / "dem.yaml"
     inv.write_text(yaml.safe_dump({"name": "t", "groups": [{"name": "h100", "topology": "hgx-h100", "count": 4}]}))
     dem.write_text(yaml.safe_dump({"demands": [

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from ..inputs.ranges import BATCH, DOMAINS, FRACTION0, MEASURED, PARALLEL, TOKENS, TOKENS_F
+from ..inputs.ranges import BATCH, DOMAINS, FRACTION0, MEASURED, PARALLEL, TOKENS
 from ..inputs.schema import Strict
 
 Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
@@ -23,7 +23,6 @@ class EngineFile(Strict):
     comm_overlap: Optional[FRACTION0.type] = None  # two-batch / dual micro-batch overlap = 1
     gqa_shared_kv_loads: Optional[bool] = None  # False: decode attention loads a KV head per query head
     swa_kv_windowed: Optional[bool] = None  # False: the KV cache holds sliding-window layers at full context
-    moe_min_tile_rows: Optional[TOKENS_F.type] = None  # the smallest row tile the engine's grouped MoE GEMM pads an expert to (128: DeepGEMM's contiguous layout)
     source: str = Field(min_length=1)
 
 

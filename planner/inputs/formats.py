@@ -49,9 +49,14 @@ class Format:
         return "bf16"  # weight-only dequantisation to 16 bits
 
     def weight_only_on(self, peak_flops: dict) -> bool:
-        """True when this accelerator runs the format's GEMMs weight-only: narrower
-        than 16 bits, without the tensor cores it needs, so dequantised in the kernel."""
-        return self.value_bits < 16 and self.compute_dtype(peak_flops) == "bf16" and self.native not in peak_flops
+        """True when this accelerator runs the format's GEMMs weight-only: weights
+        narrower than 16 bits dequantised to BF16 inside the kernel. W4A16 formats
+        (compute bf16) always are; FP8/FP4 formats are where their tensor cores are
+        missing. INT8 (W8A8) runs on integer tensor cores, not a dequantising kernel:
+        without an int8 peak in the accelerator file it keeps the BF16 rate."""
+        if self.value_bits >= 16 or self.native == "int8":
+            return False
+        return self.compute == "bf16" or self.native not in peak_flops
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (

@@ -170,8 +170,8 @@ class Efficiency:
     queue_intervals: float
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     moe_half_tokens: float = 0.0  # rows each busy expert's grouped GEMM costs beyond its tokens at the largest tile (costmodel.grouped_gemm_efficiency)
-    moe_min_tile_rows: float = 0.0  # smallest row tile grouped-GEMM kernels pick for an expert's few tokens (0: always the largest)
-    moe_max_tile_rows: float = 0.0  # row tile moe_half_tokens was measured at (0: the padding never shrinks)
+    moe_min_tile_rows: float = 0.0  # smallest row tile grouped-GEMM kernels pick for an expert's few tokens (0: no lower limit)
+    moe_max_tile_rows: float = 0.0  # row tile at which moe_half_tokens applies in full (0: the padding never shrinks)
     moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
     moe_row_overhead_s: float = 0.0  # time per routed token copy a GPU's experts handle, per MoE layer, beyond its FLOPs and bytes
     elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
