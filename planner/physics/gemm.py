@@ -27,8 +27,8 @@ def grouped_gemm_efficiency(tokens_per_expert, half_tokens: float, min_tile: flo
     """Share of a dense GEMM's achieved FLOP/s a grouped expert GEMM reaches when each
     busy expert on a GPU gets ``tokens_per_expert`` rows: m / (m + h_eff). Each expert's
     tile is padded and set up whatever its row count, a cost worth ``h`` rows at the
-    largest row tile (``max_tile``, where ``moe_half_tokens`` was measured on DeepGEMM's
-    grouped kernels). Kernels size the row tile to the rows they get, down to
+    largest row tile (``max_tile``; ``moe_half_tokens`` is fitted, its prior DeepGEMM's
+    128-row grouped kernels). Kernels size the row tile to the rows they get, down to
     ``min_tile`` (hardware/efficiency.yaml: 16 in vLLM's tuned Triton MoE configs and
     TensorRT-LLM's Hopper CUTLASS tiles), so the padding shrinks with the tile:
 
@@ -36,7 +36,8 @@ def grouped_gemm_efficiency(tokens_per_expert, half_tokens: float, min_tile: flo
 
     The rate falls at small occupancy and approaches the dense rate when experts are
     full; a few tokens per expert pay a 16-row tile, not a 128-row one, and hide under
-    the weight read. ``max_tile`` 0 keeps the full padding at every m."""
+    the weight read. ``max_tile`` 0 keeps the full padding at every m; ``min_tile`` 0
+    sets no lower limit."""
     m = _b(tokens_per_expert)
     h = half_tokens * (np.clip(m, min_tile, max_tile) / max_tile if max_tile > 0 else 1.0)
     return np.where(m > 0, m / np.maximum(m + h, 1e-12), 1.0)
