@@ -135,3 +135,18 @@ def test_context_panel_draws_cost_flat_then_linear_in_context(llama_h100):
     assert at[L] == pytest.approx(2.0, rel=1e-3)
     assert at[round(2 * seed.value)] / at[L] == pytest.approx(1.5, rel=1e-3)
     assert all(b > a for a, b in zip(y, y[1:]))  # never cheaper with more context
+
+
+def test_balance_batch_of_dequantised_experts_uses_the_bf16_peak_and_the_weight_only_fraction():
+    """gpt-oss-120b's MXFP4 experts on H100 (no FP4 tensor cores) compute in BF16: the
+    datasheet balance batch uses the BF16 peak, half the FP8 one, and the calibrated one
+    the weight-only fraction the cost model uses (docs/cost-model.md)."""
+    from planner.inputs.topology import build_topology
+
+    h100 = build_topology("hgx-h100")
+    s = explain("gpt-oss-120b", "hgx-h100").seed("balance_batch")
+    acc, eff = h100.accelerator, h100.efficiency
+    assert s.detail["compute_dtype"] == "bf16"
+    assert s.detail["peak_tflops"] * 1e12 == pytest.approx(acc.peak_flops["bf16"], rel=1e-9)
+    ratio = s.detail["calibrated"] / s.value  # achieved compute over achieved bandwidth, relative to peak over peak
+    assert ratio == pytest.approx(eff.flops_fraction["weight_only"] / eff.hbm_fraction, rel=1e-9)

@@ -18,6 +18,7 @@ from .. import api
 from ..inputs import units
 from .analysis import BATCH_GRID, layout_label
 from ..physics.costmodel import evaluate as evaluate_arrays
+from ..physics.gemm import gemm_rate
 from ..plan.assembly import _r, layout_dict, option_metrics
 from .explain_economics import long_context_seeds, prefill_seed_detail, tier_seed
 from ..inputs.topology import Topology
@@ -117,10 +118,14 @@ def explain(workload: str | Workload, topology: str | Topology, query: api.Query
 def _balance_seed(w: Workload, topo: Topology) -> Seed:
     m, acc, eff = w.model, topo.accelerator, topo.efficiency
     wb = units.dtype_bytes(w.weight_dtype)
-    cd = acc.compute_dtype(w.weight_dtype)
+    # the main GEMMs (experts of an MoE, the MLP of a dense model) compute in their
+    # format's precision on this accelerator: BF16 where it dequantises (MXFP4 on Hopper)
+    main = "routed_experts" if m.is_moe else "dense_ffn"
+    cd = w.weights.compute(main, acc.peak_flops)
     peak, bw = acc.peak_flops[cd], acc.hbm_bw_bytes_per_s
     b_star = peak / bw * wb / 2 * m.sparsity
-    b_cal = b_star * eff.flops_eff(cd) / eff.hbm_fraction
+    # calibrated: the achieved rate the cost model gives those GEMMs over the achieved HBM rate
+    b_cal = gemm_rate(w, topo, main) / (bw * eff.hbm_fraction) * wb / 2 * m.sparsity
     moe = f"; the MoE's N/N_a = {m.sparsity:.1f} multiplies the batch it needs" if m.is_moe else ""
     return Seed("balance_batch", "Balance batch (compute = weight reads)", b_star, "sequences",
                 f"below ~{b_star:,.0f} sequences per step decode waits on weight reads and cost per token falls ~1/B; above it, compute sets the pace{moe}",
