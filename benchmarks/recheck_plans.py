@@ -11,9 +11,10 @@ arithmetic that uses only parameter counts, formats and datasheet numbers:
                x bytes/param, over hbm_bw x hbm_fraction
     LM head  = max(vocab x d_model x 2 B / t over the HBM rate, 2 x B x vocab x d_model / S over the BF16 rate)
     KV       = (B/d) x ctx x KV bytes per token-layer x stage layers / KV shards, over hbm_bw x hbm_fraction
-    2*N_a*T  = 2 x active parameters x (B + B*ISL/OSL) / S x stage share, over peak x flops_fraction
-               (weight_only where the kernel dequantises the weights; dense roofline, no padding,
-               no attention core, no imbalance)
+    2*N_a*T  = 2 x active parameters x (B + B*ISL/OSL) / S x stage share, over the main GEMMs'
+               achieved rate (costmodel's gemm_rate: peak x the measured fraction of their format,
+               fp8_block and weight_only included; dense roofline, no padding, no attention core,
+               no imbalance)
 
 Step parts are those of the heaviest pipeline stage (the TPOT sums every stage).
 
@@ -37,6 +38,7 @@ from planner.inputs.formats import get as fmt  # noqa: E402
 from planner.physics.candidates import pinned_layout  # noqa: E402
 from planner.physics.costmodel import evaluate  # noqa: E402
 from planner.physics.expert_load import expected_max_normal  # noqa: E402
+from planner.physics.gemm import gemm_rate  # noqa: E402
 
 WORKLOADS = ("deepseek-v3", "qwen3-235b-a22b", "gpt-oss-120b", "kimi-k2")
 TOPOLOGIES = {"hgx-h100": 4, "hgx-b200": 2, "gb200-nvl72": 1}  # scale-up domains planned over
@@ -72,11 +74,9 @@ def hand(w, topo, tp, dp, ep, pp, B):
     frac = ls / m.n_layers  # the stage's share of the (alternating) window layers
     full = (m.n_layers - m.n_window_layers) * frac
     kv = (B / dp) * (full * ctx + m.n_window_layers * frac * min(ctx, m.window_tokens) + ls) * kv_layer / shards
-    f = fmt(w.weights.routed_experts if m.is_moe else w.weights.dense_ffn)
-    cd = f.compute_dtype(acc.peak_flops)
-    frac_key = "weight_only" if f.weight_only_on(acc.peak_flops) else cd  # dequantised in the kernel: its own fraction
+    rate = gemm_rate(w, topo, "routed_experts" if m.is_moe else "dense_ffn")  # the measured fraction the model uses for this format
     n_active = m.active_params - m.vocab_size * m.d_model  # the input embedding is a lookup
-    flops = 2 * n_active * T / S / (acc.peak_flops[cd] * eff.flops_fraction.get(frac_key, eff.flops_fraction[cd])) * ls / m.n_layers
+    flops = 2 * n_active * T / S / rate * ls / m.n_layers
     return per_gpu / bw, max(head_read, head_flops), kv / bw, flops
 
 
