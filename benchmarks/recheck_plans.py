@@ -1,6 +1,6 @@
 """Re-check plans against hand roofline arithmetic (docs/fidelity.md, "Plans re-checked").
 
-    python benchmarks/recheck_plans.py            # markdown table, ~2-4 minutes
+    python benchmarks/recheck_plans.py            # markdown table, seconds
 
 For each workload x topology x TPOT target the planner plans an aggregated
 deployment; the script then takes the first replica's layout and batch and sets
