@@ -332,6 +332,31 @@ def test_prefill_dispatch_crosses_the_network_once_per_remote_domain(h100, dsv3)
     assert one(dec.ep_comm_s) > 1.8 * one(pre.ep_comm_s)
 
 
+def test_an_all_gather_exchange_sends_every_token_to_every_gpu_of_the_stage(h200, dsv3):
+    """DeepSeek DEP8 on HGX H200, 375 decode tokens per rank (docs/cost-model.md §2):
+    the all-to-all sends a token to the 8 (1 - (7/8)^8) = 5.25 expert groups it routes
+    to, FP8 out and BF16 back; an engine that all-gathers (TensorRT-LLM without MNNVL)
+    sends every token to the 7 other GPUs, and quantising after the gather it sends
+    BF16 both ways. Nothing but the exchange moves."""
+    eff = h200.efficiency
+    assert not eff.moe_allgather and eff.moe_dispatch_quantized  # the planner's default engine
+    ag = replace(h200, efficiency=replace(eff, moe_allgather=True, moe_dispatch_quantized=False))
+    L, t, m = layout(dp=8, ep=8), 375.0, dsv3.model
+    T = np.array([8 * t])
+    a2a_s, ag_s = (step_terms(dsv3, topo, L, T, T * 0, 100.0) for topo in (h200, ag))
+    bw = min(h200.alltoall_bw_per_gpu, float(scale_up_group_bw(h200, 8.0))) * eff.scale_up_bw_fraction
+    groups = 8 * (1 - (7 / 8) ** m.experts_per_token)
+    per_layer_a2a = t * groups * m.d_model * 7 / 8 * (1 + 2) / bw + 2 * eff.alltoall_latency_s
+    per_layer_ag = 2 * (t * m.d_model * 7 * 2 / bw + eff.allreduce_latency_s)
+    assert one(a2a_s.ep_comm_s) == pytest.approx(m.n_moe_layers * per_layer_a2a, rel=1e-9)
+    assert one(ag_s.ep_comm_s) == pytest.approx(m.n_moe_layers * per_layer_ag, rel=1e-9)
+    assert one(ag_s.ep_comm_s) > 1.8 * one(a2a_s.ep_comm_s)
+    assert one(ag_s.roofline_s) == pytest.approx(one(a2a_s.roofline_s), rel=1e-12)
+    quantised = replace(h200, efficiency=replace(eff, moe_allgather=True))  # FP8 out, BF16 back
+    per_layer_q = t * m.d_model * 7 * (1 + 2) / bw + 2 * eff.allreduce_latency_s
+    assert one(step_terms(dsv3, quantised, L, T, T * 0, 100.0).ep_comm_s) == pytest.approx(m.n_moe_layers * per_layer_q, rel=1e-9)
+
+
 # --------------------------------------------------------------------------- GEMM kernels: tiles and dequantisation
 
 

@@ -23,6 +23,8 @@ class EngineFile(Strict):
     comm_overlap: Optional[FRACTION0.type] = None  # two-batch / dual micro-batch overlap = 1
     gqa_shared_kv_loads: Optional[bool] = None  # False: decode attention loads a KV head per query head
     swa_kv_windowed: Optional[bool] = None  # False: the KV cache holds sliding-window layers at full context
+    moe_allgather: Optional[bool] = None  # True: attention-DP experts all-gather tokens and reduce-scatter outputs
+    moe_dispatch_quantized: Optional[bool] = None  # False: the exchange carries activation-precision tokens
     source: str = Field(min_length=1)
 
 

@@ -107,6 +107,8 @@ class EfficiencyFields(Strict):
     attention_dp_prefill_balance: Optional[FRACTION0.type] = None
     request_overhead_us: Optional[LATENCY_US.type] = None
     swa_kv_windowed: Optional[bool] = None
+    moe_allgather: Optional[bool] = None
+    moe_dispatch_quantized: Optional[bool] = None
     sources: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -181,6 +183,8 @@ class Efficiency:
     attention_dp_prefill_balance: float = 1.0  # share of a prompt chunk's excess on one attention-DP rank the scheduler removes
     request_overhead_s: float = 0.0  # fixed cost from a request's arrival to its first token beyond the prefill passes
     swa_kv_windowed: bool = True  # the KV cache holds only the window of a sliding-window layer (False: the whole context)
+    moe_allgather: bool = False  # attention-DP experts exchange tokens by all-gather + reduce-scatter (False: all-to-all)
+    moe_dispatch_quantized: bool = True  # dispatch sends tokens in the experts' GEMM precision (False: activation precision)
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction

@@ -170,9 +170,10 @@ def step_terms(
     ar_size = Tr * m.d_model * ab
     ar = np.where(tp > 1, 2 * (tp - 1) / tp * ar_size / np.maximum(up_bw, 1.0) + eff.allreduce_latency_s, 0.0)
     # MoE dispatch/combine (expert_comm.py). Dispatch carries tokens already quantised to
-    # the experts' GEMM precision (never wider than the activations); combine returns
-    # activation-precision partial sums.
-    disp_b = min(ab, units.dtype_bytes(formats.get(wp.routed_experts).compute_dtype(acc.peak_flops)))
+    # the experts' GEMM precision (never wider than the activations; an engine that
+    # quantises after the exchange, ``moe_dispatch_quantized`` false, sends activations);
+    # combine returns activation-precision partial sums.
+    disp_b = min(ab, units.dtype_bytes(formats.get(wp.routed_experts).compute_dtype(acc.peak_flops))) if eff.moe_dispatch_quantized else ab
     shape = {"Tr": Tr, "tp": tp, "ep": ep, "moe_tp": moe_tp, "S": S, "domains": _b(L.stage_domains), "disp_b": disp_b, "ab": ab}
     ep_layer = dispatch_combine_s(m, eff, {"a2a": a2a_bw, "out": out_bw}, shape, prefill) if m.is_moe else 0.0
 

@@ -11,6 +11,11 @@ network once per remote domain a token routes to and fan out inside it over the
 scale-up links (DeepEP normal kernels: "NVLink and RDMA forwarding",
 deepseek-ai/DeepEP docs/legacy.md), so a token's scale-out bytes count domains,
 not GPUs: ``(n - 1)(1 - (1 - 1/n)^k)`` of the ``n`` domains of a stage.
+
+An engine without an all-to-all for attention-DP experts (``moe_allgather``: TensorRT-LLM
+on a system without multi-node NVLink) all-gathers every GPU's tokens to every GPU of
+the stage and reduce-scatters the expert outputs: ``(S - 1)`` shares of ``Tr / tp``
+tokens in each direction, wherever the tokens route.
 """
 
 from __future__ import annotations
@@ -34,12 +39,16 @@ def dispatch_combine_s(m, eff, bw: dict, shape: dict, prefill: bool) -> np.ndarr
     Tr, tp, ep, moe_tp, S, nd = (shape[k] for k in ("Tr", "tp", "ep", "moe_tp", "S", "domains"))
     k = m.experts_per_token
     groups = ep * (1 - np.power(1 - 1 / ep, k))
-    vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction
+    if eff.moe_allgather:  # every GPU receives the other S - 1 GPUs' tokens, routed or not
+        vol = (Tr / tp) * m.d_model * (S - 1)
+    else:  # each token goes to the GPUs of the expert groups it routes to
+        vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction
     direct = vol * (nd - 1) / nd  # of which leave the domain, one copy per remote GPU
-    forwarded = np.minimum(direct, (Tr / tp) * m.d_model * remote_domains_per_token(nd, k))
+    reach = nd - 1 if eff.moe_allgather else remote_domains_per_token(nd, k)  # remote domains a token goes to
+    forwarded = np.minimum(direct, (Tr / tp) * m.d_model * reach)
     out_el = forwarded if prefill else direct
     in_el = vol if prefill else vol - direct  # forwarding relays the remote copies over scale-up too
-    floor = np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
+    floor = eff.allreduce_latency_s if eff.moe_allgather else np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
     a2a, out = np.maximum(bw["a2a"], 1.0), bw["out"]
 
     def one(width):
