@@ -35,7 +35,8 @@ def dispatch_combine_s(m, eff, bw: dict, shape: dict, prefill: bool) -> np.ndarr
 
     ``bw``: achieved ``a2a`` (inside a domain) and ``out`` (scale-out) bytes/s per GPU;
     ``shape``: arrays ``Tr, tp, ep, moe_tp, S, domains`` and the byte widths ``disp_b``
-    (dispatch, the experts' GEMM precision) and ``ab`` (combine, activations)."""
+    (dispatch: the experts' GEMM precision, or the activations' where the engine
+    quantises after the exchange) and ``ab`` (combine, activations)."""
     Tr, tp, ep, moe_tp, S, nd = (shape[k] for k in ("Tr", "tp", "ep", "moe_tp", "S", "domains"))
     k = m.experts_per_token
     groups = ep * (1 - np.power(1 - 1 / ep, k))
