@@ -12,10 +12,11 @@ scale-up links (DeepEP normal kernels: "NVLink and RDMA forwarding",
 deepseek-ai/DeepEP docs/legacy.md), so a token's scale-out bytes count domains,
 not GPUs: ``(n - 1)(1 - (1 - 1/n)^k)`` of the ``n`` domains of a stage.
 
-An engine without an all-to-all for attention-DP experts (``moe_allgather``: TensorRT-LLM
-on a system without multi-node NVLink) all-gathers every GPU's tokens to every GPU of
-the stage and reduce-scatters the expert outputs: ``(S - 1)`` shares of ``Tr / tp``
-tokens in each direction, wherever the tokens route.
+An engine without an all-to-all for attention-DP experts (``moe_allgather``: TensorRT-LLM's
+CUTLASS MoE, whose all-to-all needs more EP ranks than the experts a token routes to)
+all-gathers every GPU's tokens to every GPU of the stage and reduce-scatters the expert outputs: ``(S - 1)`` shares of ``Tr / tp``
+tokens in each direction, wherever the tokens route. Across domains a collective crosses
+the network once per remote domain, in decode as in prefill.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def dispatch_combine_s(m, eff, bw: dict, shape: dict, prefill: bool) -> np.ndarr
     direct = vol * (nd - 1) / nd  # of which leave the domain, one copy per remote GPU
     reach = nd - 1 if eff.moe_allgather else remote_domains_per_token(nd, k)  # remote domains a token goes to
     forwarded = np.minimum(direct, (Tr / tp) * m.d_model * reach)
-    out_el = forwarded if prefill else direct
-    in_el = vol if prefill else vol - direct  # forwarding relays the remote copies over scale-up too
+    relayed = prefill or eff.moe_allgather  # a collective crosses to each remote domain once and fans out there
+    out_el = forwarded if relayed else direct
+    in_el = vol if relayed else vol - direct  # forwarding relays the remote copies over scale-up too
     floor = eff.allreduce_latency_s if eff.moe_allgather else np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
     a2a, out = np.maximum(bw["a2a"], 1.0), bw["out"]
 
