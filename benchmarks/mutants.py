@@ -63,6 +63,8 @@ MUTANTS = [
     ("an all-gather exchange priced as the all-to-all", "planner/physics/expert_comm.py",
      "    if eff.moe_allgather:  # every GPU", "    if False:  # every GPU", 0),
     ("the exchange quantised whatever the engine", CM, " if eff.moe_dispatch_quantized else ab", "", 0),
+    ("an all-gather across nodes sends a copy per remote GPU", "planner/physics/expert_comm.py",
+     "relayed = prefill or eff.moe_allgather", "relayed = prefill", 0),
     ("all-reduce without the ring factor", CM, "2 * (tp - 1) / tp * ar_size", "ar_size", 0),
     ("no per-step overhead", CM, "    overhead = per_layers + eff.step_overhead_s\n", "    overhead = per_layers\n", 0),
     ("no per-copy cost of routed tokens", CM, "eff.moe_layer_overhead_s + row_t)", "eff.moe_layer_overhead_s)", 0),

@@ -357,6 +357,28 @@ def test_an_all_gather_exchange_sends_every_token_to_every_gpu_of_the_stage(h200
     assert one(step_terms(dsv3, quantised, L, T, T * 0, 100.0).ep_comm_s) == pytest.approx(m.n_moe_layers * per_layer_q, rel=1e-9)
 
 
+def test_an_all_gather_across_nodes_crosses_the_network_once_per_remote_node(h100, dsv3):
+    """DEP16 over two HGX H100 nodes, 256 decode tokens per rank, all-gather exchange: a
+    collective sends each token once to the other node (then fans out over NVLink), in
+    decode as in prefill, so per direction the NIC carries Tr*d and NVLink all 15 shares;
+    the slower side sets the time. The all-to-all's decode kernels instead send one copy
+    per remote GPU over the network."""
+    eff = h100.efficiency
+    ag = replace(h100, efficiency=replace(eff, moe_allgather=True))
+    L = Layouts.from_rows([dict(tp=1, dp=16, ep=16, pp=1, chunks=2, stage_domains=2, cross_hops=0)])
+    t, m = 256.0, dsv3.model
+    T = np.array([16 * t])
+    dec, pre = step_terms(dsv3, ag, L, T, T * 0, 100.0), step_terms(dsv3, ag, L, T * 0, T, 0.0, prefill=True)
+    a2a_bw = min(h100.alltoall_bw_per_gpu, float(scale_up_group_bw(h100, 8.0))) * eff.scale_up_bw_fraction
+    out_bw = h100.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
+    inside, outside = t * m.d_model * 15, t * m.d_model * 1
+    per_layer = sum(max(inside * w / a2a_bw, outside * w / out_bw) + eff.allreduce_latency_s + eff.scale_out_latency_s for w in (1, 2))
+    assert one(dec.ep_comm_s) == pytest.approx(m.n_moe_layers * per_layer, rel=1e-9)
+    assert one(pre.ep_comm_s) == pytest.approx(one(dec.ep_comm_s), rel=1e-9)
+    alltoall = step_terms(dsv3, h100, L, T, T * 0, 100.0)
+    assert one(alltoall.ep_comm_s) > one(dec.ep_comm_s)
+
+
 # --------------------------------------------------------------------------- GEMM kernels: tiles and dequantisation
 
 
