@@ -46,11 +46,12 @@ def markdown(path=None) -> list[str]:
     out = ["| record | metric | mode | measured | predicted | error | record held out | family held out | batch | bound by |",
            "|---|---|---|---:|---:|---:|---:|---:|---|---|"]
     for r in report.results:
-        lr, lf = held.get(r.case.name, (float("nan"), float("nan")))
         m = r.case.measured
+        # declared outliers are outside the fit, so no fold holds them out
+        lr, lf = (f"{x / m - 1:+.1%}" for x in held[r.case.name]) if r.case.name in held else ("outlier", "outlier")
         batch = f"{r.batch} ({r.batch_rule})" if r.batch else r.batch_rule
         out.append(f"| {r.case.record_id} | {r.case.spec.metric} | {r.case.spec.mode} | {fidelity._num(m)} | {fidelity._num(r.predicted)} "
-                   f"| {r.error:+.1%} | {lr / m - 1:+.1%} | {lf / m - 1:+.1%} | {batch} | {r.bottleneck} |")
+                   f"| {r.error:+.1%} | {lr} | {lf} | {batch} | {r.bottleneck} |")
     return out
 
 

@@ -59,7 +59,7 @@ MUTANTS = [
     ("no per-request overhead in TTFT", CM, "return prefill_pass_s(w, topo, L) + topo.efficiency.request_overhead_s",
      "return prefill_pass_s(w, topo, L)", 0),
     ("prefill dispatch sends a copy per remote GPU (no forwarding)", "planner/physics/expert_comm.py",
-     "out_el = forwarded if prefill else direct", "out_el = direct", 0),
+     "out_el = forwarded if relayed else direct", "out_el = direct", 0),
     ("an all-gather exchange priced as the all-to-all", "planner/physics/expert_comm.py",
      "    if eff.moe_allgather:  # every GPU", "    if False:  # every GPU", 0),
     ("the exchange quantised whatever the engine", CM, " if eff.moe_dispatch_quantized else ab", "", 0),
