@@ -349,9 +349,14 @@ def max_feasible_batch(w: Workload, topo: Topology, L: Layouts, aggregated: bool
     """Largest micro-batch (a multiple of dp) meeting memory, TPOT and TTFT, per
     layout; 0 where even the smallest fails. Every limit grows with batch, so
     bisection over integers is exact."""
-    dp = _b(L.dp)
+    dp, eff = _b(L.dp), topo.efficiency
     lo = np.zeros(len(L))  # largest known-feasible multiple of dp (0 = none)
     hi = np.floor(cap / dp) + 1  # smallest known-infeasible multiple
+    # memory alone rules out every multiple whose KV (linear in the batch) overfills the
+    # HBM left after weights and reserve; +2 keeps the bound safe from rounding
+    room = topo.accelerator.hbm_bytes * eff.memory_usable_fraction - weight_bytes_per_gpu(w, L) - eff.runtime_reserve_bytes
+    kv_step = kv_bytes_per_gpu(w, L, dp, eff.swa_kv_windowed)  # KV of one more multiple of dp
+    hi = np.where(kv_step > 0, np.minimum(hi, np.maximum(np.floor(room / np.maximum(kv_step, 1e-300)) + 2, 1.0)), hi)
     while True:
         open_ = hi - lo > 1
         if not open_.any():
