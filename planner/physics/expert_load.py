@@ -32,15 +32,22 @@ from functools import lru_cache
 import numpy as np
 
 
+@lru_cache(maxsize=1)
+def _normal_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quadrature grid, standard normal density and its CDF (trapezoid rule), computed once."""
+    x = np.linspace(-10.0, 10.0, 20001)
+    phi = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+    cdf = np.concatenate(([0.0], np.cumsum((phi[1:] + phi[:-1]) * 0.5 * (x[1] - x[0]))))
+    return x, phi, np.clip(cdf, 0.0, 1.0)
+
+
 @lru_cache(maxsize=512)
 def _expected_max_normal(n: int) -> float:
     """E[max of n iid N(0, 1)] = integral of x * n phi(x) Phi(x)^(n-1) dx, by quadrature."""
     if n <= 1:
         return 0.0
-    x = np.linspace(-10.0, 10.0, 20001)
-    phi = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
-    cdf = np.concatenate(([0.0], np.cumsum((phi[1:] + phi[:-1]) * 0.5 * (x[1] - x[0]))))  # trapezoid rule
-    dens = n * phi * np.power(np.clip(cdf, 0.0, 1.0), n - 1)
+    x, phi, cdf = _normal_grid()
+    dens = n * phi * np.power(cdf, n - 1)
     return float(np.trapezoid(x * dens, x) if hasattr(np, "trapezoid") else np.trapz(x * dens, x))
 
 
