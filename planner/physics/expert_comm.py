@@ -14,9 +14,10 @@ not GPUs: ``(n - 1)(1 - (1 - 1/n)^k)`` of the ``n`` domains of a stage.
 
 An engine without an all-to-all for attention-DP experts (``moe_allgather``: TensorRT-LLM's
 CUTLASS MoE, whose all-to-all needs more EP ranks than the experts a token routes to)
-all-gathers every GPU's tokens to every GPU of the stage and reduce-scatters the expert outputs: ``(S - 1)`` shares of ``Tr / tp``
-tokens in each direction, wherever the tokens route. Across domains a collective crosses
-the network once per remote domain, in decode as in prefill.
+all-gathers every GPU's tokens to every GPU of the stage and reduce-scatters the expert
+outputs: ``(S - 1)`` shares of ``Tr / tp`` tokens in each direction, wherever the tokens
+route. Across domains a collective crosses the network once per remote domain, in decode
+as in prefill.
 """
 
 from __future__ import annotations

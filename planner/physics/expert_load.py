@@ -38,7 +38,10 @@ def _normal_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.linspace(-10.0, 10.0, 20001)
     phi = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
     cdf = np.concatenate(([0.0], np.cumsum((phi[1:] + phi[:-1]) * 0.5 * (x[1] - x[0]))))
-    return x, phi, np.clip(cdf, 0.0, 1.0)
+    arrays = (x, phi, np.clip(cdf, 0.0, 1.0))
+    for a in arrays:
+        a.setflags(write=False)  # shared by every call: never modified in place
+    return arrays
 
 
 @lru_cache(maxsize=512)
