@@ -48,6 +48,12 @@ class Format:
             return self.compute
         return "bf16"  # weight-only dequantisation to 16 bits
 
+    def scales_promoted_on(self, peak_flops: dict, block_scaled_mma: bool) -> bool:
+        """True when this accelerator computes the format in FP8 but its tensor cores
+        cannot apply per-block scales (``Accelerator.block_scaled_mma`` false): the
+        kernel promotes each block's partial sums on CUDA cores (Hopper DeepGEMM)."""
+        return self.native == "fp8" and self.block_values > 0 and self.compute_dtype(peak_flops) == "fp8" and not block_scaled_mma
+
     def weight_only_on(self, peak_flops: dict) -> bool:
         """True when this accelerator runs the format's GEMMs weight-only: weights
         narrower than 16 bits dequantised to BF16 inside the kernel. W4A16 formats

@@ -54,7 +54,9 @@ def gemm_rate(w: Workload, topo: Topology, component: str, prefill: bool = False
     acc, eff = topo.accelerator, topo.efficiency
     fmt = formats.get(getattr(w.weights, component))
     cd = fmt.compute_dtype(acc.peak_flops)
-    block_cost = fmt.name == "fp8_block128" and cd == "fp8" and not acc.block_scaled_mma  # scales promoted on CUDA cores
-    key = "fp8_block" if block_cost else "weight_only" if fmt.weight_only_on(acc.peak_flops) else cd
+    if fmt.scales_promoted_on(acc.peak_flops, acc.block_scaled_mma):
+        key = "fp8_block"
+    else:
+        key = "weight_only" if fmt.weight_only_on(acc.peak_flops) else cd
     table = eff.prefill_flops_fraction if prefill else eff.flops_fraction
     return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
