@@ -41,18 +41,18 @@ def dispatch_combine_s(m, eff, bw: dict, shape: dict, prefill: bool) -> np.ndarr
     quantises after the exchange) and ``ab`` (combine, activations)."""
     Tr, tp, ep, moe_tp, S, nd = (shape[k] for k in ("Tr", "tp", "ep", "moe_tp", "S", "domains"))
     k = m.experts_per_token
-    groups = ep * (1 - np.power(1 - 1 / ep, k))
+    # elements per direction, the remote domains a token reaches, the latency floor
     if eff.moe_allgather:  # every GPU receives the other S - 1 GPUs' tokens, routed or not
-        vol = (Tr / tp) * m.d_model * (S - 1)
+        vol, reach, floor = (Tr / tp) * m.d_model * (S - 1), nd - 1, eff.allreduce_latency_s
     else:  # each token goes to the GPUs of the expert groups it routes to
-        vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S  # elements per direction
+        groups = ep * (1 - np.power(1 - 1 / ep, k))
+        vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S
+        reach, floor = remote_domains_per_token(nd, k), np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
     direct = vol * (nd - 1) / nd  # of which leave the domain, one copy per remote GPU
-    reach = nd - 1 if eff.moe_allgather else remote_domains_per_token(nd, k)  # remote domains a token goes to
     forwarded = np.minimum(direct, (Tr / tp) * m.d_model * reach)
     relayed = prefill or eff.moe_allgather  # a collective crosses to each remote domain once and fans out there
     out_el = forwarded if relayed else direct
     in_el = vol if relayed else vol - direct  # forwarding relays the remote copies over scale-up too
-    floor = eff.allreduce_latency_s if eff.moe_allgather else np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
     a2a, out = np.maximum(bw["a2a"], 1.0), bw["out"]
 
     def one(width):
