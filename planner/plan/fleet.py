@@ -181,7 +181,7 @@ def _with_launch_facts(plan: FleetPlan, groups: list[_Group], demands, path: str
         except InputError as exc:
             raise InputError(f"{path}: demand {dem.name!r}: {exc}") from None
         rows.append({**row, "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len},
-                     "precision": {"weights": w.weight_dtype, "kv_cache": w.kv_dtype, "activations": w.act_dtype},
+                     "precision": {"weights": w.weight_dtype, "weight_formats": w.weights.as_dict(), "kv_cache": w.kv_dtype, "activations": w.act_dtype},
                      "slo": {"ttft_ms": _r(w.ttft_s / units.MS), "tpot_ms": _r(w.tpot_s / units.MS)}})
     hosts = [{**row, "gpus_per_host": g.topo.gpus_per_host} for row, g in zip(plan.groups, groups)]
     return replace(plan, workloads=rows, groups=hosts)

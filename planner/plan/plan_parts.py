@@ -71,7 +71,10 @@ class Traffic(Part):
 
 
 class Precision(Part):
-    weights: str = d("Weight precision (bf16, fp16, fp8, int8, fp4).")
+    weights: str = d("Weight precision shorthand (bf16, fp16, fp8, int8, fp4); weight_formats gives each component's format.")
+    weight_formats: Optional[dict[str, str]] = d(
+        "Storage format of each weight component (attention, dense_ffn, routed_experts, shared_experts, embeddings), "
+        "as the checkpoint ships it: an AWQ import reads weights bf16 with int4_g128 here; null in documents written before it.", None)
     kv_cache: str = d("KV-cache precision.")
     activations: str = d("Activation precision.")
 

@@ -26,17 +26,28 @@ def comment(text: object) -> str:
     return one_line(text, 200)
 
 
+def _weights(precision: dict) -> str:
+    """The plan's weights as its header names them; a plan file is hostile input,
+    so component formats that are not a str -> str mapping are not read."""
+    from ...inputs.formats import weights_label
+
+    formats = precision.get("weight_formats")
+    if not (isinstance(formats, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in formats.items())):
+        formats = None
+    return weights_label(str(precision.get("weights", "?")), formats)
+
+
 def render_text(plan: dict, engine: str, commands: list, gph: int) -> str:
     from ...plan.export import engine_table, section
 
     inputs = section(plan, "inputs")
     workload = comment(section(inputs, "workload", "inputs.").get("name", "?"))
     topology = comment(section(inputs, "topology", "inputs.").get("name", "?"))
-    weights = comment(section(inputs, "precision", "inputs.").get("weights", "?"))
+    weights = comment(_weights(section(inputs, "precision", "inputs.")))
     replicas = len({c.replica for c in commands if c.replica is not None})
     lines = [
         f"# {engine_table()[engine]['engine']} launch commands for {workload} on {topology}: {replicas} replicas",
-        f"# export MODEL=<checkpoint with the plan's {weights} weights> and HOST_<n>=<address of topology host n>:",
+        f"# export MODEL=<checkpoint with the plan's {weights}> and HOST_<n>=<address of topology host n>:",
         *[f"#   HOST_{h}: GPU ids {h * gph}-{(h + 1) * gph - 1}" for h in sorted({h for c in commands for h in c.hosts})],
     ]
     for c in commands:
