@@ -14,6 +14,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from ..inputs.coverage import CHECKED_NOTE
 from ..inputs.errors import InputError
 from ..plan.text import num as _num
 
@@ -112,7 +113,7 @@ def compare_table(rows, console: Console, title: str = "") -> None:
         marks.append(s.topology + estimate_mark(s.specs_estimated, s.price_estimated) + (" (" + ",".join(map(str, ks)) + ")" if ks else ""))
         price = _num(s.price_usd_per_gpu_hour) + ("*" if s.price_estimated else "")
         if not r.feasible:
-            cells.append(([price, f"-/{s.gpus}", f"[red]{why_not(r.error)}[/]", "-", "-"], ["-"] * 6))
+            cells.append(([price, f"-/{s.gpus}", f"[red]{why_not(r.error)}[/]", "-", "-"], ["-"] * 6 + ["-"]))
             continue
         m = r.metrics
         x = lambda v: "-" if v is None else f"{v:.2f}x"  # noqa: E731
@@ -120,10 +121,10 @@ def compare_table(rows, console: Console, title: str = "") -> None:
             [price, f"{m['gpus_used']}/{s.gpus}", r.layout + (" disagg" if r.mode == "disaggregated" else "+mix" if len(r.layouts) > 1 else ""), _SHORT.get(r.bottleneck, r.bottleneck),
              (r.plan.serving_economics.get("prefix_tier") or "-") if r.plan is not None else "-"],
             [_num(m["usd_per_mtok_input"]), _num(m["usd_per_mtok_output"]), _num(m["output_tokens_per_s_per_gpu"]),
-             _num(m["tokens_per_s_per_user"]), x(r.ratio_tps_per_gpu), x(r.ratio_usd_per_mtok_all_in)],
+             _num(m["tokens_per_s_per_user"]), x(r.ratio_tps_per_gpu), x(r.ratio_usd_per_mtok_all_in), r.plan.coverage().cell() if r.plan is not None else "-"],
         ))
     left = ("$/GPU-h", "GPUs\nused/avail", "layout", "bottleneck", "prefix\nKV tier")
-    right = ("$/Mtok\nin", "$/Mtok\nout", "out tok/s\nper GPU", "tok/s\nper user", "tok/s/GPU\nvs 1st", "$/token\nvs 1st")
+    right = ("$/Mtok\nin", "$/Mtok\nout", "out tok/s\nper GPU", "tok/s\nper user", "tok/s/GPU\nvs 1st", "$/token\nvs 1st", "checked")
 
     def table(parts: tuple[int, ...], head: str | None) -> Table:
         t = Table(title=head, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -145,6 +146,8 @@ def compare_table(rows, console: Console, title: str = "") -> None:
         console.print(f"({k}) {text}", highlight=False)
     if any(r.sizing.specs_estimated or r.sizing.price_estimated for r in rows):
         console.print(ESTIMATE_NOTE, highlight=False)
+    if any(r.feasible for r in rows):
+        console.print(CHECKED_NOTE, highlight=False)  # what the 'checked' column means
 
 
 ESTIMATE_NOTE = "* estimated: the GPU's specs (after the name) or the $/GPU-hour (after the price) are estimates, not datasheet or quote"

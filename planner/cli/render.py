@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from rich.console import Console
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from ..plan.document import EvaluationDocument, PlanDocument
@@ -34,6 +35,8 @@ def render_plan(d: Doc, console: Console) -> None:
     console.print(f"status: [{color}]{status}[/]" + (f"  ({d.message})" if d.message else ""))
     for v in d.violations:
         console.print(f"  [red]violates[/] {v}")
+    if d.fidelity is not None:
+        console.print(f"[{'red' if d.fidelity.blind_spot else 'dim'}]fidelity: {escape(d.fidelity.note)}[/]")
 
     pooled = d.pools is not None  # disaggregated: the pools table (render_pools) shows the replicas
     if pooled:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..inputs import units
+from ..inputs.coverage import Coverage, coverage
 from ..physics.candidates import Layouts
 from ..physics.costmodel import BOTTLENECKS, Evaluation
 from ..inputs.topology import Topology
@@ -176,7 +177,12 @@ class Plan:
             "alternatives": self.alternatives,
             "solver": self.solver,
             **({"serving_economics": self.serving_economics} if self.serving_economics else {}),
+            "fidelity": self.coverage().to_dict(),
         }
+
+    def coverage(self) -> Coverage:
+        """The published cases that speak for this plan (its model family on its accelerator)."""
+        return coverage(self.inputs["workload"]["name"], self.inputs["topology"]["accelerator"])
 
     def to_json(self) -> str:
         """Strict JSON: no NaN or Infinity; a bound that does not exist is null."""

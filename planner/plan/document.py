@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..inputs.errors import InputError
 from .fleet_document import FleetDocument
-from .plan_parts import Alternative, Inputs, Memory, Metrics, Pools, Replica, ServingEconomics, Solver, TimeBreakdown, d
+from .plan_parts import Alternative, Fidelity, Inputs, Memory, Metrics, Pools, Replica, ServingEconomics, Solver, TimeBreakdown, d
 
 SCHEMA_VERSION = "1.1"
 READABLE_VERSIONS = ("1.0", "1.1")
@@ -47,6 +47,8 @@ class _Result(BaseModel):
     solver: Solver = d("How the search went; empty for an evaluation.")
     pools: Optional[Pools] = d("Disaggregated plans: the prefill and decode pools and their balance.", None)
     serving_economics: Optional[ServingEconomics] = d("Prefix-cache prices of input tokens and where cached prefixes wait.", None)
+    fidelity: Optional[Fidelity] = d("What the cost model was checked against for this model family and accelerator "
+                                     "(docs/fidelity.md); null in documents written before it.", None)
 
 
 class PlanDocument(_Result):

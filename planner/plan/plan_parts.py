@@ -288,6 +288,16 @@ class BreakEven(Part):
     hold_s: OptNum = d("Hold time at which the two cost the same, s.")
 
 
+class Fidelity(Part):
+    scope: str = d("Which published measurements speak for this plan: its model family on its accelerator, else its accelerator, else none.")
+    cases: int = d("Published cases in that scope the error target covers (planner validate).")
+    median_abs_error: OptNum = d("Median |predicted / measured - 1| over those cases; null when there are none.")
+    worst_factor: OptNum = d("Largest max(pred/meas, meas/pred) over those cases; null when there are none.")
+    optimism: OptNum = d("Median (predicted speed / measured speed) - 1: positive, the model promised more than was measured.")
+    blind_spot: bool = d("True when the scope holds declared outliers: the model is off there for a reason it does not model.")
+    note: str = d("One line for the reader.")
+
+
 class ServingEconomics(Part):
     prefix_hit_rate: OptNum = d("Share of input tokens served from the prefix cache (no prefill compute; decode still reads and holds them).")
     cached_prefix_tokens: OptNum = d("Mean prompt tokens per request served from the cache (isl x prefix_hit_rate).")

@@ -1,0 +1,134 @@
+"""How far the cost model has been checked where a plan runs.
+
+``planner validate`` scores the model on published measurements. A plan should
+say which of them speak for it: the cases of its model family on its
+accelerator, how close the model came there, and whether that pair is a known
+blind spot (declared outliers: the model is off there for a reason it does not
+model). The figures are read from a table generated from the shipped cases
+(``hardware/validation-coverage.yaml``, written by
+``python -m planner.analysis.coverage``; a test checks it is current), so a plan
+costs no validation run and its bytes do not depend on anything but its inputs.
+
+The direction of an error is told as the plan's bias: ``optimism`` is the
+median of (predicted speed / measured speed) - 1 over the cases, where speed
+is throughput, or 1 / time for a latency metric. Positive: the model promises
+more than was measured.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Optional
+
+from .datafiles import data_dir
+from .yaml_read import load
+
+FILE = "validation-coverage.yaml"
+FIDELITY_DOC = "docs/fidelity.md"
+CHECKED_NOTE = ("checked: published cases of this model family on the row's accelerator (planner validate) and their "
+                "median |error|; 'blind spot': the model is known to be off there; 'other models': cases of other families only (docs/fidelity.md)")
+
+
+def family(workload: str) -> str:
+    """A model family from a workload name: DeepSeek-V3 and -R1 share an architecture,
+    so they are one family ('deepseek'); 'gpt-oss-120b' -> 'gpt-oss', 'llama-3.1-70b' -> 'llama'."""
+    name = workload.lower().rsplit("/", 1)[-1].removesuffix(".yaml")
+    m = re.match(r"gpt-oss|[a-z]+", name)
+    return m.group(0) if m else name
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The published cases of one model family on one accelerator."""
+
+    family: str
+    accelerator: str
+    cases: int  # scored cases (the error target covers them)
+    median_abs_error: Optional[float]  # over the scored cases; None when there are none
+    worst_factor: Optional[float]  # max(pred/meas, meas/pred) over the scored cases
+    optimism: Optional[float]  # median (predicted speed / measured speed) - 1, scored cases
+    outliers: int = 0  # declared outliers: a known blind spot
+    outlier_factor_min: Optional[float] = None
+    outlier_factor_max: Optional[float] = None
+    outlier_optimism: Optional[float] = None  # median, outliers only
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a plan's figures have been checked against (the plan document's ``fidelity``)."""
+
+    scope: str  # "deepseek on h200-sxm", "h200-sxm (other families)", "mi300x" ...
+    cases: int
+    median_abs_error: Optional[float]
+    worst_factor: Optional[float]
+    optimism: Optional[float]
+    blind_spot: bool  # the scope holds declared outliers: the model is off there
+    note: str  # one line for the reader
+
+    def cell(self) -> str:
+        """The compare table's 'checked' cell (rich markup): '10 ±16%', 'blind spot', 'other models', 'none'."""
+        if self.blind_spot:
+            return "[red]blind spot[/]"
+        if self.median_abs_error is not None:
+            return f"{self.cases} ±{self.median_abs_error:.0%}"
+        return "other models" if self.cases else "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scope": self.scope, "cases": self.cases, "median_abs_error": self.median_abs_error,
+                "worst_factor": self.worst_factor, "optimism": self.optimism, "blind_spot": self.blind_spot,
+                "note": self.note}
+
+
+@lru_cache(maxsize=1)
+def cells() -> tuple[Cell, ...]:
+    """The shipped table (empty when the file is absent: a plan then says so)."""
+    path = data_dir("hardware") / FILE
+    if not path.is_file():
+        return ()
+    rows = load(path.read_text()).get("cells") or []
+    return tuple(Cell(**row) for row in rows)
+
+
+def _pct(x: float) -> str:
+    return f"{abs(x):.0%}"
+
+
+def coverage(workload: str, accelerator: str, table: tuple[Cell, ...] | None = None) -> Coverage:
+    """The published cases that speak for a plan of ``workload`` on ``accelerator``."""
+    table = cells() if table is None else table
+    fam = family(workload)
+    cell = next((c for c in table if c.family == fam and c.accelerator == accelerator), None)
+    if cell is not None and cell.outliers:
+        lo, hi = cell.outlier_factor_min, cell.outlier_factor_max
+        way = "optimistic" if (cell.outlier_optimism or 0) > 0 else "pessimistic"
+        note = (f"known blind spot: {cell.outliers} published {fam} cases on {accelerator} are {lo:.1f}-{hi:.1f}x off "
+                f"({way}); read this plan's speed and $/token with that in mind ({FIDELITY_DOC})")
+        return Coverage(f"{fam} on {accelerator}", cell.cases, cell.median_abs_error, cell.worst_factor,
+                        cell.outlier_optimism, True, note)
+    if cell is not None and cell.cases:
+        note = (f"checked against {cell.cases} published {fam} cases on {accelerator}: median |error| "
+                f"{_pct(cell.median_abs_error)}, worst {cell.worst_factor:.2f}x, "
+                f"{'optimistic' if cell.optimism > 0 else 'pessimistic'} by {_pct(cell.optimism)} at the median")
+        return Coverage(f"{fam} on {accelerator}", cell.cases, cell.median_abs_error, cell.worst_factor,
+                        cell.optimism, False, note)
+    others = [c for c in table if c.accelerator == accelerator]
+    if others:
+        n, odd = sum(c.cases for c in others), sum(c.outliers for c in others)
+        parts = []
+        if n:
+            worst = max(c.worst_factor for c in others if c.cases)
+            names = ", ".join(sorted(c.family for c in others if c.cases))
+            parts.append(f"{n} cases of other families there ({names}) are within {worst:.2f}x")
+        if odd:
+            lo = min(c.outlier_factor_min for c in others if c.outliers)
+            hi = max(c.outlier_factor_max for c in others if c.outliers)
+            names = ", ".join(sorted(c.family for c in others if c.outliers))
+            parts.append(f"{odd} published {names} cases there are a known blind spot, {lo:.1f}-{hi:.1f}x off")
+        note = f"no published {fam} cases on {accelerator}; " + "; ".join(parts) + f" ({FIDELITY_DOC})"
+        worst_all = max((c.worst_factor for c in others if c.cases), default=None)
+        return Coverage(f"{accelerator} (other families)", n, None, worst_all, None, odd > 0, note)
+    note = (f"no published measurements on {accelerator}: its figures rest on datasheet peaks and "
+            f"constants fitted on other accelerators ({FIDELITY_DOC})")
+    return Coverage(accelerator, 0, None, None, None, False, note)

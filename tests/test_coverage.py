@@ -1,0 +1,93 @@
+"""A plan says what its figures were checked against: the published cases of its
+model family on its accelerator, or that there are none, or that the pair is a
+known blind spot."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.analysis import coverage_table, fidelity
+from planner.cli.main import app
+from planner.inputs.coverage import Cell, cells, coverage, family
+
+
+def test_the_shipped_table_is_what_validate_reads_today() -> None:
+    """Stale after a refit or a new record until `python -m planner.analysis.coverage_table` is re-run."""
+    fresh = coverage_table.build(fidelity.validate())
+    assert [asdict(c) for c in fresh] == [asdict(c) for c in cells()]
+
+
+def test_the_table_accounts_for_every_case_once() -> None:
+    report = fidelity.validate()
+    table = cells()
+    assert sum(c.cases for c in table) == len(report.scored)
+    assert sum(c.outliers for c in table) == len(report.outliers)
+    assert len({(c.family, c.accelerator) for c in table}) == len(table)
+
+
+def test_a_time_metric_that_reads_slower_than_measured_is_pessimistic() -> None:
+    """Optimism is about speed: a predicted TTFT twice the measured one is a speed ratio of 0.5."""
+    cases, _ = fidelity.load_cases()
+    ttft = next(c for c in cases if c.spec.mode == "ttft")
+    rate = next(c for c in cases if c.spec.mode == "aggregated")
+    assert coverage_table.speed_ratio(fidelity.Result(ttft, 2 * ttft.measured, 0, "", "")) == pytest.approx(0.5)
+    assert coverage_table.speed_ratio(fidelity.Result(rate, 2 * rate.measured, 0, "", "")) == pytest.approx(2.0)
+
+
+TABLE = (
+    Cell("deepseek", "h200-sxm", 10, 0.155, 1.66, 0.023),
+    Cell("deepseek", "mi300x", 0, None, None, None, 15, 1.76, 2.76, 0.999),
+    Cell("llama", "h100-sxm", 20, 0.09, 1.3, -0.08),
+)
+
+
+def test_the_family_on_its_accelerator_is_quoted_with_its_numbers() -> None:
+    cov = coverage("deepseek-r1", "h200-sxm", TABLE)
+    assert (cov.scope, cov.cases, cov.median_abs_error, cov.worst_factor, cov.blind_spot) == ("deepseek on h200-sxm", 10, 0.155, 1.66, False)
+    assert "10 published deepseek cases" in cov.note and "16%" in cov.note and "1.66x" in cov.note and "optimistic" in cov.note
+
+
+def test_declared_outliers_make_a_blind_spot_with_their_range() -> None:
+    cov = coverage("deepseek-v3", "mi300x", TABLE)
+    assert cov.blind_spot and "1.8-2.8x" in cov.note and "optimistic" in cov.note
+
+
+def test_other_families_or_nothing_are_said_as_such() -> None:
+    other = coverage("kimi-k2", "h200-sxm", TABLE)
+    assert other.scope == "h200-sxm (other families)" and other.cases == 10 and other.median_abs_error is None
+    assert "no published kimi cases on h200-sxm" in other.note
+    beside_blind_spot = coverage("llama-3.1-70b", "mi300x", TABLE)
+    assert beside_blind_spot.blind_spot and "known blind spot" in beside_blind_spot.note
+    nothing = coverage("llama-3.1-70b", "tpu-v5p", TABLE)
+    assert nothing.cases == 0 and not nothing.blind_spot and "no published measurements on tpu-v5p" in nothing.note
+    cells_shown = [coverage(*a, TABLE).cell() for a in (("deepseek-r1", "h200-sxm"), ("deepseek-r1", "mi300x"), ("kimi-k2", "h200-sxm"), ("kimi-k2", "tpu-v5p"))]
+    assert cells_shown == ["10 ±16%", "[red]blind spot[/]", "other models", "none"]
+
+
+def test_families_are_read_from_names_as_the_cross_validation_groups_them() -> None:
+    assert [family(n) for n in ("deepseek-r1", "DeepSeek-V3", "gpt-oss-120b", "Qwen/Qwen3-235B-A22B", "llama-3.1-8b")] == \
+        ["deepseek", "deepseek", "gpt-oss", "qwen", "llama"]
+
+
+def test_a_plan_on_a_blind_spot_says_so_in_its_header_and_document(tmp_path) -> None:
+    out = tmp_path / "plan.json"
+    res = CliRunner().invoke(app, ["plan", "-w", "deepseek-r1", "-t", "mi300x-8", "--time-limit", "5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "known blind spot" in res.output
+    doc = json.loads(out.read_text())["fidelity"]
+    shipped = next(c for c in cells() if (c.family, c.accelerator) == ("deepseek", "mi300x"))
+    assert doc["blind_spot"] is True and doc["optimism"] == shipped.outlier_optimism
+
+
+def test_compare_marks_each_row_with_what_checked_it() -> None:
+    res = CliRunner().invoke(app, ["compare", "-w", "deepseek-r1", "--topologies", "hgx-h200,mi300x-8", "--time-limit", "5", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["topology"]: r["fidelity"] for r in json.loads(res.output)["rows"]}
+    h200 = next(c for c in cells() if (c.family, c.accelerator) == ("deepseek", "h200-sxm"))
+    assert rows["hgx-h200"]["cases"] == h200.cases and rows["hgx-h200"]["blind_spot"] is False
+    assert rows["mi300x-8"]["blind_spot"] is True
+
