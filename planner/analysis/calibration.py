@@ -23,13 +23,13 @@ deterministic shrinking grid search inside the bounds (no scipy).
 from __future__ import annotations
 
 import itertools
-import re
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from ..inputs.coverage import family
 from . import fidelity
 
 # name: (lower, upper, reason for the range). Bounds come from prior knowledge,
@@ -57,14 +57,6 @@ YAML_UNITS = {"layer_overhead_s": ("layer_overhead_us", 1e6), "step_overhead_s":
               "moe_row_overhead_s": ("moe_row_overhead_us", 1e6)}
 F_SCALE = 0.15  # soft-L1 knee on log error: errors beyond ~15% count linearly, not squared
 _ROUNDS, _POINTS = 8, 9
-
-
-def family(workload: str) -> str:
-    """A model family from a workload name: DeepSeek-V3 and -R1 share an architecture,
-    so they are one family ('deepseek'); 'gpt-oss-120b' -> 'gpt-oss', 'llama-3.1-70b' -> 'llama'."""
-    name = workload.lower().rsplit("/", 1)[-1].removesuffix(".yaml")
-    m = re.match(r"gpt-oss|[a-z]+", name)
-    return m.group(0) if m else name
 
 
 @dataclass(frozen=True)
