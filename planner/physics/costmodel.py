@@ -21,15 +21,12 @@ from ..inputs.workload import Workload
 from . import speculative as spec
 from .expert_comm import dispatch_combine_s
 from .expert_load import busiest_group_factor
+from .gemm import _b  # float64 arrays, one definition for the physics modules
 from .gemm import experts_touched_fraction, gemm_rate, grouped_gemm_efficiency  # noqa: F401  (re-exported)
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _b(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
 
 
 def _stage_layers(w: Workload, pp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from ..inputs.workload import Workload
 
 
 def _b(x) -> np.ndarray:
+    """``x`` as a float64 array (costmodel imports it from here)."""
     return np.asarray(x, dtype=np.float64)
 
 
