@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -91,3 +92,17 @@ def test_compare_marks_each_row_with_what_checked_it() -> None:
     assert rows["hgx-h200"]["cases"] == h200.cases and rows["hgx-h200"]["blind_spot"] is False
     assert rows["mi300x-8"]["blind_spot"] is True
 
+
+
+def test_a_fleet_says_per_group_what_checked_each_demand() -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    res = CliRunner().invoke(app, ["fleet", "--inventory", str(examples / "inventory.yaml"), "--demands", str(examples / "demands.yaml"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    accelerator = {"gb200-nvl72": "gb200", "hgx-h100": "h100-sxm", "hgx-b200": "b200"}
+    topo_of = {g["name"]: g["topology"] for g in doc["groups"]}
+    for w in doc["workloads"]:
+        groups = sorted({r["group"] for r in w["replicas"]})
+        assert [f["group"] for f in w["fidelity"]] == groups
+        for f in w["fidelity"]:
+            assert f == {"group": f["group"], **coverage(w["workload"], accelerator[topo_of[f["group"]]]).to_dict()}

@@ -68,17 +68,21 @@ class Coverage:
     note: str  # one line for the reader
 
     def cell(self) -> str:
-        """The compare table's 'checked' cell (rich markup): '10 ±16%', 'blind spot', 'other models', 'none'."""
-        if self.blind_spot:
-            return "[red]blind spot[/]"
-        if self.median_abs_error is not None:
-            return f"{self.cases} ±{self.median_abs_error:.0%}"
-        return "other models" if self.cases else "none"
+        return cell(self.blind_spot, self.cases, self.median_abs_error)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "cases": self.cases, "median_abs_error": self.median_abs_error,
                 "worst_factor": self.worst_factor, "optimism": self.optimism, "blind_spot": self.blind_spot,
                 "note": self.note}
+
+
+def cell(blind_spot: bool, cases: int, median_abs_error: Optional[float]) -> str:
+    """A table's 'checked' cell (rich markup): '10 ±16%', 'blind spot', 'other models', 'none'."""
+    if blind_spot:
+        return "[red]blind spot[/]"
+    if median_abs_error is not None:
+        return f"{cases} ±{median_abs_error:.0%}"
+    return "other models" if cases else "none"
 
 
 @lru_cache(maxsize=1)

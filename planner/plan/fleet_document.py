@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from .plan_parts import Layout, MaybeNum, Num, OptNum, Part, Precision, Slo, Traffic, d
+from .plan_parts import Fidelity, Layout, MaybeNum, Num, OptNum, Part, Precision, Slo, Traffic, d
 
 
 class WorkloadReplicas(Part):
@@ -20,6 +20,10 @@ class WorkloadReplicas(Part):
     ttft_ms: OptNum = d("Time to first token, ms.")
     usd_per_mtok_all_in: OptNum = d("USD per million output tokens, all GPU time included.")
     role: Optional[str] = d("Disaggregated demands: prefill or decode.", None)
+
+
+class GroupFidelity(Fidelity):
+    group: str = d("Inventory group whose accelerator the published cases were matched on.")
 
 
 class FleetWorkload(Part):
@@ -36,6 +40,8 @@ class FleetWorkload(Part):
     traffic: Optional[Traffic] = d("Request shape after the demand's overrides (needed to export launch commands).", None)
     precision: Optional[Precision] = d("Number formats of the workload.", None)
     slo: Optional[Slo] = d("Latency limits after the demand's overrides.", None)
+    fidelity: Optional[list[GroupFidelity]] = d("Per group serving it: what the cost model was checked against for this "
+                                                "model family on that group's accelerator (docs/fidelity.md).", None)
 
 
 class FleetGroup(Part):

@@ -84,6 +84,7 @@ def _render(d) -> None:
     from rich.table import Table
 
     from ..console import console
+    from ...inputs.coverage import cell
     from ...plan.text import layout_label, num as _num
 
     c = console()
@@ -94,14 +95,16 @@ def _render(d) -> None:
         f"demand met {_pct(d.fraction_met)}  solver {d.wall_s:.2f} s of {d.time_limit_s:g} s"
     )
     t = Table(title="Workloads", title_justify="left")
-    for col in ("demand", "tok/s wanted", "tok/s served", "$/h", "$/Mtok", "replicas", "layout", "batch", "group"):
+    for col in ("demand", "tok/s wanted", "tok/s served", "$/h", "$/Mtok", "replicas", "layout", "batch", "group", "checked"):
         t.add_column(col, justify="left" if col in ("demand", "layout", "group") else "right", no_wrap=col in ("layout", "demand"))
     for w in d.workloads:
         head = [f"{w.name}\n[dim]{w.workload}[/]", _num(w.demand_output_tokens_per_s), _num(w.served_output_tokens_per_s),
                 _num(w.usd_per_hour), _num(w.usd_per_mtok_all_in)]
         rows = w.replicas or [None]
+        checked = {f.group: cell(f.blind_spot, f.cases, f.median_abs_error) for f in w.fidelity or []}
         for k, r in enumerate(rows):
-            tail = [str(r.count), layout_label(r.layout.model_dump()), str(r.batch), r.group] if r else ["-", "-", "-", "-"]
+            tail = ([str(r.count), layout_label(r.layout.model_dump()), str(r.batch), r.group, checked.get(r.group, "-")] if r
+                    else ["-", "-", "-", "-", "-"])
             t.add_row(*(head if k == 0 else [""] * len(head)), *tail)
     c.print(t)
     t = Table(title="Inventory", title_justify="left")
@@ -111,6 +114,10 @@ def _render(d) -> None:
         t.add_row(g.name, g.topology, _num(g.domains), _num(g.gpus), _num(g.unavailable), _num(g.used), _pct(g.utilisation),
                   _num(g.price_usd_per_gpu_hour))
     c.print(t)
+    if any(w.fidelity for w in d.workloads):
+        from ...inputs.coverage import CHECKED_NOTE
+
+        c.print(CHECKED_NOTE, highlight=False)
     c.print(f"binding: [bold]{'; '.join(d.binding) or 'none'}[/]")
     m = d.model
     c.print(f"model: {m.options} options, {m.classes} domain classes over {m.domains:,} domains, {m.layouts_rated:,} layouts rated")
