@@ -41,8 +41,7 @@ def build(report: fidelity.Report) -> tuple[Cell, ...]:
     """One row per (family, accelerator) that holds at least one evaluated case."""
     groups: dict[tuple[str, str], list[fidelity.Result]] = defaultdict(list)
     for r in report.results:
-        accelerator = fidelity._loaded(r.case.spec)[1].accelerator.name
-        groups[(family(r.case.spec.workload), accelerator)].append(r)
+        groups[(family(r.case.spec.workload), fidelity.accelerator_of(r.case))].append(r)
     out = []
     for (fam, acc), results in sorted(groups.items()):
         scored = [r for r in results if r.in_target]

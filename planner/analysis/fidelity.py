@@ -238,6 +238,11 @@ def _loaded(spec: CaseFile):
     return w, topo, L
 
 
+def accelerator_of(case: Case) -> str:
+    """The accelerator a case ran on (its topology's)."""
+    return _loaded(case.spec)[1].accelerator.name
+
+
 def prefill_forward_s(w, topo, L, tokens: float) -> float:
     """One forward of ``tokens`` prompt tokens (the whole replica's share) through all stages."""
     from ..physics.costmodel import pp_hops_s, step_terms

@@ -6,7 +6,7 @@ accelerator, how close the model came there, and whether that pair is a known
 blind spot (declared outliers: the model is off there for a reason it does not
 model). The figures are read from a table generated from the shipped cases
 (``hardware/validation-coverage.yaml``, written by
-``python -m planner.analysis.coverage``; a test checks it is current), so a plan
+``python -m planner.analysis.coverage_table``; a test checks it is current), so a plan
 costs no validation run and its bytes do not depend on anything but its inputs.
 
 The direction of an error is told as the plan's bias: ``optimism`` is the
@@ -103,20 +103,20 @@ def coverage(workload: str, accelerator: str, table: tuple[Cell, ...] | None = N
     """The published cases that speak for a plan of ``workload`` on ``accelerator``."""
     table = cells() if table is None else table
     fam = family(workload)
-    cell = next((c for c in table if c.family == fam and c.accelerator == accelerator), None)
-    if cell is not None and cell.outliers:
-        lo, hi = cell.outlier_factor_min, cell.outlier_factor_max
-        way = "optimistic" if (cell.outlier_optimism or 0) > 0 else "pessimistic"
-        note = (f"known blind spot: {cell.outliers} published {fam} cases on {accelerator} are {lo:.1f}-{hi:.1f}x off "
+    row = next((c for c in table if c.family == fam and c.accelerator == accelerator), None)
+    if row is not None and row.outliers:
+        lo, hi = row.outlier_factor_min, row.outlier_factor_max
+        way = "optimistic" if (row.outlier_optimism or 0) > 0 else "pessimistic"
+        note = (f"known blind spot: {row.outliers} published {fam} cases on {accelerator} are {lo:.1f}-{hi:.1f}x off "
                 f"({way}); read this plan's speed and $/token with that in mind ({FIDELITY_DOC})")
-        return Coverage(f"{fam} on {accelerator}", cell.cases, cell.median_abs_error, cell.worst_factor,
-                        cell.outlier_optimism, True, note)
-    if cell is not None and cell.cases:
-        note = (f"checked against {cell.cases} published {fam} cases on {accelerator}: median |error| "
-                f"{_pct(cell.median_abs_error)}, worst {cell.worst_factor:.2f}x, "
-                f"{'optimistic' if cell.optimism > 0 else 'pessimistic'} by {_pct(cell.optimism)} at the median")
-        return Coverage(f"{fam} on {accelerator}", cell.cases, cell.median_abs_error, cell.worst_factor,
-                        cell.optimism, False, note)
+        return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
+                        row.outlier_optimism, True, note)
+    if row is not None and row.cases:
+        note = (f"checked against {row.cases} published {fam} cases on {accelerator}: median |error| "
+                f"{_pct(row.median_abs_error)}, worst {row.worst_factor:.2f}x, "
+                f"{'optimistic' if row.optimism > 0 else 'pessimistic'} by {_pct(row.optimism)} at the median")
+        return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
+                        row.optimism, False, note)
     others = [c for c in table if c.accelerator == accelerator]
     if others:
         n, odd = sum(c.cases for c in others), sum(c.outliers for c in others)
