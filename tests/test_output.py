@@ -32,6 +32,18 @@ def test_plan_tables_are_whole_when_piped() -> None:
     assert "bottleneck" in header and "$/Mtok all-in" in header
 
 
+@pytest.mark.parametrize("args", [
+    ["explain", "--workload", "llama-3.1-8b", "--topology", "hgx-h100"],
+    ["plan", "--workload", "deepseek-r1", "--topology", "mi300x-8"],
+    ["compare", "--workload", "llama-3.1-8b", "--topologies", "hgx-h100,gb200-nvl72"],
+])
+def test_piped_lines_carry_no_padding_to_the_unbounded_width(args) -> None:
+    """Off a terminal the console is as wide as any line may need; nothing may fill
+    that width with spaces (explain's takeaways once printed 100,000-column lines)."""
+    for line in _run(args).stdout.splitlines():
+        assert len(line) < 2000, line[:120]
+
+
 def test_no_progress_bar_off_a_terminal() -> None:
     r = _run(["compare", "--workload", "llama-3.1-8b", "--topologies", "hgx-h100"])
     assert r.stderr == ""

@@ -331,7 +331,7 @@ def explain_table(e, console: Console) -> None:
         v = s.value
         val = "-" if v is None else (f"{int(v):,}" if float(v).is_integer() else _num(float(v)))
         console.print(f"\n[bold cyan]{s.title}[/]: [bold]{val} {s.unit if v is not None else ''}[/]", highlight=False)
-        console.print(Padding(s.takeaway, (0, 0, 0, 2)), highlight=False)
+        console.print(Padding(s.takeaway, (0, 0, 0, 2), expand=False), highlight=False)  # no fill to the width of a pipe
 
 
 def plot_explain(e, path: Path | str) -> Path:
