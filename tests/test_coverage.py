@@ -40,7 +40,7 @@ def test_a_time_metric_that_reads_slower_than_measured_is_pessimistic() -> None:
 
 
 TABLE = (
-    Cell("deepseek", "h200-sxm", 10, 0.155, 1.66, 0.023),
+    Cell("deepseek", "h200-sxm", 10, 0.155, 1.66, 0.023, modes=("aggregated", "latency")),
     Cell("deepseek", "mi300x", 0, None, None, None, 15, 1.76, 2.76, 0.999),
     Cell("llama", "h100-sxm", 20, 0.09, 1.3, -0.08),
 )
@@ -50,6 +50,7 @@ def test_the_family_on_its_accelerator_is_quoted_with_its_numbers() -> None:
     cov = coverage("deepseek-r1", "h200-sxm", TABLE)
     assert (cov.scope, cov.cases, cov.median_abs_error, cov.worst_factor, cov.blind_spot) == ("deepseek on h200-sxm", 10, 0.155, 1.66, False)
     assert "10 published deepseek cases" in cov.note and "16%" in cov.note and "1.66x" in cov.note and "optimistic" in cov.note
+    assert "(aggregated, latency)" in cov.note  # a prefill-only cell must not read as a check of decode
 
 
 def test_declared_outliers_make_a_blind_spot_with_their_range() -> None:

@@ -28,7 +28,8 @@ HEADER = """\
 # scored cases, their median |error| and worst factor (max of pred/meas and
 # meas/pred), the median optimism (predicted speed / measured speed - 1; speed is
 # throughput or 1/time), and the declared outliers (known blind spots) with their
-# factor range. Plans quote the row of their family and accelerator.
+# factor range, and the modes the scored cases measure (docs/fidelity.md, the
+# case table). Plans quote the row of their family and accelerator.
 """
 
 
@@ -55,12 +56,13 @@ def build(report: fidelity.Report) -> tuple[Cell, ...]:
             outlier_factor_min=round(min(r.factor for r in odd), 2) if odd else None,
             outlier_factor_max=round(max(r.factor for r in odd), 2) if odd else None,
             outlier_optimism=round(statistics.median(speed_ratio(r) - 1 for r in odd), 3) if odd else None,
+            modes=tuple(sorted({r.case.spec.mode for r in scored})),
         ))
     return tuple(out)
 
 
 def render(table: tuple[Cell, ...]) -> str:
-    return HEADER + yaml.safe_dump({"cells": [asdict(c) for c in table]}, sort_keys=False)
+    return HEADER + yaml.safe_dump({"cells": [{**asdict(c), "modes": list(c.modes)} for c in table]}, sort_keys=False)
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ class Cell:
     outlier_factor_min: Optional[float] = None
     outlier_factor_max: Optional[float] = None
     outlier_optimism: Optional[float] = None  # median, outliers only
+    modes: tuple[str, ...] = ()  # what the scored cases measure (aggregated, decode, prefill, latency, ...)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def cells() -> tuple[Cell, ...]:
     if not path.is_file():
         return ()
     rows = load(path.read_text()).get("cells") or []
-    return tuple(Cell(**row) for row in rows)
+    return tuple(Cell(**{**row, "modes": tuple(row.get("modes") or ())}) for row in rows)
 
 
 def _pct(x: float) -> str:
@@ -112,7 +113,7 @@ def coverage(workload: str, accelerator: str, table: tuple[Cell, ...] | None = N
         return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
                         row.outlier_optimism, True, note)
     if row is not None and row.cases:
-        note = (f"checked against {row.cases} published {fam} cases on {accelerator}: median |error| "
+        note = (f"checked against {row.cases} published {fam} cases on {accelerator} ({', '.join(row.modes) or 'mode not stated'}): median |error| "
                 f"{_pct(row.median_abs_error)}, worst {row.worst_factor:.2f}x, "
                 f"{'optimistic' if row.optimism > 0 else 'pessimistic'} by {_pct(row.optimism)} at the median")
         return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
