@@ -218,7 +218,11 @@ def test_whole_numbers_written_as_floats_read_as_the_integer(tmp_path: Path) -> 
 def test_w8a8_int8_compressed_tensors_is_one_byte_a_weight(tmp_path: Path) -> None:
     """SmoothQuant-style W8A8-INT8: one byte a weight with per-channel scales; embeddings BF16."""
     w = _quantised(tmp_path, {"quant_method": "compressed-tensors", "config_groups": {
-        "group_0": {"weights": {"num_bits": 8, "type": "int", "strategy": "channel"}}}})
+        "group_0": {"weights": {"num_bits": 8, "type": "int", "strategy": "channel"},
+                    "input_activations": {"num_bits": 8, "type": "int", "strategy": "token", "dynamic": True}}}})
+    w8a16 = _write(tmp_path, _base("llama-3.1-70b") | {"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {
+        "group_0": {"weights": {"num_bits": 8, "type": "int", "strategy": "channel"}, "input_activations": None}}}})
+    assert "W8A16" in _one_line_error(w8a16)  # weight-only INT8 is refused, not costed at INT8 tensor-core rates
     hand = _bytes_by_hand(w, {"attention": 1.0, "dense_ffn": 1.0, "routed_experts": 1.0, "shared_experts": 1.0, "embeddings": 2.0})
     assert w.weight_bytes == pytest.approx(hand, rel=1e-9)
 

@@ -79,6 +79,10 @@ def _compressed_tensors(q: dict, fail: Callable[[str], Exception]) -> Precision:
         raise fail("quantization_config.config_groups: the group has no 'weights' scheme")
     bits, kind, strategy = _whole(w.get("num_bits")), w.get("type"), w.get("strategy")
     if bits == 8 and kind == "int" and strategy in ("tensor", "channel"):  # W8A8-INT8 (SmoothQuant-style) checkpoints
+        acts = next(iter(groups.values())).get("input_activations")
+        if not (isinstance(acts, dict) and _whole(acts.get("num_bits")) == 8 and acts.get("type") == "int"):
+            raise fail("quantization_config.config_groups: 8-bit int weights with activations that are not 8-bit int "
+                       "(weight-only W8A16) are not modelled; INT8 tensor-core rates would be wrong")
         return _all_linears("int8", "int8")
     if bits == 8 and kind == "float":
         if strategy in ("tensor", "channel"):
