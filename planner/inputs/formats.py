@@ -21,6 +21,8 @@ still stream at the narrow width, the arithmetic runs at the BF16 rate.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from dataclasses import dataclass
 
 from .errors import InputError
@@ -140,9 +142,10 @@ def weights_label(shorthand: str, formats: dict[str, str] | None) -> str:
     """How a plan's header names its weights: the shorthand when every component
     takes the shorthand's format, else the commonest format and the exceptions
     ("int4_g128 weights, embeddings bf16"; "bf16 weights, routed_experts mxfp4")."""
+    formats = {c: formats[c] for c in COMPONENTS if formats and c in formats}  # a plan file may hold anything else
     if not formats or formats == SHORTHAND.get(shorthand):
         return f"{shorthand} weights"
-    counts = {f: list(formats.values()).count(f) for f in formats.values()}
+    counts = Counter(formats.values())
     main = max(counts, key=lambda f: (counts[f], f == formats.get("routed_experts")))
     rest = ", ".join(f"{c} {f}" for c, f in formats.items() if f != main)
     return f"{main} weights, {rest}"
