@@ -43,6 +43,7 @@ TABLE = (
     Cell("deepseek", "h200-sxm", 10, 0.155, 1.66, 0.023, modes=("aggregated", "latency")),
     Cell("deepseek", "mi300x", 0, None, None, None, 15, 1.76, 2.76, 0.999),
     Cell("llama", "h100-sxm", 20, 0.09, 1.3, -0.08),
+    Cell("deepseek", "h100-sxm", 3, 0.055, 1.09, -0.055, modes=("prefill",)),
 )
 
 
@@ -68,6 +69,7 @@ def test_other_families_or_nothing_are_said_as_such() -> None:
     assert nothing.cases == 0 and not nothing.blind_spot and "no published measurements on tpu-v5p" in nothing.note
     cells_shown = [coverage(*a, TABLE).cell() for a in (("deepseek-r1", "h200-sxm"), ("deepseek-r1", "mi300x"), ("kimi-k2", "h200-sxm"), ("kimi-k2", "tpu-v5p"))]
     assert cells_shown == ["10 ±16%", "[red]blind spot[/]", "other models", "none"]
+    assert coverage("deepseek-v3", "h100-sxm", TABLE).cell() == "3 ±6% prefill"  # prefill-only cases do not check a decode plan
 
 
 def test_families_are_read_from_names_as_the_cross_validation_groups_them() -> None:

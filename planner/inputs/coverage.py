@@ -28,7 +28,7 @@ from .yaml_read import load
 FILE = "validation-coverage.yaml"
 FIDELITY_DOC = "docs/fidelity.md"
 CHECKED_NOTE = ("checked: published cases of this model family on the row's accelerator (planner validate) and their "
-                "median |error|; 'blind spot': the model is known to be off there; 'other models': cases of other families only (docs/fidelity.md)")
+                "median |error| (a mode after it: no case there measures decode); 'blind spot': the model is known to be off there; 'other models': cases of other families only (docs/fidelity.md)")
 
 
 def family(workload: str) -> str:
@@ -67,22 +67,28 @@ class Coverage:
     optimism: Optional[float]
     blind_spot: bool  # the scope holds declared outliers: the model is off there
     note: str  # one line for the reader
+    modes: tuple[str, ...] = ()  # what those cases measure
 
     def cell(self) -> str:
-        return cell(self.blind_spot, self.cases, self.median_abs_error)
+        return cell(self.blind_spot, self.cases, self.median_abs_error, self.modes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "cases": self.cases, "median_abs_error": self.median_abs_error,
                 "worst_factor": self.worst_factor, "optimism": self.optimism, "blind_spot": self.blind_spot,
-                "note": self.note}
+                "note": self.note, "modes": list(self.modes)}
 
 
-def cell(blind_spot: bool, cases: int, median_abs_error: Optional[float]) -> str:
-    """A table's 'checked' cell (rich markup): '10 ±16%', 'blind spot', 'other models', 'none'."""
+DECODE_MODES = ("aggregated", "decode", "static", "latency")  # cases whose figure includes decode steps
+
+
+def cell(blind_spot: bool, cases: int, median_abs_error: Optional[float], modes=()) -> str:
+    """A table's 'checked' cell (rich markup): '10 ±16%', '3 ±6% prefill' (no case
+    measures decode), 'blind spot', 'other models', 'none'."""
     if blind_spot:
         return "[red]blind spot[/]"
     if median_abs_error is not None:
-        return f"{cases} ±{median_abs_error:.0%}"
+        only = "" if not modes or any(m in DECODE_MODES for m in modes) else " " + "/".join(modes)
+        return f"{cases} ±{median_abs_error:.0%}{only}"
     return "other models" if cases else "none"
 
 
@@ -117,7 +123,7 @@ def coverage(workload: str, accelerator: str, table: tuple[Cell, ...] | None = N
                 f"{_pct(row.median_abs_error)}, worst {row.worst_factor:.2f}x, "
                 f"{'optimistic' if row.optimism > 0 else 'pessimistic'} by {_pct(row.optimism)} at the median")
         return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
-                        row.optimism, False, note)
+                        row.optimism, False, note, row.modes)
     others = [c for c in table if c.accelerator == accelerator]
     if others:
         n, odd = sum(c.cases for c in others), sum(c.outliers for c in others)

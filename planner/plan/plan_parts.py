@@ -296,6 +296,7 @@ class Fidelity(Part):
     optimism: OptNum = d("Median (predicted speed / measured speed) - 1: positive, the model promised more than was measured.")
     blind_spot: bool = d("True when the scope holds declared outliers: the model is off there for a reason it does not model.")
     note: str = d("One line for the reader.")
+    modes: Optional[list[str]] = d("What those cases measure (aggregated, decode, static, latency, prefill, ttft).", None)
 
 
 class ServingEconomics(Part):
