@@ -13,7 +13,10 @@ from typer.testing import CliRunner
 
 from planner.analysis import coverage_table, fidelity
 from planner.cli.main import app
-from planner.inputs.coverage import Cell, cells, coverage, family
+from planner.inputs.coverage import Cell, cells, coverage, family, family_of
+from planner.inputs.datafiles import shipped_names
+from planner.inputs.hf_import import load_hf_config
+from planner.inputs.query import load_workload
 
 
 def test_the_shipped_table_is_what_validate_reads_today() -> None:
@@ -48,34 +51,60 @@ TABLE = (
 
 
 def test_the_family_on_its_accelerator_is_quoted_with_its_numbers() -> None:
-    cov = coverage("deepseek-r1", "h200-sxm", TABLE)
+    cov = coverage("deepseek", "h200-sxm", TABLE)
     assert (cov.scope, cov.cases, cov.median_abs_error, cov.worst_factor, cov.blind_spot) == ("deepseek on h200-sxm", 10, 0.155, 1.66, False)
     assert "10 published deepseek cases" in cov.note and "16%" in cov.note and "1.66x" in cov.note and "optimistic" in cov.note
     assert "(aggregated, latency)" in cov.note  # a prefill-only cell must not read as a check of decode
 
 
 def test_declared_outliers_make_a_blind_spot_with_their_range() -> None:
-    cov = coverage("deepseek-v3", "mi300x", TABLE)
+    cov = coverage("deepseek", "mi300x", TABLE)
     assert cov.blind_spot and "1.8-2.8x" in cov.note and "optimistic" in cov.note
 
 
 def test_other_families_or_nothing_are_said_as_such() -> None:
-    other = coverage("kimi-k2", "h200-sxm", TABLE)
+    other = coverage("mixtral", "h200-sxm", TABLE)
     assert other.scope == "h200-sxm (other families)" and other.cases == 10 and other.median_abs_error is None
-    assert "no published kimi cases on h200-sxm" in other.note
-    beside_blind_spot = coverage("llama-3.1-70b", "mi300x", TABLE)
+    assert "no published mixtral cases on h200-sxm" in other.note
+    beside_blind_spot = coverage("llama", "mi300x", TABLE)
     assert beside_blind_spot.blind_spot and "known blind spot" in beside_blind_spot.note
-    nothing = coverage("llama-3.1-70b", "tpu-v5p", TABLE)
+    nothing = coverage("llama", "tpu-v5p", TABLE)
     assert nothing.cases == 0 and not nothing.blind_spot and "no published measurements on tpu-v5p" in nothing.note
-    cells_shown = [coverage(*a, TABLE).cell() for a in (("deepseek-r1", "h200-sxm"), ("deepseek-r1", "mi300x"), ("kimi-k2", "h200-sxm"), ("kimi-k2", "tpu-v5p"))]
-    assert cells_shown == ["10 ±16%", "[red]blind spot[/]", "other models", "none"]
-    assert coverage("deepseek-v3", "h100-sxm", TABLE).cell() == "3 ±6% prefill"  # prefill-only cases do not check a decode plan
+    cells_shown = [coverage(*a, TABLE).cell() for a in (("deepseek", "h200-sxm"), ("deepseek", "mi300x"), ("mixtral", "h200-sxm"), ("mixtral", "tpu-v5p"), ("llama", "mi300x"))]
+    assert cells_shown == ["10 ±16%", "[red]blind spot[/]", "other models", "none", "[red]blind spot[/] (other models)"]
+    assert coverage("deepseek", "h100-sxm", TABLE).cell() == "3 ±6% prefill"  # prefill-only cases do not check a decode plan
 
 
-def test_families_are_read_from_names_as_the_cross_validation_groups_them() -> None:
-    assert [family(n) for n in ("deepseek-r1", "DeepSeek-V3", "gpt-oss-120b", "Qwen/Qwen3-235B-A22B", "llama-3.1-8b")] == \
-        ["deepseek", "deepseek", "gpt-oss", "qwen", "llama"]
-    assert family("\x1b[2J$(curl evil)") == "unknown"  # a name that is no family never reaches the note
+def test_the_family_is_the_architecture_not_the_name() -> None:
+    """Kimi-K2 runs the DeepSeek-V3 architecture; a DeepSeek distillation into Llama is a Llama;
+    a dense Qwen2.5 is not the Qwen3 MoE the published Qwen cases measured."""
+    assert [family_of(n) for n in ("deepseek-r1", "deepseek-v3", "deepseek-r1-fp4", "kimi-k2", "gpt-oss-120b", "qwen3-235b-a22b",
+                                   "llama-3.1-8b", "mixtral-8x7b")] == \
+        ["deepseek", "deepseek", "deepseek", "deepseek", "gpt-oss", "qwen3-moe", "llama", "mixtral"]
+    models = Path(__file__).resolve().parent.parent / "models"
+    distill = load_hf_config(str(models / "meta-llama/Llama-3.3-70B-Instruct/config.json"), name="deepseek-ai/DeepSeek-R1-Distill-Llama-70B")
+    assert family(distill) == "llama"
+    assert family_of("Qwen/Qwen2.5-7B-Instruct") == "qwen2" and family_of("Qwen/Qwen3-30B-A3B") == "qwen3-moe"
+
+
+def test_every_shipped_workload_names_its_family() -> None:
+    assert [n for n in shipped_names("workloads") if family_of(n) == "unknown"] == []
+
+
+def test_a_workload_file_of_its_own_has_no_family_and_says_so(tmp_path) -> None:
+    """Its name proves nothing: a file called 'deepseek-lookalike' may hold any model."""
+    src = Path(__file__).resolve().parent.parent / "workloads" / "deepseek-v3.yaml"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(src.read_text().replace("name: deepseek-v3", "name: deepseek-lookalike", 1))
+    w = load_workload(str(mine))
+    assert w.name == "deepseek-lookalike" and family(w) == "unknown"
+    cov = coverage(family(w), "h200-sxm", TABLE)
+    assert cov.scope == "h200-sxm (other families)" and "names no architecture" in cov.note
+
+
+def test_a_hostile_family_from_a_plan_file_never_reaches_the_note() -> None:
+    cov = coverage("\x1b[2J$(curl evil)", "h200-sxm", TABLE)
+    assert "curl" not in cov.note and "\x1b" not in cov.note and cov.scope == "h200-sxm (other families)"
 
 
 def test_a_plan_on_a_blind_spot_says_so_in_its_header_and_document(tmp_path) -> None:
@@ -109,4 +138,4 @@ def test_a_fleet_says_per_group_what_checked_each_demand() -> None:
         groups = sorted({r["group"] for r in w["replicas"]})
         assert [f["group"] for f in w["fidelity"]] == groups
         for f in w["fidelity"]:
-            assert f == {"group": f["group"], **coverage(w["workload"], accelerator[topo_of[f["group"]]]).to_dict()}
+            assert f == {"group": f["group"], **coverage(family_of(w["workload"]), accelerator[topo_of[f["group"]]]).to_dict()}

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..inputs.coverage import family
+from ..inputs.coverage import family_of
 from . import fidelity
 
 # name: (lower, upper, reason for the range). Bounds come from prior knowledge,
@@ -199,7 +199,7 @@ def _cross_validate_cached(path_key: str | None) -> CrossValidation:
     cases = scored_cases(path_key)
     table = build_table(cases)
     records = [c.group for c in cases]  # a record, or the records that split one table (cv_group)
-    fams = [family(c.spec.workload) for c in cases]
+    fams = [family_of(c.spec.workload) for c in cases]
     meas = np.array([c.measured for c in cases])
     shipped = np.array([fidelity.predict(c, None, b).predicted for c, b in zip(cases, table.batches)])
     loo = np.zeros(len(cases))

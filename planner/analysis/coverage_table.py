@@ -16,7 +16,7 @@ from dataclasses import asdict
 
 import yaml
 
-from ..inputs.coverage import FILE, Cell, family
+from ..inputs.coverage import FILE, Cell, family_of
 from ..inputs.datafiles import data_dir
 from ..inputs.safeio import atomic_write
 from . import fidelity
@@ -42,7 +42,7 @@ def build(report: fidelity.Report) -> tuple[Cell, ...]:
     """One row per (family, accelerator) that holds at least one evaluated case."""
     groups: dict[tuple[str, str], list[fidelity.Result]] = defaultdict(list)
     for r in report.results:
-        groups[(family(r.case.spec.workload), fidelity.accelerator_of(r.case))].append(r)
+        groups[(family_of(r.case.spec.workload), fidelity.accelerator_of(r.case))].append(r)
     out = []
     for (fam, acc), results in sorted(groups.items()):
         scored = [r for r in results if r.in_target]

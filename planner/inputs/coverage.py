@@ -23,20 +23,57 @@ from functools import lru_cache
 from typing import Any, Optional
 
 from .datafiles import data_dir
+from .workload import Workload
 from .yaml_read import load
 
 FILE = "validation-coverage.yaml"
 FIDELITY_DOC = "docs/fidelity.md"
 CHECKED_NOTE = ("checked: published cases of this model family on the row's accelerator (planner validate) and their "
-                "median |error| (a mode after it: no case there measures decode); 'blind spot': the model is known to be off there; 'other models': cases of other families only (docs/fidelity.md)")
+                "median |error| (a mode after it: no case there measures decode); 'blind spot': the model is known to be off there (of this family, or of others: '(other models)'); 'other models': cases of other families only (docs/fidelity.md)")
 
 
-def family(workload: str) -> str:
-    """A model family from a workload name: DeepSeek-V3 and -R1 share an architecture,
-    so they are one family ('deepseek'); 'gpt-oss-120b' -> 'gpt-oss', 'llama-3.1-70b' -> 'llama'."""
-    name = workload.lower().rsplit("/", 1)[-1].removesuffix(".yaml")
-    m = re.match(r"gpt-oss|[a-z]+", name)
-    return m.group(0) if m else "unknown"  # never the raw name: it reaches the terminal
+# The family a Hugging Face architecture class belongs to. The family is what
+# the cost model follows, not the name on the tin: Kimi-K2 runs the DeepSeek-V3
+# architecture, DeepSeek-R1-Distill-Llama-70B is a Llama, Qwen2.5 is not Qwen3-MoE.
+FAMILY_OF_ARCHITECTURE = {
+    "DeepseekV3ForCausalLM": "deepseek", "DeepseekV2ForCausalLM": "deepseek",
+    "GptOssForCausalLM": "gpt-oss", "LlamaForCausalLM": "llama", "MixtralForCausalLM": "mixtral",
+    "Qwen3MoeForCausalLM": "qwen3-moe", "Qwen3ForCausalLM": "qwen3", "Qwen2ForCausalLM": "qwen2",
+    "Glm4MoeForCausalLM": "glm4-moe",
+}
+UNKNOWN = "unknown"
+
+
+def architecture(workload: Workload) -> str:
+    """The Hugging Face architecture class of a workload: read from its config.json
+    when imported, else the shipped workload's ('' for a workload file of its own)."""
+    return workload.extra.get("hf_architecture") or _shipped_architectures().get(workload.name, "")
+
+
+@lru_cache(maxsize=1)
+def _shipped_architectures() -> dict[str, str]:
+    from .listing import engine_support
+
+    return dict(engine_support()["workload_architectures"])
+
+
+def family(workload: Workload) -> str:
+    """A model family from the workload's architecture ('deepseek', 'gpt-oss', 'llama',
+    'qwen3-moe' ...); 'unknown' when no architecture is known (a workload file of its own)."""
+    arch = architecture(workload)
+    if arch in FAMILY_OF_ARCHITECTURE:
+        return FAMILY_OF_ARCHITECTURE[arch]
+    m = re.fullmatch(r"([A-Za-z][A-Za-z0-9]{0,40})ForCausalLM", arch)
+    return m.group(1).lower() if m else UNKNOWN  # never raw text: it reaches the terminal
+
+
+@lru_cache(maxsize=64)
+def family_of(ref: str) -> str:
+    """The family of a workload reference (a shipped name or a model id), as the
+    published cases name their workloads."""
+    from .query import load_workload
+
+    return family(load_workload(ref))
 
 
 @dataclass(frozen=True)
@@ -70,7 +107,7 @@ class Coverage:
     modes: tuple[str, ...] = ()  # what those cases measure
 
     def cell(self) -> str:
-        return cell(self.blind_spot, self.cases, self.median_abs_error, self.modes)
+        return cell(self.blind_spot, self.cases, self.median_abs_error, self.modes, self.scope)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "cases": self.cases, "median_abs_error": self.median_abs_error,
@@ -81,11 +118,14 @@ class Coverage:
 DECODE_MODES = ("aggregated", "decode", "static", "latency")  # cases whose figure includes decode steps
 
 
-def cell(blind_spot: bool, cases: int, median_abs_error: Optional[float], modes=()) -> str:
+OTHER_FAMILIES = " (other families)"  # the scope's tail when only other families were measured there
+
+
+def cell(blind_spot: bool, cases: int, median_abs_error: Optional[float], modes=(), scope: str = "") -> str:
     """A table's 'checked' cell (rich markup): '10 ±16%', '3 ±6% prefill' (no case
-    measures decode), 'blind spot', 'other models', 'none'."""
+    measures decode), 'blind spot', 'blind spot (other models)', 'other models', 'none'."""
     if blind_spot:
-        return "[red]blind spot[/]"
+        return "[red]blind spot[/]" + (" (other models)" if scope.endswith(OTHER_FAMILIES) else "")
     if median_abs_error is not None:
         only = "" if not modes or any(m in DECODE_MODES for m in modes) else " " + "/".join(modes)
         return f"{cases} ±{median_abs_error:.0%}{only}"
@@ -106,24 +146,34 @@ def _pct(x: float) -> str:
     return f"{abs(x):.0%}"
 
 
-def coverage(workload: str, accelerator: str, table: tuple[Cell, ...] | None = None) -> Coverage:
-    """The published cases that speak for a plan of ``workload`` on ``accelerator``."""
+def _cases(n: int, fam: str) -> str:
+    return f"{n} published {fam} case{'s' if n != 1 else ''}"
+
+
+def _bias(optimism: float) -> str:
+    if round(abs(optimism), 2) == 0:
+        return "no bias at the median"
+    return f"{'optimistic' if optimism > 0 else 'pessimistic'} by {_pct(optimism)} at the median"
+
+
+def coverage(fam: str, accelerator: str, table: tuple[Cell, ...] | None = None) -> Coverage:
+    """The published cases that speak for a plan of a model of family ``fam`` (:func:`family`) on ``accelerator``."""
     table = cells() if table is None else table
-    fam = family(workload)
+    fam = fam if re.fullmatch(r"[a-z][a-z0-9-]{0,40}", fam or "") else UNKNOWN  # a plan file's field is hostile text
     row = next((c for c in table if c.family == fam and c.accelerator == accelerator), None)
     if row is not None and row.outliers:
         lo, hi = row.outlier_factor_min, row.outlier_factor_max
         way = "optimistic" if (row.outlier_optimism or 0) > 0 else "pessimistic"
-        note = (f"known blind spot: {row.outliers} published {fam} cases on {accelerator} are {lo:.1f}-{hi:.1f}x off "
+        note = (f"known blind spot: {_cases(row.outliers, fam)} on {accelerator} {'are' if row.outliers > 1 else 'is'} {lo:.1f}-{hi:.1f}x off "
                 f"({way}); read this plan's speed and $/token with that in mind ({FIDELITY_DOC})")
         return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
                         row.outlier_optimism, True, note)
     if row is not None and row.cases:
-        note = (f"checked against {row.cases} published {fam} cases on {accelerator} ({', '.join(row.modes) or 'mode not stated'}): median |error| "
-                f"{_pct(row.median_abs_error)}, worst {row.worst_factor:.2f}x, "
-                f"{'optimistic' if row.optimism > 0 else 'pessimistic'} by {_pct(row.optimism)} at the median")
+        note = (f"checked against {_cases(row.cases, fam)} on {accelerator} ({', '.join(row.modes) or 'mode not stated'}): median |error| "
+                f"{_pct(row.median_abs_error)}, worst {row.worst_factor:.2f}x, {_bias(row.optimism)}")
         return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
                         row.optimism, False, note, row.modes)
+    who = f"{fam} cases" if fam != UNKNOWN else "cases of this model's family (its workload file names no architecture)"
     others = [c for c in table if c.accelerator == accelerator]
     if others:
         n, odd = sum(c.cases for c in others), sum(c.outliers for c in others)
@@ -137,9 +187,9 @@ def coverage(workload: str, accelerator: str, table: tuple[Cell, ...] | None = N
             hi = max(c.outlier_factor_max for c in others if c.outliers)
             names = ", ".join(sorted(c.family for c in others if c.outliers))
             parts.append(f"{odd} published {names} cases there are a known blind spot, {lo:.1f}-{hi:.1f}x off")
-        note = f"no published {fam} cases on {accelerator}; " + "; ".join(parts) + f" ({FIDELITY_DOC})"
+        note = f"no published {who} on {accelerator}; " + "; ".join(parts) + f" ({FIDELITY_DOC})"
         worst_all = max((c.worst_factor for c in others if c.cases), default=None)
-        return Coverage(f"{accelerator} (other families)", n, None, worst_all, None, odd > 0, note)
+        return Coverage(accelerator + OTHER_FAMILIES, n, None, worst_all, None, odd > 0, note)
     note = (f"no published measurements on {accelerator}: its figures rest on datasheet peaks and "
             f"constants fitted on other accelerators ({FIDELITY_DOC})")
     return Coverage(accelerator, 0, None, None, None, False, note)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..inputs import units
-from ..inputs.coverage import Coverage, coverage
+from ..inputs.coverage import UNKNOWN, Coverage, coverage, family
 from ..physics.candidates import Layouts
 from ..physics.costmodel import BOTTLENECKS, Evaluation
 from ..inputs.topology import Topology
@@ -182,7 +182,7 @@ class Plan:
 
     def coverage(self) -> Coverage:
         """The published cases that speak for this plan (its model family on its accelerator)."""
-        return coverage(self.inputs["workload"]["name"], self.inputs["topology"]["accelerator"])
+        return coverage(self.inputs["workload"].get("family") or UNKNOWN, self.inputs["topology"]["accelerator"])
 
     def to_json(self) -> str:
         """Strict JSON: no NaN or Infinity; a bound that does not exist is null."""
@@ -201,7 +201,7 @@ def speculative_dict(w: Workload) -> dict[str, Any] | None:
 
 def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str, Any]:
     return {
-        "workload": {"name": w.name, "path": w.source_path, "sha256": w.sha256},
+        "workload": {"name": w.name, "path": w.source_path, "sha256": w.sha256, "family": family(w)},
         "topology": {
             "name": topo.name,
             "path": topo.source_path,

@@ -24,8 +24,8 @@ from ..inputs.errors import InputError
 from .fleet_document import FleetDocument
 from .plan_parts import Alternative, Fidelity, Inputs, Memory, Metrics, Pools, Replica, ServingEconomics, Solver, TimeBreakdown, d
 
-SCHEMA_VERSION = "1.1"
-READABLE_VERSIONS = ("1.0", "1.1")
+SCHEMA_VERSION = "1.2"  # 1.2: workload family, fidelity, weight formats
+READABLE_VERSIONS = ("1.0", "1.1", "1.2")
 
 
 class _Result(BaseModel):

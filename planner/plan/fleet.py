@@ -171,7 +171,7 @@ def _with_launch_facts(plan: FleetPlan, groups: list[_Group], demands, path: str
     """What a launch command needs beyond the placement: each demand's traffic,
     precisions and SLOs (after its overrides) and each group's GPUs per host; and
     what the cost model was checked against on each group a demand runs on."""
-    from ..inputs.coverage import coverage
+    from ..inputs.coverage import coverage, family
     from ..inputs.query import load_workload
     from ..inputs.workload import with_overrides
     from .assembly import _r
@@ -186,7 +186,7 @@ def _with_launch_facts(plan: FleetPlan, groups: list[_Group], demands, path: str
         rows.append({**row, "traffic": {"isl": w.isl, "osl": w.osl, "kv_len": w.kv_len},
                      "precision": {"weights": w.weight_dtype, "weight_formats": w.weights.as_dict(), "kv_cache": w.kv_dtype, "activations": w.act_dtype},
                      "slo": {"ttft_ms": _r(w.ttft_s / units.MS), "tpot_ms": _r(w.tpot_s / units.MS)},
-                     "fidelity": [{"group": g, **coverage(w.name, accelerator[g]).to_dict()}
+                     "fidelity": [{"group": g, **coverage(family(w), accelerator[g]).to_dict()}
                                   for g in sorted({r["group"] for r in row["replicas"]})]})
     hosts = [{**row, "gpus_per_host": g.topo.gpus_per_host} for row, g in zip(plan.groups, groups)]
     return replace(plan, workloads=rows, groups=hosts)

@@ -42,6 +42,8 @@ class WorkloadRef(Part):
     name: str = d("Workload name (shipped name or the file's stem).")
     path: str = d("The workload file read.")
     sha256: str = d("SHA-256 of that file's bytes.")
+    family: Optional[str] = d("Model family read from its architecture ('deepseek', 'llama', 'qwen3-moe' ...; 'unknown' for a "
+                              "workload file of its own); what the fidelity block is keyed on. Null before schema 1.2.", None)
 
 
 class TopologyRef(Part):

@@ -101,7 +101,7 @@ def _render(d) -> None:
         head = [f"{w.name}\n[dim]{w.workload}[/]", _num(w.demand_output_tokens_per_s), _num(w.served_output_tokens_per_s),
                 _num(w.usd_per_hour), _num(w.usd_per_mtok_all_in)]
         rows = w.replicas or [None]
-        checked = {f.group: cell(f.blind_spot, f.cases, f.median_abs_error, f.modes or ()) for f in w.fidelity or []}
+        checked = {f.group: cell(f.blind_spot, f.cases, f.median_abs_error, f.modes or (), f.scope or "") for f in w.fidelity or []}
         for k, r in enumerate(rows):
             tail = ([str(r.count), layout_label(r.layout.model_dump()), str(r.batch), r.group, checked.get(r.group, "-")] if r
                     else ["-", "-", "-", "-", "-"])
