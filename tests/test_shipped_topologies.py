@@ -31,6 +31,7 @@ INTENDED_DOMAIN = {
     "vr200-nvl144": 72,
     "rubin-ultra-nvl576": 144,
     "mi300x-8": 8,
+    "mi325x-8": 8,
     "mi355x-8": 8,
     "tpu-v5p-pod": 64,
 }

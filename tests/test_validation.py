@@ -171,8 +171,8 @@ def test_a_directory_is_not_a_file(tmp_path):
 
 
 def test_unknown_shipped_name_suggests_the_nearest_and_lists_them():
-    line = error_line(["plan", "--workload", "llama-70b"])
-    assert "unknown workload 'llama-70b'" in line and "did you mean 'llama-3.1-70b'" in line and "deepseek-v3" in line
+    line = error_line(["plan", "--workload", "llama3.1-70b"])
+    assert "unknown workload 'llama3.1-70b'" in line and "did you mean 'llama-3.1-70b'" in line and "deepseek-v3" in line
     line = error_line(["plan", "--topology", "gb200-nvl27"])
     assert "unknown topology 'gb200-nvl27'" in line and "did you mean 'gb200-nvl72'" in line
 
