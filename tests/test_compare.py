@@ -119,3 +119,23 @@ def test_compare_defaults_to_the_mode_plan_uses():
     forced = json.loads(runner.invoke(app, ["compare", *args, "--topologies", "gb200-nvl72", "--mode", "agg", "--json"]).output)["rows"][0]
     assert forced["mode"] == "aggregated"
     assert forced["metrics"]["usd_per_mtok_all_in"] >= row["metrics"]["usd_per_mtok_all_in"]  # auto keeps the cheaper
+
+
+def test_csv_columns_do_not_depend_on_which_topology_is_infeasible() -> None:
+    """A100 misses a 3.8 ms TPOT for Llama-3.1-8B, H200 meets it: either order, the same columns,
+    and the infeasible row's fidelity is empty, not a stray column of its own."""
+    import csv
+    import io
+
+    headers, rows = [], {}
+    for order in ("hgx-a100,hgx-h200", "hgx-h200,hgx-a100"):
+        res = runner.invoke(app, ["compare", "-w", "llama-3.1-8b", "--topologies", order, "--tpot-ms", "3.8",
+                                  "--time-limit", "5", "--format", "csv"])
+        assert res.exit_code == 0, res.output
+        table = list(csv.DictReader(io.StringIO(res.output)))
+        headers.append(list(table[0]))
+        rows.update({r["topology"]: r for r in table})
+    assert headers[0] == headers[1]
+    assert "fidelity" not in headers[0] and "fidelity.scope" in headers[0]
+    assert rows["hgx-a100"]["feasible"] == "False" and rows["hgx-a100"]["fidelity.scope"] == ""
+    assert rows["hgx-h200"]["feasible"] == "True" and rows["hgx-h200"]["fidelity.scope"].startswith("llama")

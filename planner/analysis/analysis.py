@@ -138,7 +138,7 @@ class CompareRow:
             "bottleneck": self.bottleneck,
             "metrics": self.metrics,
             "serving_economics": self.plan.serving_economics if self.plan is not None else {},
-            "fidelity": self.plan.coverage().to_dict() if self.plan is not None else None,
+            "fidelity": self.plan.coverage().to_dict() if self.plan is not None else {},
             "ratio_to_first": {
                 "output_tokens_per_s_per_gpu": self.ratio_tps_per_gpu,
                 "usd_per_mtok_all_in": self.ratio_usd_per_mtok_all_in,

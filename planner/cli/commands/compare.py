@@ -249,7 +249,9 @@ def _flat(d: dict, prefix: str = "") -> dict:
 def _csv(rows: list[dict]) -> str:
     from ...inputs.listing import to_csv
 
-    columns = list(dict.fromkeys(k for r in rows for k in r))
+    # the widest row (a feasible one) sets the column order, so the same columns come in the
+    # same order whichever topology is infeasible
+    columns = list(dict.fromkeys(k for r in sorted(rows, key=len, reverse=True) for k in r))
     return to_csv(rows, columns)
 
 
