@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .physics import engine_limits
 from .physics.candidates import Layouts, pinned_layout
 from .physics.costmodel import evaluate as evaluate_arrays, max_feasible_batch, throughput_ceiling_tps
 from .inputs.errors import InfeasibleError, InputError, PlannerError, TimeLimitError, one_line
@@ -52,9 +53,13 @@ def plan(
     max_gpus: int | None = None,
     time_limit_s: float = 10.0,
     mode: str = "auto",
+    engine: str | None = None,
 ) -> Plan:
     """Best layouts, replica counts and GPU placement. Raises InfeasibleError (one
     line naming the binding constraint) when nothing meets the limits.
+
+    ``engine`` (vllm, sglang, trtllm): only layouts that engine launches
+    (planner.physics.engine_limits), so that the plan exports for it.
 
     ``mode``: ``agg`` (prefill and decode share replicas), ``disagg`` (separate
     prefill and decode pools, see planner.physics.disagg), or ``auto`` (the cheaper).
@@ -64,7 +69,9 @@ def plan(
     found with its gap (``solver.stopped_by: wall-clock limit``), or
     TimeLimitError (exit 4) when there is none."""
     TIME_LIMIT_S.check("--time-limit", time_limit_s)
-    with deadline.limit(time_limit_s):
+    if engine is not None and engine not in engine_limits.ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(engine_limits.ENGINES)} (got {one_line(str(engine), 40)!r})")
+    with deadline.limit(time_limit_s), engine_limits.only(engine):
         return _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s, mode)
 
 
@@ -172,7 +179,8 @@ def _assemble(w, topo, opts: Options, picked, sol, problem, objective, demand_tp
         alternatives.append({"layout": layout_dict(L.row(i)), "batch": int(opts.batch[i]), "bottleneck": bottleneck_name(ev, i), **option_metrics(ev, i)})
         if len(alternatives) >= N_ALTERNATIVES:
             break
-    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "aggregated"}
+    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "aggregated",
+             **({"engine": engine_limits.active()} if engine_limits.active() else {})}
     return Plan(
         kind="plan",
         status=sol.status,

@@ -71,6 +71,7 @@ def plan(
     objective: str = typer.Option("cost", "--objective", help="cost: least $/output token on the GPUs used; throughput: most tokens/s from the inventory."),
     time_limit: float = typer.Option(10.0, "--time-limit", help="Time limit for the whole command (s): past it, the best plan found with its gap, or exit 4."),
     mode: str = typer.Option("auto", "--mode", help="agg: prefill and decode share replicas; disagg: separate prefill and decode pools; auto: the cheaper."),
+    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Keep to layouts this engine launches (vllm, sglang, trtllm), so the plan exports for it."),
     as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Choose layouts, batch sizes, replica counts and GPU placement at least cost per token."""
@@ -82,7 +83,7 @@ def plan(
         if objective not in ("cost", "throughput"):
             raise InputError(f"--objective must be cost or throughput (got {one_line(objective, 40)!r}); to serve a rate at least cost give --demand-tps")
         with time_limit_of(time_limit):
-            p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode)
+            p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode, engine=engine)
             _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..inputs.topology import Topology
 from ..inputs.workload import Workload
+from .engine_limits import active, refusal
 
 PP_CHOICES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16)
 
@@ -117,6 +118,7 @@ def enumerate_layouts(w: Workload, topo: Topology, max_gpus: int | None = None) 
     m = w.model
     domain = topo.domain_size
     limit = min(max_gpus or topo.n_available, topo.n_available)
+    engine = active()
     rows: list[dict[str, int]] = []
     tps = [t for t in _powers_of_two(domain) if m.n_heads % t == 0]
     for stage in stage_sizes(domain, limit):
@@ -141,6 +143,8 @@ def enumerate_layouts(w: Workload, topo: Topology, max_gpus: int | None = None) 
                     chunks, sd, hops = placed
                     if not host_aligned(stage * pp // chunks, topo.gpus_per_host, domain):
                         continue
+                    if engine is not None and refusal(engine, tp, dp, ep, pp, topo.gpus_per_host):
+                        continue  # the engine asked for cannot launch it (planner plan --engine)
                     rows.append(dict(tp=tp, dp=dp, ep=ep, pp=pp, chunks=chunks, stage_domains=sd, cross_hops=hops))
     if not rows:
         return Layouts.from_rows([])

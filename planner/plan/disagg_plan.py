@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..inputs import units
+from ..physics import engine_limits
 from ..physics.candidates import Layouts, enumerate_layouts
 from ..physics.costmodel import evaluate as evaluate_arrays
 from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s
@@ -226,7 +227,8 @@ def _assemble(w, topo, L: Layouts, dec: Decode, full, v: _Variant, objective, de
         },
     }
     alternatives = _alternatives(full, Ld, di)
-    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated"}
+    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated",
+             **({"engine": engine_limits.active()} if engine_limits.active() else {})}
     return PoolPlan(
         kind="plan",
         status=sol.status,

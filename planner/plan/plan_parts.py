@@ -99,6 +99,7 @@ class Inputs(Part):
     objective: Optional[str] = d("What the search optimised: cost ($/token), throughput, or demand (least $ for --demand-tps).", None)
     demand_tps: OptNum = d("Output tokens/s the plan must serve (--demand-tps), null when not asked.", None)
     max_gpus: Optional[int] = d("GPU budget (--gpus), null when the whole topology may be used.", None)
+    engine: Optional[str] = d("Engine whose launchable layouts the search kept to (--engine: vllm, sglang, trtllm); absent when any.", None)
     mode: str = d("Serving mode of this plan: aggregated or disaggregated.")
     requested_mode: Optional[str] = d("The mode asked for when it differs from mode's value (auto).", None)
     batch: Optional[int] = d("Evaluation: the batch asked for (--batch), null for the largest feasible.", None)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..inputs import units
 from ..physics.candidates import Layouts, enumerate_layouts
+from ..physics.engine_limits import active
 from ..physics.costmodel import Evaluation, evaluate as evaluate_arrays, max_feasible_batch
 from ..inputs.errors import InfeasibleError
 from ..inputs.topology import Topology
@@ -42,8 +43,10 @@ class Options:
 def options(w: Workload, topo: Topology, max_gpus: int | None = None) -> Options:
     L = enumerate_layouts(w, topo, max_gpus)
     if len(L) == 0:
+        engine = active()
         raise InfeasibleError(
             f"topology: no layout of {w.name} can be placed on {topo.n_available} available GPUs of {topo.name}"
+            + (f" that {engine} launches (--engine)" if engine else "")
         )
     b = max_feasible_batch(w, topo, L)
     ev = evaluate_arrays(w, topo, L, np.maximum(b, L.dp))
@@ -53,6 +56,12 @@ def options(w: Workload, topo: Topology, max_gpus: int | None = None) -> Options
 def explain_infeasible(w: Workload, topo: Topology, opts: Options, max_gpus: int | None = None) -> str:
     """One line: the binding constraint and by how much, with the nearest fix.
     ``max_gpus``: the GPU budget the options were enumerated under, if any."""
+    engine = active()
+    line = _explain(w, topo, opts, max_gpus)
+    return line + (f" (only layouts {engine} launches: --engine)" if engine else "")
+
+
+def _explain(w: Workload, topo: Topology, opts: Options, max_gpus: int | None) -> str:
     ev, L = opts.ev, opts.layouts
     gb, ms = units.GB, units.MS
     if max_gpus is not None and max_gpus < topo.n_available:

@@ -1,0 +1,47 @@
+"""Which layouts a serving engine can launch (``planner plan --engine``).
+
+The exporter (:mod:`planner.plan.export`) refuses a plan an engine cannot
+express; these are the same limits read on a layout (tp, dp_attn, ep, pp and the
+GPUs per host) before the search, so that a plan asked for one engine exports
+for it. Each limit's wording and source live in ``planner/engine_flags.yaml``
+under ``<engine>.limits``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator, Optional
+
+ENGINES = ("vllm", "sglang", "trtllm")
+_ACTIVE: ContextVar[Optional[str]] = ContextVar("planner_engine", default=None)
+
+
+def refusal(engine: str, tp: int, dp: int, ep: int, pp: int, gpus_per_host: int) -> Optional[str]:
+    """The ``limits`` key of ``engine`` this layout breaks, or None when the engine launches it."""
+    stage = tp * dp
+    if engine in ("vllm", "sglang") and 1 < ep < stage:
+        return "partial_expert_parallel"  # experts either all TP or all EP over the stage
+    if engine == "vllm" and dp > 1 and (tp * pp > gpus_per_host or (pp > 1 and stage * pp > gpus_per_host)):
+        return "dp_rank_across_hosts"  # a DP rank's TP x PP GPUs stay inside one node
+    if engine == "sglang" and dp > 1 and pp > 1:
+        return "dp_attention_with_pp"
+    if engine == "trtllm" and dp > 1 and tp > 1:
+        return "attention_tp_and_dp"
+    if engine == "trtllm" and stage > gpus_per_host and stage // ep > 1:
+        return "expert_tp_strided"  # expert TP ranks strided by ep reach every node of the stage
+    return None
+
+
+@contextmanager
+def only(engine: Optional[str]) -> Iterator[None]:
+    """Within the block, the layouts enumerated are those ``engine`` launches (None: all)."""
+    token = _ACTIVE.set(engine)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active() -> Optional[str]:
+    return _ACTIVE.get()

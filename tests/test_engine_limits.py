@@ -1,0 +1,63 @@
+"""`planner plan --engine E` keeps to layouts E launches: the exporter, which
+refuses what an engine cannot express, is the oracle."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner import api
+from planner.inputs.errors import InputError
+from planner.inputs.query import Query
+from planner.physics.engine_limits import ENGINES, refusal
+from planner.plan.export import engine_table, launch_commands
+
+CASES = [  # the default plan, MoE with attention DP and EP across nodes, a dense model on 4-GPU trays, a small MoE
+    ("deepseek-v3", "gb200-nvl72", Query()),
+    ("deepseek-r1", "hgx-h100", Query(domains=4)),
+    ("qwen3-235b-a22b", "hgx-h100", Query(domains=1)),
+    ("deepseek-r1", "hgx-h200", Query(domains=2)),
+    ("qwen3-235b-a22b", "hgx-h100", Query(domains=2)),
+    ("llama-3.1-70b", "gb200-nvl72", Query()),
+    ("mixtral-8x7b", "hgx-h100", Query()),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("workload,topology,query", CASES, ids=[c[0] for c in CASES])
+def test_a_plan_for_an_engine_exports_for_it(engine, workload, topology, query) -> None:
+    p = api.plan(workload, topology, query, time_limit_s=20, engine=engine)
+    doc = p.to_dict()
+    assert doc["inputs"]["engine"] == engine
+    assert launch_commands(doc, engine)  # raises InputError naming the limit if the engine cannot express it
+
+
+@pytest.mark.parametrize("workload,topology,query,refused", [
+    ("deepseek-v3", "gb200-nvl72", Query(), {"vllm", "sglang"}),  # the default plan: attention DP with pipeline stages
+    ("qwen3-235b-a22b", "hgx-h100", Query(domains=1), {"trtllm"}),  # attention TP x DP
+])
+def test_without_the_engine_the_search_picks_what_an_engine_refuses(workload, topology, query, refused) -> None:
+    """The filter matters: unconstrained, these plans use layouts some engines cannot launch,
+    their exporters say so, and the rule read on the layout names the same engines."""
+    doc = api.plan(workload, topology, query, time_limit_s=20).to_dict()
+    said = set()
+    for engine in ENGINES:
+        try:
+            launch_commands(doc, engine)
+        except InputError:
+            said.add(engine)
+    assert said == refused
+    ruled = {e for e in ENGINES for r in doc["replicas"]
+             if refusal(e, r["layout"]["tp"], r["layout"]["dp_attn"], r["layout"]["ep"], r["layout"]["pp"], doc["inputs"]["topology"]["gpus_per_host"])}
+    assert ruled == refused
+
+
+def test_every_refusal_is_a_limit_the_engine_states() -> None:
+    keys = {refusal(e, tp, dp, ep, pp, 4) for e in ENGINES for tp in (1, 2, 8) for dp in (1, 2, 8)
+            for ep in (1, 2, 16) for pp in (1, 2)} - {None}
+    stated = {k for e in ENGINES for k in engine_table()[e]["limits"]}
+    assert keys and keys <= stated
+
+
+def test_an_unknown_engine_is_one_line() -> None:
+    with pytest.raises(InputError, match="--engine must be one of vllm, sglang, trtllm"):
+        api.plan("llama-3.1-8b", "hgx-h100", engine="tensorrt\n$(rm -rf /)")
