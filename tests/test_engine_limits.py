@@ -61,3 +61,23 @@ def test_every_refusal_is_a_limit_the_engine_states() -> None:
 def test_an_unknown_engine_is_one_line() -> None:
     with pytest.raises(InputError, match="--engine must be one of vllm, sglang, trtllm"):
         api.plan("llama-3.1-8b", "hgx-h100", engine="tensorrt\n$(rm -rf /)")
+
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_a_fleet_for_an_engine_exports_for_it_and_unconstrained_it_would_not() -> None:
+    """The example fleet places 4-GPU pieces of one replica two to a node unconstrained;
+    engines run the same number of ranks on every node of an instance."""
+    from planner.plan.export_fleet import fleet_commands
+    from planner.plan.fleet import plan_fleet
+
+    inv, dem = EXAMPLES / "inventory.yaml", EXAMPLES / "demands.yaml"
+    free = plan_fleet(inv, dem, time_limit_s=30).document()
+    with pytest.raises(InputError, match="same number of ranks|cannot express"):
+        fleet_commands(free, "vllm")
+    for engine in ENGINES:
+        f = plan_fleet(inv, dem, time_limit_s=30, engine=engine)
+        assert f.engine == engine and f.to_dict()["engine"] == engine
+        assert fleet_commands(f.document(), engine)
+    assert "engine" not in free.model_dump(exclude_none=True)

@@ -143,7 +143,7 @@ def enumerate_layouts(w: Workload, topo: Topology, max_gpus: int | None = None) 
                     chunks, sd, hops = placed
                     if not host_aligned(stage * pp // chunks, topo.gpus_per_host, domain):
                         continue
-                    if engine is not None and refusal(engine, tp, dp, ep, pp, topo.gpus_per_host):
+                    if engine is not None and refusal(engine, tp, dp, ep, pp, topo.gpus_per_host, chunks):
                         continue  # the engine asked for cannot launch it (planner plan --engine)
                     rows.append(dict(tp=tp, dp=dp, ep=ep, pp=pp, chunks=chunks, stage_domains=sd, cross_hops=hops))
     if not rows:

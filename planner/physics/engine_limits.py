@@ -17,9 +17,13 @@ ENGINES = ("vllm", "sglang", "trtllm")
 _ACTIVE: ContextVar[Optional[str]] = ContextVar("planner_engine", default=None)
 
 
-def refusal(engine: str, tp: int, dp: int, ep: int, pp: int, gpus_per_host: int) -> Optional[str]:
-    """The ``limits`` key of ``engine`` this layout breaks, or None when the engine launches it."""
+def refusal(engine: str, tp: int, dp: int, ep: int, pp: int, gpus_per_host: int, chunks: int = 1) -> Optional[str]:
+    """The ``limits`` key of ``engine`` this layout breaks, or None when the engine launches it.
+    ``chunks``: the pieces the replica is placed in (one per scale-up domain it spans)."""
     stage = tp * dp
+    gpus = stage * pp
+    if gpus > gpus_per_host and (gpus // chunks) % gpus_per_host:
+        return "uneven_hosts"  # pieces of part hosts can share a host: every node must run the same number of ranks
     if engine in ("vllm", "sglang") and 1 < ep < stage:
         return "partial_expert_parallel"  # experts either all TP or all EP over the stage
     if engine == "vllm" and dp > 1 and (tp * pp > gpus_per_host or (pp > 1 and stage * pp > gpus_per_host)):

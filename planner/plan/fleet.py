@@ -25,7 +25,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 
 from ..inputs import units
 from ..inputs.datafiles import read_yaml
-from ..inputs.errors import InputError
+from ..inputs.errors import InputError, one_line
 from ..inputs.ranges import MAX_FLEET_DOMAINS, DEMAND_TPS, FLEET_DOMAINS, FLEET_DOMAINS_ID, GPU_ID, PRICE_USD_PER_GPU_HOUR, SLO_MS, TOKENS
 from ..inputs.schema import Strict, validate
 from ..search import deadline
@@ -144,13 +144,19 @@ def _group(g: GroupFile, path: str) -> _Group:
 
 
 def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float = 60.0, workers: int = 2,
-               on_step=None) -> FleetPlan:
+               on_step=None, engine: str | None = None) -> FleetPlan:
     """Layouts, replica counts and placement for every demand at least $/hour.
-    ``on_step(label)`` is called after each demand's layouts are rated and before the solve."""
+    ``on_step(label)`` is called after each demand's layouts are rated and before the solve.
+    ``engine``: only layouts that engine launches (planner.physics.engine_limits)."""
+    from ..physics import engine_limits
+
     if not time_limit_s > 0:
         raise InputError(f"--time-limit must be positive (got {time_limit_s})")
-    with deadline.limit(time_limit_s):  # the limit covers the whole call (a command's, if set, covers the command)
-        return _plan_fleet(inventory, demands, time_limit_s, workers, on_step)
+    if engine is not None and engine not in engine_limits.ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(engine_limits.ENGINES)} (got {one_line(str(engine), 40)!r})")
+    with deadline.limit(time_limit_s), engine_limits.only(engine):  # the limit covers the whole call
+        f = _plan_fleet(inventory, demands, time_limit_s, workers, on_step)
+    return replace(f, engine=engine) if engine else f
 
 
 def _plan_fleet(inventory, demands, time_limit_s: float, workers: int, on_step) -> FleetPlan:

@@ -100,3 +100,4 @@ class FleetDocument(Part):
     binding: list[str] = d("What stops more demand from being served (empty when all is met).")
     replicas: list[FleetReplica] = d("Every replica with its group-local GPU ids.")
     model: FleetModel = d("Size of the solver model.")
+    engine: Optional[str] = d("Engine whose launchable layouts the search kept to (--engine); absent when any.", None)

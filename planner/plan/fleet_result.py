@@ -23,10 +23,12 @@ class FleetPlan:
     binding: list[str]
     replicas: list[dict[str, Any]] = field(default_factory=list)  # concrete placement
     model: dict[str, Any] = field(default_factory=dict)
+    engine: str | None = None  # planner fleet --engine: layouts kept to what that engine launches
 
     def document(self):
         """The typed document (:class:`planner.plan.fleet_document.FleetDocument`)."""
-        return document({"schema_version": SCHEMA_VERSION, "kind": "fleet", **{k: getattr(self, k) for k in self.__dataclass_fields__}})
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__ if not (k == "engine" and self.engine is None)}
+        return document({"schema_version": SCHEMA_VERSION, "kind": "fleet", **fields})
 
     def to_dict(self) -> dict[str, Any]:
         """The typed document as plain JSON data."""

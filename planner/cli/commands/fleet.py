@@ -21,6 +21,7 @@ def fleet(
     demands: Path = typer.Option(..., "--demands", help="Demands YAML: workloads with output tokens/s and SLOs."),
     time_limit: float = typer.Option(60.0, "--time-limit", help="Time limit for the whole command (s): past it, the best plan found with its gap, or exit 4."),
     workers: int = typer.Option(2, "--workers", help="Solver threads."),
+    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Keep to layouts this engine launches (vllm, sglang, trtllm), so the plan exports for it."),
     as_json: bool = typer.Option(False, "--json", help="Print the fleet plan as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
 ) -> None:
@@ -35,13 +36,14 @@ def fleet(
         WORKERS.check("--workers", workers)
         TIME_LIMIT_S.check("--time-limit", time_limit)
         with time_limit_of(time_limit):
-            _fleet(inventory, demands, time_limit, workers, as_json, out)
+            _fleet(inventory, demands, time_limit, workers, as_json, out, engine)
     except PlannerError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code)
 
 
-def _fleet(inventory: Path, demands: Path, time_limit: float, workers: int, as_json: bool, out: Optional[Path]) -> None:
+def _fleet(inventory: Path, demands: Path, time_limit: float, workers: int, as_json: bool, out: Optional[Path],
+           engine: Optional[str] = None) -> None:
     """Plan, print, write; then exit 3 (proven: not every demand can be met) or
     4 (the time limit came first: what was found is no proof of capacity)."""
     from ...inputs.errors import InfeasibleError, TimeLimitError
@@ -55,7 +57,7 @@ def _fleet(inventory: Path, demands: Path, time_limit: float, workers: int, as_j
             bar.advance(label)
             bar.note(f"{label}; then the solve (at most {time_limit:g} s in all)")
 
-        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step)
+        f = plan_fleet(inventory, demands, time_limit_s=time_limit, workers=workers, on_step=step, engine=engine)
     text = f.to_json()
     write_out(out, text)
     if as_json:
@@ -118,6 +120,12 @@ def _render(d) -> None:
         from ...inputs.coverage import CHECKED_NOTE
 
         c.print(CHECKED_NOTE, highlight=False)
+    if d.engine:
+        from rich.markup import escape
+
+        from ...inputs.errors import one_line
+
+        c.print(f"[dim]engine: layouts {escape(one_line(d.engine, 40))} launches (planner export --engine)[/]")
     c.print(f"binding: [bold]{'; '.join(d.binding) or 'none'}[/]")
     m = d.model
     c.print(f"model: {m.options} options, {m.classes} domain classes over {m.domains:,} domains, {m.layouts_rated:,} layouts rated")
