@@ -81,3 +81,10 @@ def test_a_fleet_for_an_engine_exports_for_it_and_unconstrained_it_would_not() -
         assert f.engine == engine and f.to_dict()["engine"] == engine
         assert fleet_commands(f.document(), engine)
     assert "engine" not in free.model_dump(exclude_none=True)
+
+
+def test_an_infeasible_plan_for_an_engine_says_the_engine_narrowed_the_search() -> None:
+    from planner.inputs.errors import InfeasibleError
+
+    with pytest.raises(InfeasibleError, match=r"^tpot: .*\(only layouts sglang launches: --engine\)$"):
+        api.plan("llama-3.1-70b", "hgx-h100", Query(tpot_ms=1.0), time_limit_s=10, engine="sglang", mode="agg")
