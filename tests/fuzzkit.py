@@ -57,13 +57,15 @@ COMMON = {
 }
 FLAGS = {
     "plan": {**COMMON, "--gpus": (BAD_INT, ["4"]), "--demand-tps": POS_FLOAT, "--time-limit": (BAD_POSITIVE + ["86401"], ["1"]),
-             "--objective": (["demand", "speed", ""], ["throughput"]), "--mode": (["both", ""], ["agg", "disagg"])},
+             "--objective": (["demand", "speed", ""], ["throughput"]), "--mode": (["both", ""], ["agg", "disagg"]),
+             "--engine": (["", "tgi", "vllm;id", "VLLM", "sglang\n"], ["vllm", "sglang", "trtllm"])},
     "evaluate": {**COMMON, "--tp": POS_INT, "--pp": POS_INT, "--ep": POS_INT, "--dp-attn": POS_INT, "--batch": POS_INT},
     "explain": dict(COMMON),
     "compare": {k: v for k, v in COMMON.items() if k not in ("--nodes", "--unavailable")} | {"--gpus": (BAD_INT, ["16"]), "--time-limit": (BAD_POSITIVE, ["1"])},
     "export": {"--engine": (["", "tgi", "vllm;id"], ["vllm", "sglang", "trtllm"]), "--gpus-per-host": (BAD_INT, ["8"]),
                "--model": (["-x", "--trust-remote-code", "a\nb"], ["m", "{m,--x}", "${IFS}x", "$(id)"])},
-    "fleet": {"--time-limit": (BAD_POSITIVE + ["86401"], ["2"]), "--workers": (BAD_INT + ["257"], ["1"])},
+    "fleet": {"--time-limit": (BAD_POSITIVE + ["86401"], ["2"]), "--workers": (BAD_INT + ["257"], ["1"]),
+              "--engine": (["", "tgi", "$(id)"], ["vllm", "trtllm"])},
     "validate": {},
 }
 BASE = {  # a fast, valid command line for each command
