@@ -88,3 +88,22 @@ def test_an_infeasible_plan_for_an_engine_says_the_engine_narrowed_the_search() 
 
     with pytest.raises(InfeasibleError, match=r"^tpot: .*\(only layouts sglang launches: --engine\)$"):
         api.plan("llama-3.1-70b", "hgx-h100", Query(tpot_ms=1.0), time_limit_s=10, engine="sglang", mode="agg")
+
+
+def test_compare_for_an_engine_gives_each_rack_a_plan_that_engine_launches() -> None:
+    from planner.analysis import analysis
+
+    rows = analysis.compare("deepseek-v3", ["hgx-h200", "gb200-nvl72"], time_limit_s=20, workers=1, engine="sglang")
+    assert all(r.plan is not None for r in rows)
+    for r in rows:
+        doc = r.plan.to_dict()
+        assert doc["inputs"]["engine"] == "sglang" and launch_commands(doc, "sglang")
+
+
+def test_a_demand_compare_for_an_engine_sizes_plans_that_engine_launches() -> None:
+    from planner.analysis.demand import compare_demand
+
+    rows = compare_demand("qwen3-235b-a22b", ["hgx-h100"], None, 20000, time_limit_s=20, workers=1, engine="trtllm")
+    assert rows[0].plan is not None
+    doc = rows[0].plan.to_dict()
+    assert doc["inputs"]["engine"] == "trtllm" and launch_commands(doc, "trtllm")

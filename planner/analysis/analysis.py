@@ -183,6 +183,7 @@ def compare(
     mode: str = "auto",
     on_step: Callable[[str], None] | None = None,
     workers: int | None = None,
+    engine: str | None = None,
 ) -> list[CompareRow]:
     """api.plan on each topology under the same workload, SLOs and traffic (a row
     with the reason where it cannot meet them). ``mode``: as ``plan`` (``agg`` is
@@ -195,7 +196,7 @@ def compare(
     def one(job: tuple[Sizing, Topology]) -> CompareRow:
         sizing, topo = job
         try:
-            p = api.plan(w, topo, api.Query(), max_gpus=max_gpus, time_limit_s=time_limit_s, mode=mode)
+            p = api.plan(w, topo, api.Query(), max_gpus=max_gpus, time_limit_s=time_limit_s, mode=mode, engine=engine)
         except (InfeasibleError, TimeLimitError) as exc:
             return CompareRow(sizing, {}, "", (), "", str(exc))
         distinct = tuple(dict(t) for t in dict.fromkeys(tuple(sorted(r["layout"].items())) for r in p.replicas))

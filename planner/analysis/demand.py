@@ -93,6 +93,7 @@ def compare_demand(
     mode: str = "auto",
     on_step: Callable[[str], None] | None = None,
     workers: int | None = None,
+    engine: str | None = None,
 ) -> list[DemandRow]:
     """Per topology, the least-$/hour plan that serves ``demand_tps`` output tokens/s
     within the SLOs. A topology that cannot gets a row with the reason. Topologies
@@ -110,10 +111,11 @@ def compare_demand(
     w = workload if isinstance(workload, Workload) else api.load(workload, topologies[0], replace(q, price_per_gpu_hour=None))[0]
     refs = list(topologies)
     done = None if on_step is None else (lambda k, row: on_step(row.topology))
-    return map_ordered(lambda ref: _serve(w, ref, q, demand_tps, time_limit_s, mode), refs, workers, on_done=done, preload=SOLVER_MODULES)
+    return map_ordered(lambda ref: _serve(w, ref, q, demand_tps, time_limit_s, mode, engine), refs, workers, on_done=done, preload=SOLVER_MODULES)
 
 
-def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s: float, mode: str) -> DemandRow:
+def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s: float, mode: str,
+           engine: str | None = None) -> DemandRow:
     spec = _spec(ref)
     size = spec.scale_up.domain_gpus
     max_domains = max(1, MAX_GPUS // size)
@@ -128,7 +130,7 @@ def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s:
         return DemandRow(domains=spec.domains, error=str(exc), **head)
     for attempt in range(MAX_ATTEMPTS):
         try:
-            p = api.plan(w, ref, replace(q, domains=n), demand_tps=demand_tps, time_limit_s=time_limit_s, mode=mode)
+            p = api.plan(w, ref, replace(q, domains=n), demand_tps=demand_tps, time_limit_s=time_limit_s, mode=mode, engine=engine)
         except TimeLimitError as exc:
             return DemandRow(domains=n, error=str(exc), **head)
         except InfeasibleError as exc:

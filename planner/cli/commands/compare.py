@@ -70,6 +70,7 @@ def _register_compare(app: typer.Typer) -> None:
         demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s: per topology, the cheapest deployment that does, with its GPUs, nodes or racks, $/hour and $/Mtok."),
         time_limit: float = TIME_LIMIT,
         mode: str = typer.Option("auto", "--mode", help="Serving mode, as plan: auto (default: both, the cheaper), agg (prefill and decode share replicas) or disagg (separate pools)."),
+        engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Keep every topology to layouts this engine launches (vllm, sglang, trtllm), as plan --engine."),
         fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
         as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON (same as --format json)."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,
@@ -93,11 +94,11 @@ def _register_compare(app: typer.Typer) -> None:
             names = _names(topologies)
             wl = c.workload_arg(workload, allow_download)
             with c.time_limit(time_limit):
-                _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, workload)
+                _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, workload, engine)
         except PlannerError as exc:
             c._fail(exc)
 
-def _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, workload) -> None:
+def _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, workload, engine=None) -> None:
     """The comparison (or, with --demand-tps, the demand table) printed in ``fmt``;
     exit 4 after printing when the deadline left a topology without a plan."""
     from .. import common as c
@@ -113,13 +114,16 @@ def _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, worklo
                 raise InputError("--demand-tps sizes each topology to the demand: drop --gpus")
             from ...analysis.demand import compare_demand
 
-            drows = compare_demand(wl, names, q, demand_tps, time_limit_s=time_limit, mode=mode, on_step=bar.advance)
-            _emit_demand(drows, demand_tps, fmt, workload)
+            drows = compare_demand(wl, names, q, demand_tps, time_limit_s=time_limit, mode=mode, on_step=bar.advance, engine=engine)
+            _emit_demand(drows, demand_tps, fmt, workload, engine)
             return c.timed_out([(r.topology, r.error) for r in drows], "topologies")
-        rows = analysis.compare(wl, names, q, max_gpus=gpus, time_limit_s=time_limit, mode=mode, on_step=bar.advance)
+        rows = analysis.compare(wl, names, q, max_gpus=gpus, time_limit_s=time_limit, mode=mode, on_step=bar.advance, engine=engine)
     first = next((r.plan for r in rows if r.plan is not None), None)
     inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
     title = f"{inputs['workload']['name']}" + (f" | TPOT SLO {inputs['slo']['tpot_ms']:g} ms, TTFT {inputs['slo']['ttft_ms']:g} ms" if first else "")
+    if engine:
+        inputs["engine"] = engine
+        title += f" | layouts {engine} launches"
     if plot is not None:
         report.plot_compare(rows, plot, title=f"{title}: best plan per topology")
     if fmt == "json":
@@ -255,7 +259,7 @@ def _csv(rows: list[dict]) -> str:
     return to_csv(rows, columns)
 
 
-def _emit_demand(rows, demand_tps: float, fmt: str, workload: str) -> None:
+def _emit_demand(rows, demand_tps: float, fmt: str, workload: str, engine: str | None = None) -> None:
     from ...inputs.jsonout import dumps
     from ..console import console
     from ...analysis import report
@@ -264,6 +268,8 @@ def _emit_demand(rows, demand_tps: float, fmt: str, workload: str) -> None:
     if fmt == "json":
         first = next((r.plan for r in rows if r.plan is not None), None)
         inputs = {k: first.inputs[k] for k in ("workload", "slo", "traffic", "precision")} if first else {"workload": {"name": workload}}
+        if engine:
+            inputs["engine"] = engine
         typer.echo(dumps({"schema_version": SCHEMA_VERSION, "kind": "compare-demand", "demand_tps": demand_tps, "inputs": inputs,
                                "rows": [r.to_dict() for r in rows]}, indent=2))
     elif fmt == "csv":
@@ -272,4 +278,5 @@ def _emit_demand(rows, demand_tps: float, fmt: str, workload: str) -> None:
         first = next((r.plan for r in rows if r.plan is not None), None)
         head = first.inputs["workload"]["name"] if first else workload
         slo = f" | TPOT SLO {first.inputs['slo']['tpot_ms']:g} ms, TTFT {first.inputs['slo']['ttft_ms']:g} ms" if first else ""
-        report.demand_table(rows, console(), title=f"{head} serving {demand_tps:,.0f} output tokens/s{slo}: cheapest deployment per topology")
+        eng = f" | layouts {engine} launches" if engine else ""
+        report.demand_table(rows, console(), title=f"{head} serving {demand_tps:,.0f} output tokens/s{slo}{eng}: cheapest deployment per topology")
