@@ -146,6 +146,10 @@ def _pct(x: float) -> str:
     return f"{abs(x):.0%}"
 
 
+def _span(lo: float, hi: float) -> str:
+    return f"{lo:.1f}x" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}-{hi:.1f}x"
+
+
 def _cases(n: int, fam: str) -> str:
     return f"{n} published {fam} case{'s' if n != 1 else ''}"
 
@@ -164,7 +168,7 @@ def coverage(fam: str, accelerator: str, table: tuple[Cell, ...] | None = None) 
     if row is not None and row.outliers:
         lo, hi = row.outlier_factor_min, row.outlier_factor_max
         way = "optimistic" if (row.outlier_optimism or 0) > 0 else "pessimistic"
-        note = (f"known blind spot: {_cases(row.outliers, fam)} on {accelerator} {'are' if row.outliers > 1 else 'is'} {lo:.1f}-{hi:.1f}x off "
+        note = (f"known blind spot: {_cases(row.outliers, fam)} on {accelerator} {'are' if row.outliers > 1 else 'is'} {_span(lo, hi)} off "
                 f"({way}); read this plan's speed and $/token with that in mind ({FIDELITY_DOC})")
         return Coverage(f"{fam} on {accelerator}", row.cases, row.median_abs_error, row.worst_factor,
                         row.outlier_optimism, True, note)
@@ -186,7 +190,7 @@ def coverage(fam: str, accelerator: str, table: tuple[Cell, ...] | None = None) 
             lo = min(c.outlier_factor_min for c in others if c.outliers)
             hi = max(c.outlier_factor_max for c in others if c.outliers)
             names = ", ".join(sorted(c.family for c in others if c.outliers))
-            parts.append(f"{odd} published {names} cases there are a known blind spot, {lo:.1f}-{hi:.1f}x off")
+            parts.append(f"{odd} published {names} case{'s' if odd != 1 else ''} there {'are' if odd != 1 else 'is'} a known blind spot, {_span(lo, hi)} off")
         note = f"no published {who} on {accelerator}; " + "; ".join(parts) + f" ({FIDELITY_DOC})"
         worst_all = max((c.worst_factor for c in others if c.cases), default=None)
         return Coverage(accelerator + OTHER_FAMILIES, n, None, worst_all, None, odd > 0, note)
