@@ -107,3 +107,16 @@ def test_a_demand_compare_for_an_engine_sizes_plans_that_engine_launches() -> No
     assert rows[0].plan is not None
     doc = rows[0].plan.to_dict()
     assert doc["inputs"]["engine"] == "trtllm" and launch_commands(doc, "trtllm")
+
+
+def test_limits_are_read_as_the_exporter_reads_them() -> None:
+    """Expert-TP groups exist only with ep > 1 (a dense TP8 across GB200 trays is fine for
+    TensorRT-LLM); a stage over several hosts with EP4 of 8 GPUs is not."""
+    assert refusal("trtllm", 8, 1, 1, 1, 4) is None
+    assert refusal("trtllm", 1, 8, 4, 1, 4) == "expert_tp_strided"
+    assert refusal("sglang", 1, 8, 8, 2, 8) == "dp_attention_with_pp"
+    assert refusal("vllm", 1, 8, 4, 1, 8) == "partial_expert_parallel"
+    assert refusal("vllm", 1, 16, 16, 1, 8) is None  # DP ranks of one GPU each sit inside hosts
+    assert refusal("vllm", 8, 2, 16, 1, 4) == "dp_rank_across_hosts"
+    assert refusal("sglang", 4, 1, 1, 1, 8, chunks=1) is None
+    assert refusal("sglang", 4, 5, 20, 1, 8, chunks=5) == "uneven_hosts"  # 4-GPU pieces of a 20-GPU replica

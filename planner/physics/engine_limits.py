@@ -32,7 +32,7 @@ def refusal(engine: str, tp: int, dp: int, ep: int, pp: int, gpus_per_host: int,
         return "dp_attention_with_pp"
     if engine == "trtllm" and dp > 1 and tp > 1:
         return "attention_tp_and_dp"
-    if engine == "trtllm" and stage > gpus_per_host and stage // ep > 1:
+    if engine == "trtllm" and stage > gpus_per_host and ep > 1 and stage // ep > 1:
         return "expert_tp_strided"  # expert TP ranks strided by ep reach every node of the stage
     return None
 
