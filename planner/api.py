@@ -69,10 +69,24 @@ def plan(
     found with its gap (``solver.stopped_by: wall-clock limit``), or
     TimeLimitError (exit 4) when there is none."""
     TIME_LIMIT_S.check("--time-limit", time_limit_s)
-    if engine is not None and engine not in engine_limits.ENGINES:
-        raise InputError(f"--engine must be one of {', '.join(engine_limits.ENGINES)} (got {one_line(str(engine), 40)!r})")
+    engine_limits.check(engine)
     with deadline.limit(time_limit_s), engine_limits.only(engine):
-        return _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s, mode)
+        p = _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s, mode)
+    if engine is not None:
+        _launchable(p, engine)
+    return p
+
+
+def _launchable(p: Plan, engine: str) -> None:
+    """The exporter's own check: the layout limits are read before the search, but where a
+    replica lands (GPUs left out by --unavailable) can still split it over hosts unevenly."""
+    from .plan.export import launch_commands
+
+    try:
+        launch_commands(p.to_dict(), engine)
+    except InputError as exc:
+        raise InfeasibleError(f"engine: the cheapest plan places a replica {engine} cannot launch ({exc}); "
+                              "mark whole hosts unavailable or drop --engine") from None
 
 
 def _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s: float, mode: str) -> Plan:

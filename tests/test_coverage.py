@@ -98,6 +98,9 @@ def test_a_workload_file_of_its_own_has_no_family_and_says_so(tmp_path) -> None:
     mine.write_text(src.read_text().replace("name: deepseek-v3", "name: deepseek-lookalike", 1))
     w = load_workload(str(mine))
     assert w.name == "deepseek-lookalike" and family(w) == "unknown"
+    same_name = tmp_path / "deepseek-v3.yaml"  # a shipped name on other bytes proves nothing either
+    same_name.write_text(src.read_text().replace("n_layers: 61", "n_layers: 30", 1))
+    assert load_workload(str(same_name)).name == "deepseek-v3" and family(load_workload(str(same_name))) == "unknown"
     cov = coverage(family(w), "h200-sxm", TABLE)
     assert cov.scope == "h200-sxm (other families)" and "names no architecture" in cov.note
 

@@ -120,3 +120,21 @@ def test_limits_are_read_as_the_exporter_reads_them() -> None:
     assert refusal("vllm", 8, 2, 16, 1, 4) == "dp_rank_across_hosts"
     assert refusal("sglang", 4, 1, 1, 1, 8, chunks=1) is None
     assert refusal("sglang", 4, 5, 20, 1, 8, chunks=5) == "uneven_hosts"  # 4-GPU pieces of a 20-GPU replica
+
+
+def test_a_plan_the_exporter_would_refuse_is_refused_in_one_line_not_returned() -> None:
+    """GPU 1 down on a GB200 rack: the cheapest replicas start mid-tray and straddle trays
+    unevenly; the planner says so rather than hand over a plan the exporter refuses, and
+    with the whole tray marked down (the advice) the plan exports."""
+    from planner.inputs.errors import InfeasibleError
+
+    with pytest.raises(InfeasibleError, match=r"^engine: .*sglang cannot launch.*mark whole hosts unavailable"):
+        api.plan("deepseek-v3", "gb200-nvl72", Query(unavailable_gpus=(1,)), time_limit_s=20, engine="sglang", mode="agg")
+    p = api.plan("deepseek-v3", "gb200-nvl72", Query(unavailable_gpus=(0, 1, 2, 3)), time_limit_s=20, engine="sglang")
+    assert launch_commands(p.to_dict(), "sglang")
+
+
+def test_trtllm_expert_groups_of_a_stage_that_does_not_divide_a_host() -> None:
+    """tp1 dp6 ep3 pp4 on 8-GPU hosts: 6-GPU stages straddle hosts, and TensorRT-LLM's strided
+    expert-TP ranks (2 per group) then reach two nodes."""
+    assert refusal("trtllm", 1, 6, 3, 4, 8) == "expert_tp_strided"

@@ -191,6 +191,9 @@ def compare(
     (default: the available cores), rows as a serial run's, in the order given.
     ``time_limit_s`` covers the call: a topology left without a plan says ``time limit:``."""
     TIME_LIMIT_S.check("--time-limit", time_limit_s)
+    from ..physics import engine_limits
+
+    engine_limits.check(engine)
     w, sized = _prepare(workload, topologies, query, max_gpus)
 
     def one(job: tuple[Sizing, Topology]) -> CompareRow:

@@ -101,6 +101,9 @@ def compare_demand(
     ``time_limit_s`` covers the whole call (planner.search.deadline): a topology
     the deadline left without a plan gets a row whose error starts ``time limit:``."""
     TIME_LIMIT_S.check("--time-limit", time_limit_s)
+    from ..physics import engine_limits
+
+    engine_limits.check(engine)
     q = query or api.Query()
     if q.domains is not None or q.unavailable_gpus:
         raise InputError("--demand-tps sizes every topology itself: drop --nodes/--racks/--unavailable")
@@ -116,6 +119,14 @@ def compare_demand(
 
 def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s: float, mode: str,
            engine: str | None = None) -> DemandRow:
+    from ..physics import engine_limits
+
+    with engine_limits.only(engine):  # the first guess reads layouts too
+        return _serve_for(w, ref, q, demand_tps, time_limit_s, mode, engine)
+
+
+def _serve_for(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s: float, mode: str,
+               engine: str | None) -> DemandRow:
     spec = _spec(ref)
     size = spec.scale_up.domain_gpus
     max_domains = max(1, MAX_GPUS // size)

@@ -76,12 +76,14 @@ def plan(
 ) -> None:
     """Choose layouts, batch sizes, replica counts and GPU placement at least cost per token."""
     from .. import api
+    from ..physics import engine_limits
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
         q = with_speculative(with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s), speculative, draft_tokens, acceptance_rate)
         if objective not in ("cost", "throughput"):
             raise InputError(f"--objective must be cost or throughput (got {one_line(objective, 40)!r}); to serve a rate at least cost give --demand-tps")
+        engine_limits.check(engine)  # before a model is read or downloaded
         with time_limit_of(time_limit):
             p = api.plan(workload_arg(workload, allow_download), topology, q, objective=objective, demand_tps=demand_tps, max_gpus=gpus, time_limit_s=time_limit, mode=mode, engine=engine)
             _emit(p, as_json, out)

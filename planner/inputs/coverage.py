@@ -46,8 +46,20 @@ UNKNOWN = "unknown"
 
 def architecture(workload: Workload) -> str:
     """The Hugging Face architecture class of a workload: read from its config.json
-    when imported, else the shipped workload's ('' for a workload file of its own)."""
-    return workload.extra.get("hf_architecture") or _shipped_architectures().get(workload.name, "")
+    when imported, else the shipped workload's when it is the shipped file (same bytes),
+    '' for a workload file of its own (even one that borrows a shipped name)."""
+    if workload.extra.get("hf_architecture"):
+        return workload.extra["hf_architecture"]
+    arch = _shipped_architectures().get(workload.name, "")
+    return arch if arch and workload.sha256 == _shipped_sha256(workload.name) else ""
+
+
+@lru_cache(maxsize=64)
+def _shipped_sha256(name: str) -> str:
+    import hashlib
+
+    path = data_dir("workloads") / f"{name}.yaml"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,14 @@ ENGINES = ("vllm", "sglang", "trtllm")
 _ACTIVE: ContextVar[Optional[str]] = ContextVar("planner_engine", default=None)
 
 
+def check(engine: Optional[str]) -> None:
+    """One line for an engine name this planner does not know (None: any engine)."""
+    if engine is not None and engine not in ENGINES:
+        from ..inputs.errors import InputError, one_line
+
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)} (got {one_line(str(engine), 40)!r})")
+
+
 def refusal(engine: str, tp: int, dp: int, ep: int, pp: int, gpus_per_host: int, chunks: int = 1) -> Optional[str]:
     """The ``limits`` key of ``engine`` this layout breaks, or None when the engine launches it.
     ``chunks``: the pieces the replica is placed in (one per scale-up domain it spans)."""
@@ -32,7 +40,7 @@ def refusal(engine: str, tp: int, dp: int, ep: int, pp: int, gpus_per_host: int,
         return "dp_attention_with_pp"
     if engine == "trtllm" and dp > 1 and tp > 1:
         return "attention_tp_and_dp"
-    if engine == "trtllm" and stage > gpus_per_host and ep > 1 and stage // ep > 1:
+    if engine == "trtllm" and ep > 1 and stage // ep > 1 and (stage > gpus_per_host or gpus_per_host % stage):
         return "expert_tp_strided"  # expert TP ranks strided by ep reach every node of the stage
     return None
 

@@ -25,7 +25,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 
 from ..inputs import units
 from ..inputs.datafiles import read_yaml
-from ..inputs.errors import InputError, one_line
+from ..inputs.errors import InputError
 from ..inputs.ranges import MAX_FLEET_DOMAINS, DEMAND_TPS, FLEET_DOMAINS, FLEET_DOMAINS_ID, GPU_ID, PRICE_USD_PER_GPU_HOUR, SLO_MS, TOKENS
 from ..inputs.schema import Strict, validate
 from ..search import deadline
@@ -152,8 +152,7 @@ def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float =
 
     if not time_limit_s > 0:
         raise InputError(f"--time-limit must be positive (got {time_limit_s})")
-    if engine is not None and engine not in engine_limits.ENGINES:
-        raise InputError(f"--engine must be one of {', '.join(engine_limits.ENGINES)} (got {one_line(str(engine), 40)!r})")
+    engine_limits.check(engine)
     with deadline.limit(time_limit_s), engine_limits.only(engine):  # the limit covers the whole call
         f = _plan_fleet(inventory, demands, time_limit_s, workers, on_step)
     return replace(f, engine=engine) if engine else f

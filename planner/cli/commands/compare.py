@@ -91,6 +91,9 @@ def _register_compare(app: typer.Typer) -> None:
                 report.check_plot_path(plot)
             q = query(isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, price_per_gpu_hour, cached_prefix, prefix_hit_rate, prefix_hold_s)
             q = c.with_speculative(q, speculative, draft_tokens, acceptance_rate)
+            from ...physics import engine_limits
+
+            engine_limits.check(engine)  # before a model is read or downloaded
             names = _names(topologies)
             wl = c.workload_arg(workload, allow_download)
             with c.time_limit(time_limit):
