@@ -224,9 +224,12 @@ def evaluate(
     dp_attn: int = 1,
     ep: int = 1,
     batch: int | None = None,
+    engine: str | None = None,
 ) -> Plan:
     """One pinned layout. Without ``batch``, the largest that meets the limits.
-    A layout that breaks a limit is still reported, with ``violations``."""
+    A layout that breaks a limit is still reported, with ``violations``; with
+    ``engine``, a layout that engine cannot launch is one of them."""
+    engine_limits.check(engine)
     q = query or Query()
     for flag, value in (("--tp", tp), ("--pp", pp), ("--dp-attn", dp_attn), ("--ep", ep)):
         PARALLEL.check(flag, value)
@@ -248,11 +251,11 @@ def evaluate(
     message = ""
     if auto_failed:
         message = "no batch meets every limit; shown at the smallest batch"
-    return _econ(w, topo, Plan(
+    p = _econ(w, topo, Plan(
         kind="evaluation",
         status="violates" if viol else "ok",
         message=message,
-        inputs=inputs_dict(w, topo, {"batch": batch, "mode": "aggregated"}),
+        inputs=inputs_dict(w, topo, {"batch": batch, "mode": "aggregated", **({"engine": engine} if engine else {})}),
         replicas=annotate_placement(replica_entries(rows, [b], ids, topo, [per]), topo),
         metrics={**per, "replicas": 1, "concurrency": int(b * pp)},
         memory_per_gpu_gb=memory_dict(ev, 0),
@@ -263,6 +266,15 @@ def evaluate(
         solver={},
         violations=viol,
     ))
+    if engine is not None:
+        from .plan.export import launch_commands
+
+        try:
+            launch_commands(p.to_dict(), engine)
+        except InputError as exc:
+            p.violations = [*p.violations, f"engine: {exc}"]
+            p.status, p.binding_constraints = "violates", []
+    return p
 
 
 def _econ(w: Workload, topo: Topology, p: Plan) -> Plan:

@@ -138,3 +138,13 @@ def test_trtllm_expert_groups_of_a_stage_that_does_not_divide_a_host() -> None:
     """tp1 dp6 ep3 pp4 on 8-GPU hosts: 6-GPU stages straddle hosts, and TensorRT-LLM's strided
     expert-TP ranks (2 per group) then reach two nodes."""
     assert refusal("trtllm", 1, 6, 3, 4, 8) == "expert_tp_strided"
+
+
+def test_evaluate_for_an_engine_reports_a_layout_it_cannot_launch_as_a_violation() -> None:
+    """Attention TP2 x DP4 on GB200: SGLang launches it, TensorRT-LLM does not."""
+    args = dict(tp=2, dp_attn=4, ep=8, pp=1)
+    ok = api.evaluate("deepseek-v3", "gb200-nvl72", **args, engine="sglang")
+    bad = api.evaluate("deepseek-v3", "gb200-nvl72", **args, engine="trtllm")
+    assert not any(v.startswith("engine:") for v in ok.violations)
+    assert bad.status == "violates" and [v for v in bad.violations if v.startswith("engine: TensorRT-LLM cannot express attention")]
+    assert bad.to_dict()["inputs"]["engine"] == "trtllm"

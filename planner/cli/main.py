@@ -104,15 +104,18 @@ def evaluate(
     dp_attn: int = typer.Option(1, "--dp-attn", help="Data-parallel attention ranks per stage (MoE)."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Decode micro-batch (sequences); default: the largest within the limits."),
+    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Also say whether this engine (vllm, sglang, trtllm) can launch the layout."),
     as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Evaluate one pinned layout; says which limit it violates, if any."""
     from .. import api
+    from ..physics import engine_limits
 
     try:
         q = _query(topology, isl, osl, kv_len, weight_dtype, kv_dtype, ttft_ms, tpot_ms, nodes, racks, price_per_gpu_hour, unavailable)
         q = with_speculative(with_prefix(q, cached_prefix, prefix_hit_rate, prefix_hold_s), speculative, draft_tokens, acceptance_rate)
-        p = api.evaluate(workload_arg(workload, allow_download), topology, q, tp=tp, pp=pp, dp_attn=dp_attn, ep=ep, batch=batch)
+        engine_limits.check(engine)
+        p = api.evaluate(workload_arg(workload, allow_download), topology, q, tp=tp, pp=pp, dp_attn=dp_attn, ep=ep, batch=batch, engine=engine)
         _emit(p, as_json, out)
     except PlannerError as exc:
         _fail(exc)

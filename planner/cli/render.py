@@ -39,7 +39,9 @@ def render_plan(d: Doc, console: Console) -> None:
     if d.fidelity is not None:
         console.print(f"[{'red' if d.fidelity.blind_spot else 'dim'}]fidelity: {escape(one_line(d.fidelity.note))}[/]")
     if d.inputs.engine:
-        console.print(f"[dim]engine: layouts {escape(one_line(d.inputs.engine, 40))} launches (planner export --engine {escape(one_line(d.inputs.engine, 40))})[/]")
+        eng = escape(one_line(d.inputs.engine, 40))
+        what = f"checked against {eng}'s launch limits" if d.kind == "evaluation" else f"layouts {eng} launches"
+        console.print(f"[dim]engine: {what} (planner export --engine {eng})[/]")
 
     pooled = d.pools is not None  # disaggregated: the pools table (render_pools) shows the replicas
     if pooled:
