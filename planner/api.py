@@ -72,21 +72,26 @@ def plan(
     engine_limits.check(engine)
     with deadline.limit(time_limit_s), engine_limits.only(engine):
         p = _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s, mode)
-    if engine is not None:
-        _launchable(p, engine)
+    why = _export_refusal(p, engine)
+    if why:
+        raise InfeasibleError(f"engine: the cheapest plan places a replica {engine} cannot launch ({why}); "
+                              "mark whole hosts unavailable or drop --engine")
     return p
 
 
-def _launchable(p: Plan, engine: str) -> None:
-    """The exporter's own check: the layout limits are read before the search, but where a
-    replica lands (GPUs left out by --unavailable) can still split it over hosts unevenly."""
+def _export_refusal(p: Plan, engine: str | None) -> str | None:
+    """The exporter's own check (None: it launches, or no engine was named). The layout
+    limits are read before the search, but where a replica lands (GPUs left out by
+    --unavailable) can still split it over hosts unevenly."""
+    if engine is None:
+        return None
     from .plan.export import launch_commands
 
     try:
         launch_commands(p.to_dict(), engine)
     except InputError as exc:
-        raise InfeasibleError(f"engine: the cheapest plan places a replica {engine} cannot launch ({exc}); "
-                              "mark whole hosts unavailable or drop --engine") from None
+        return str(exc)
+    return None
 
 
 def _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s: float, mode: str) -> Plan:
@@ -193,8 +198,7 @@ def _assemble(w, topo, opts: Options, picked, sol, problem, objective, demand_tp
         alternatives.append({"layout": layout_dict(L.row(i)), "batch": int(opts.batch[i]), "bottleneck": bottleneck_name(ev, i), **option_metrics(ev, i)})
         if len(alternatives) >= N_ALTERNATIVES:
             break
-    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "aggregated",
-             **({"engine": engine_limits.active()} if engine_limits.active() else {})}
+    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "aggregated"}
     return Plan(
         kind="plan",
         status=sol.status,
@@ -230,6 +234,16 @@ def evaluate(
     A layout that breaks a limit is still reported, with ``violations``; with
     ``engine``, a layout that engine cannot launch is one of them."""
     engine_limits.check(engine)
+    with engine_limits.only(engine):
+        p = _evaluate(workload, topology, query, tp, pp, dp_attn, ep, batch)
+    why = _export_refusal(p, engine)
+    if why:
+        p.violations = [*p.violations, f"engine: {why}"]
+        p.status, p.binding_constraints = "violates", []
+    return p
+
+
+def _evaluate(workload, topology, query, tp: int, pp: int, dp_attn: int, ep: int, batch: int | None) -> Plan:
     q = query or Query()
     for flag, value in (("--tp", tp), ("--pp", pp), ("--dp-attn", dp_attn), ("--ep", ep)):
         PARALLEL.check(flag, value)
@@ -251,11 +265,11 @@ def evaluate(
     message = ""
     if auto_failed:
         message = "no batch meets every limit; shown at the smallest batch"
-    p = _econ(w, topo, Plan(
+    return _econ(w, topo, Plan(
         kind="evaluation",
         status="violates" if viol else "ok",
         message=message,
-        inputs=inputs_dict(w, topo, {"batch": batch, "mode": "aggregated", **({"engine": engine} if engine else {})}),
+        inputs=inputs_dict(w, topo, {"batch": batch, "mode": "aggregated"}),
         replicas=annotate_placement(replica_entries(rows, [b], ids, topo, [per]), topo),
         metrics={**per, "replicas": 1, "concurrency": int(b * pp)},
         memory_per_gpu_gb=memory_dict(ev, 0),
@@ -266,15 +280,6 @@ def evaluate(
         solver={},
         violations=viol,
     ))
-    if engine is not None:
-        from .plan.export import launch_commands
-
-        try:
-            launch_commands(p.to_dict(), engine)
-        except InputError as exc:
-            p.violations = [*p.violations, f"engine: {exc}"]
-            p.status, p.binding_constraints = "violates", []
-    return p
 
 
 def _econ(w: Workload, topo: Topology, p: Plan) -> Plan:

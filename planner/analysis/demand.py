@@ -121,12 +121,6 @@ def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s:
            engine: str | None = None) -> DemandRow:
     from ..physics import engine_limits
 
-    with engine_limits.only(engine):  # the first guess reads layouts too
-        return _serve_for(w, ref, q, demand_tps, time_limit_s, mode, engine)
-
-
-def _serve_for(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s: float, mode: str,
-               engine: str | None) -> DemandRow:
     spec = _spec(ref)
     size = spec.scale_up.domain_gpus
     max_domains = max(1, MAX_GPUS // size)
@@ -136,7 +130,8 @@ def _serve_for(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limi
     try:
         deadline.check()
         deadline.part(f"sizing {spec.name} for the demand")
-        n = min(max_domains, _first_guess(w, ref, q, demand_tps, size, spec.domains))
+        with engine_limits.only(engine):  # the first guess reads layouts too (api.plan sets its own)
+            n = min(max_domains, _first_guess(w, ref, q, demand_tps, size, spec.domains))
     except (InfeasibleError, TimeLimitError) as exc:
         return DemandRow(domains=spec.domains, error=str(exc), **head)
     for attempt in range(MAX_ATTEMPTS):

@@ -26,7 +26,7 @@ from .common import (  # noqa: F401  (shared with the sub-commands)
     DEFAULT_TOPOLOGY, DEFAULT_WORKLOAD, DL, DOWN, ISL, JSON, KD, KVL, NODES, OSL, OUT, PRICE, RACKS, T, TPOT, TTFT, W, WD,
     _fail, _query, workload_arg, write_out,
 )
-from .common import ACCEPT, CACHED, DRAFT, HIT, HOLD, SPEC, with_prefix, with_speculative
+from .common import ACCEPT, CACHED, DRAFT, ENGINE, HIT, HOLD, SPEC, with_prefix, with_speculative
 from .common import time_limit as time_limit_of
 from .usage import OneLineGroup
 
@@ -71,7 +71,7 @@ def plan(
     objective: str = typer.Option("cost", "--objective", help="cost: least $/output token on the GPUs used; throughput: most tokens/s from the inventory."),
     time_limit: float = typer.Option(10.0, "--time-limit", help="Time limit for the whole command (s): past it, the best plan found with its gap, or exit 4."),
     mode: str = typer.Option("auto", "--mode", help="agg: prefill and decode share replicas; disagg: separate prefill and decode pools; auto: the cheaper."),
-    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Keep to layouts this engine launches (vllm, sglang, trtllm), so the plan exports for it."),
+    engine: Optional[str] = ENGINE,
     as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Choose layouts, batch sizes, replica counts and GPU placement at least cost per token."""

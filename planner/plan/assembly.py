@@ -14,6 +14,7 @@ import numpy as np
 
 from ..inputs import units
 from ..inputs.coverage import UNKNOWN, Coverage, coverage, family
+from ..physics import engine_limits
 from ..physics.candidates import Layouts
 from ..physics.costmodel import BOTTLENECKS, Evaluation
 from ..inputs.topology import Topology
@@ -220,6 +221,7 @@ def inputs_dict(w: Workload, topo: Topology, extra: dict[str, Any]) -> dict[str,
         **({"speculative": speculative_dict(w)} if w.spec_method else {}),
         "price_usd_per_gpu_hour": topo.price_usd_per_gpu_hour,
         **extra,
+        **({"engine": engine_limits.active()} if engine_limits.active() else {}),  # plan/evaluate --engine
     }
 
 

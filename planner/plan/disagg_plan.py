@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..inputs import units
-from ..physics import engine_limits
 from ..physics.candidates import Layouts, enumerate_layouts
 from ..physics.costmodel import evaluate as evaluate_arrays
 from ..physics.disagg import PrefillOptions, decode_options, decode_workload, kv_shard_gpus, kv_transfer_s
@@ -227,8 +226,7 @@ def _assemble(w, topo, L: Layouts, dec: Decode, full, v: _Variant, objective, de
         },
     }
     alternatives = _alternatives(full, Ld, di)
-    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated",
-             **({"engine": engine_limits.active()} if engine_limits.active() else {})}
+    extra = {"objective": objective, "demand_tps": demand_tps, "max_gpus": max_gpus, "mode": "disaggregated"}
     return PoolPlan(
         kind="plan",
         status=sol.status,

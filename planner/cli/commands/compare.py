@@ -70,7 +70,7 @@ def _register_compare(app: typer.Typer) -> None:
         demand_tps: Optional[float] = typer.Option(None, "--demand-tps", help="Serve this many output tokens/s: per topology, the cheapest deployment that does, with its GPUs, nodes or racks, $/hour and $/Mtok."),
         time_limit: float = TIME_LIMIT,
         mode: str = typer.Option("auto", "--mode", help="Serving mode, as plan: auto (default: both, the cheaper), agg (prefill and decode share replicas) or disagg (separate pools)."),
-        engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Keep every topology to layouts this engine launches (vllm, sglang, trtllm), as plan --engine."),
+        engine: Optional[str] = c.ENGINE,
         fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
         as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON (same as --format json)."),
         plot: Optional[Path] = PLOT, allow_download: bool = c.DL,

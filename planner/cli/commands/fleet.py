@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from ..common import ENGINE
+
 
 def register(app: typer.Typer) -> None:
     app.command(name="fleet")(fleet)
@@ -21,7 +23,7 @@ def fleet(
     demands: Path = typer.Option(..., "--demands", help="Demands YAML: workloads with output tokens/s and SLOs."),
     time_limit: float = typer.Option(60.0, "--time-limit", help="Time limit for the whole command (s): past it, the best plan found with its gap, or exit 4."),
     workers: int = typer.Option(2, "--workers", help="Solver threads."),
-    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Keep to layouts this engine launches (vllm, sglang, trtllm), so the plan exports for it."),
+    engine: Optional[str] = ENGINE,
     as_json: bool = typer.Option(False, "--json", help="Print the fleet plan as JSON."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file."),
 ) -> None:
