@@ -20,11 +20,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "tests/test_review_physics.py", "tests/test_expert_load.py"]
+TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "tests/test_review_physics.py", "tests/test_expert_load.py",
+         "tests/test_moe_kernels.py"]
 COPY = ["planner", "hardware", "workloads", "topologies", "models", "tests", "pyproject.toml"]
 CM = "planner/physics/costmodel.py"
 EL = "planner/physics/expert_load.py"
 GE = "planner/physics/gemm.py"
+RX = "planner/physics/routed.py"
 
 # name, file, text, replacement, which occurrence (0 = first)
 MUTANTS = [
@@ -34,12 +36,13 @@ MUTANTS = [
     ("KV per GPU shrinks with pipeline depth", CM, "_b(batch) / dp * pp * ls", "_b(batch) / dp * ls", 0),
     ("no queueing term in TTFT", CM, "ttft_s=bc(queue + prefill)", "ttft_s=bc(prefill)", 0),
     ("prefill ignores the chunk count", CM, "return n_chunks * (", "return 1 * (", 0),
-    ("no expert padding", CM, "grouped_gemm_efficiency(per_expert, eff.moe_half_tokens,", "grouped_gemm_efficiency(per_expert, 0.0,", 0),
-    ("expert padding at the largest tile whatever the rows", CM, "eff.moe_min_tile_rows, eff.moe_max_tile_rows)",
+    ("no expert padding", RX, "grouped_gemm_efficiency(per_expert, eff.moe_half_tokens,", "grouped_gemm_efficiency(per_expert, 0.0,", 0),
+    ("expert padding at the largest tile whatever the rows", RX, "eff.moe_min_tile_rows, eff.moe_max_tile_rows)",
      "eff.moe_max_tile_rows, eff.moe_max_tile_rows)", 0),
     ("weight-only GEMMs at the BF16 rate (no dequantisation cost)", GE, '"weight_only" if fmt.weight_only_on(acc.peak_flops) else cd', "cd", 0),
-    ("padding added to the weight read (sum, not max)", CM, "np.maximum(c_routed, routed_w / hbm)", "(c_routed + routed_w / hbm)", 0),
-    ("experts streamed at 0.366 of the HBM rate", CM, "np.maximum(c_routed, routed_w / hbm)", "np.maximum(c_routed, routed_w / (hbm * 0.366))", 0),
+    ("padding added to the weight read (sum, not max)", RX, "np.maximum(self.flops / self.rate_flops_per_s, self.weight_bytes / hbm_bytes_per_s)",
+     "(self.flops / self.rate_flops_per_s + self.weight_bytes / hbm_bytes_per_s)", 0),
+    ("experts streamed at 0.366 of the HBM rate", RX, "self.weight_bytes / hbm_bytes_per_s)", "self.weight_bytes / (hbm_bytes_per_s * 0.366))", 0),
     ("expert weights streamed at the wrong rate in the breakdown", CM, "w_moe = (attn_w + shared_w + routed_w) / hbm",
      "w_moe = (attn_w + shared_w) / hbm + routed_w / (hbm * 0.366)", 0),
     ("no block scales", "planner/inputs/formats.py", "        per_block = (self.scale_bits + self.zero_bits) / self.block_values if self.block_values else 0.0",
@@ -50,13 +53,12 @@ MUTANTS = [
     ("straggler without counting noise at small batch", EL, "cv * cv / per_group + 1.0 / mu", "cv * cv / per_group + 0.0 / mu", 0),
     ("block scales promoted on CUDA cores on Blackwell too", "planner/inputs/formats.py", 'self.compute_dtype(peak_flops) == "fp8" and not block_scaled_mma',
      'self.compute_dtype(peak_flops) == "fp8"', 0),
-    ("every expert read whatever the batch", CM, "touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)",
-     "touched = 1.0", 0),
+    ("every expert read whatever the batch", RX, "weight_bytes=resident * np.minimum(1.0, _b(touched) * imb)", "weight_bytes=resident", 0),
     ("prompt chunks spread evenly over DP ranks", CM, "rank_tokens=busiest_rank_tokens(w, topo, Lb, Bq, P), ", "", 0),
     ("prefill across DP ranks ignores balancing", CM, "return B / dp + lumpy - topo.efficiency.attention_dp_prefill_balance * (lumpy - even)",
      "return B / dp + lumpy", 0),
-    ("expert padding counted imbalance times under EP", CM, "per_expert = T * m.experts_per_token / np.maximum(busy, 1e-12) * imb",
-     "per_expert = T * m.experts_per_token / np.maximum(busy, 1e-12)", 0),
+    ("expert padding counted imbalance times under EP", RX, "per_expert = T * k / np.maximum(busy, 1e-12) * imb",
+     "per_expert = T * k / np.maximum(busy, 1e-12)", 0),
     ("no per-request overhead in TTFT", CM, "return prefill_pass_s(w, topo, L) + topo.efficiency.request_overhead_s",
      "return prefill_pass_s(w, topo, L)", 0),
     ("prefill dispatch sends a copy per remote GPU (no forwarding)", "planner/physics/expert_comm.py",
@@ -69,7 +71,7 @@ MUTANTS = [
     ("all-reduce without the ring factor", CM, "2 * (tp - 1) / tp * ar_size", "ar_size", 0),
     ("no per-step overhead", CM, "    overhead = per_layers + eff.step_overhead_s\n", "    overhead = per_layers\n", 0),
     ("no per-copy cost of routed tokens", CM, "eff.moe_layer_overhead_s + row_t)", "eff.moe_layer_overhead_s)", 0),
-    ("routed copies split over tensor-parallel experts", CM, "imb * moe_tp / S * eff.moe_row_overhead_s", "imb / S * eff.moe_row_overhead_s", 0),
+    ("routed copies split over tensor-parallel experts", RX, "copies=T * k * imb * moe_tp / S", "copies=T * k * imb / S", 0),
     ("sliding-window layers held at full context", CM, "(m.kv_tokens_held(w.kv_len) if windowed else m.n_layers * w.kv_len)",
      "m.n_layers * w.kv_len", 0),
     ("the engine's KV sizing of sliding-window layers ignored", CM, "kv_bytes_per_gpu(w, Lb, B, eff.swa_kv_windowed)", "kv_bytes_per_gpu(w, Lb, B)", 0),

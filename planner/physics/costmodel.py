@@ -24,6 +24,7 @@ from .expert_load import busiest_group_factor
 from .gemm import _b  # float64 arrays, one definition for the physics modules
 from .gemm import experts_touched_fraction, gemm_rate, grouped_gemm_efficiency  # noqa: F401  (re-exported)
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
+from .routed import routed_experts
 
 
 # --------------------------------------------------------------------------- helpers
@@ -115,14 +116,11 @@ def step_terms(
     # expert load imbalance: with experts spread over ep > 1 groups the busiest one gets
     # imb x the mean routed tokens (expert_load.py); tensor-parallel experts (ep = 1) share every load
     imb = busiest_group_factor(ep, m.n_routed_experts, T * m.experts_per_token, eff.moe_expert_load_cv) if m.is_moe else 1.0
-    routed_gemm = 2 * T * m.experts_per_token * imb / S * m.expert_params
     shared_gemm = 2 * Tr * m.n_shared_experts / tp * m.expert_params  # a dense GEMM on the rank's tokens
-    routed_rate = r_routed
-    if m.is_moe:  # grouped GEMM: its rate follows the tokens each busy expert gets
-        busy = m.n_routed_experts * experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)
-        # the busiest GPU's experts each get imb x the mean rows; their tiles are padded once
-        per_expert = T * m.experts_per_token / np.maximum(busy, 1e-12) * imb
-        routed_rate = r_routed * grouped_gemm_efficiency(per_expert, eff.moe_half_tokens, eff.moe_min_tile_rows, eff.moe_max_tile_rows)
+    # the routed experts' fused op (routed.py): grouped GEMMs whose rate follows the tokens
+    # each busy expert gets, the expert weights they read, permutes and per-copy set-up
+    rx = routed_experts(m, eff, r_routed, wp.bytes("routed_experts"), T, S, ep, moe_tp, imb,
+                        experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)) if m.is_moe else None
 
     # -- per-layer bytes read on one GPU
     shards = np.minimum(tp, m.kv_shardable_heads)
@@ -133,12 +131,7 @@ def step_terms(
     attn_w = m.attn_params_per_layer * wp.bytes("attention") / tp
     dense_w = m.dense_mlp_params * wp.bytes("dense_ffn") / tp
     shared_w = m.n_shared_experts * m.expert_params * wp.bytes("shared_experts") / tp
-    if m.is_moe:
-        resident = np.ceil(m.n_routed_experts / ep) * m.expert_params * wp.bytes("routed_experts") / moe_tp
-        touched = np.minimum(1.0, experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T) * imb)
-        routed_w = resident * touched
-    else:
-        routed_w = 0.0
+    routed_w = rx.weight_bytes if m.is_moe else 0.0
 
     # -- roofline per kernel: the attention projections, the MLP (or experts) and the
     # attention core run one after another, each bound by its own FLOPs or bytes
@@ -149,8 +142,8 @@ def step_terms(
     mlp_dense = np.maximum(dense_gemm / r_dense, dense_w / hbm)
     # shared experts and routed experts are separate kernels; a routed expert's padded
     # tile runs while its weights stream in, so the larger of the two binds (max, not sum)
-    c_routed = routed_gemm / routed_rate
-    mlp_moe = np.maximum(shared_gemm / r_shared, shared_w / hbm) + np.maximum(c_routed, routed_w / hbm)
+    c_routed = rx.flops / rx.rate_flops_per_s if m.is_moe else 0.0
+    mlp_moe = np.maximum(shared_gemm / r_shared, shared_w / hbm) + (rx.gemm_s(hbm) if m.is_moe else 0.0)
     attn_core = np.maximum(c_attn, kv_t)
     roof_d, roof_m = proj + mlp_dense + attn_core, proj + mlp_moe + attn_core  # one layer of each kind
     c_dense = attn_gemm / r_attn + dense_gemm / r_dense + c_attn
@@ -178,14 +171,14 @@ def step_terms(
     # MLP activation, expert permutes): activation reads+writes per token and layer
     act_rows = Tr * eff.elementwise_passes * m.d_model
     hidden_dense = Tr * m.d_ff / tp  # MLP hidden activations on this GPU
-    hidden_moe = (T * m.experts_per_token / S + Tr * m.n_shared_experts / tp) * m.expert_d_ff
+    hidden_moe = (rx.hidden_elems if m.is_moe else 0.0) + Tr * m.n_shared_experts / tp * m.expert_d_ff
     elem_dense = (act_rows + eff.mlp_intermediate_passes * hidden_dense) * ab / hbm
     # each routed copy of a token (k per token, imbalance on the busiest GPU) is also
     # permuted, quantised, written by the second GEMM and gathered back, d_model wide
-    routed_rows = T * m.experts_per_token * imb / S * eff.moe_row_passes * m.d_model
+    routed_rows = rx.row_elems if m.is_moe else 0.0
     elem_moe = (act_rows + routed_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
     # + a fixed time per routed copy this GPU takes (each GPU of an expert group does), beyond FLOPs and bytes
-    row_t = T * m.experts_per_token * imb * moe_tp / S * eff.moe_row_overhead_s if m.is_moe else 0.0
+    row_t = rx.copies * eff.moe_row_overhead_s if m.is_moe else 0.0
 
     def layers_time(n_dense, n_moe):
         """roofline, communication after overlap, and fixed + elementwise costs of

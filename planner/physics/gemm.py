@@ -52,8 +52,12 @@ def gemm_rate(w: Workload, topo: Topology, component: str, prefill: bool = False
     and weight-only GEMMs, whose narrow weights (MXFP4 or INT4 without FP4/INT4 tensor
     cores, FP8 without FP8 ones) are dequantised to 16 bits inside the main loop
     (``weight_only``: the conversion competes with the MMA for issue slots)."""
+    return format_rate(topo, formats.get(getattr(w.weights, component)), prefill)
+
+
+def format_rate(topo: Topology, fmt: formats.Format, prefill: bool = False) -> float:
+    """Achieved FLOP/s of GEMMs on weights of one format (gemm_rate's rule)."""
     acc, eff = topo.accelerator, topo.efficiency
-    fmt = formats.get(getattr(w.weights, component))
     cd = fmt.compute_dtype(acc.peak_flops)
     if fmt.scales_promoted_on(acc.peak_flops, acc.block_scaled_mma):
         key = "fp8_block"
