@@ -1,0 +1,108 @@
+"""The routed-expert physics against measured fused-MoE kernels (tests/data/moe_kernel_times.csv).
+
+Each row of the table is one engine's fused MoE op on one GPU: ``num_tokens`` routed
+evenly over the model's experts, the GPU holding ``num_experts / moe_ep`` of them sliced
+``moe_tp`` ways. The cost model's routed experts for the same GPU
+(``physics.routed.RoutedExperts.op_s``: grouped GEMMs at the format's rate and padding,
+the expert weights they read, the activation passes and the per-copy cost) plus the
+op's fixed launch cost, read off the same table at one token, predict the other rows.
+
+    from planner.analysis import moe_kernels
+    rows = moe_kernels.compare()            # one Comparison per measured row
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..inputs import formats
+from ..inputs.query import load_workload
+from ..inputs.topology import build_topology
+from ..physics.gemm import format_rate
+from ..physics.routed import routed_experts
+
+TABLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "moe_kernel_times.csv"
+TOPOLOGY = {"h100_sxm": "hgx-h100", "h200_sxm": "hgx-h200", "b200_sxm": "hgx-b200"}
+SHAPE = {"dsv3": "deepseek-v3", "kimi-k2": "kimi-k2", "qwen3-235b": "qwen3-235b-a22b", "mixtral-8x7b": "mixtral-8x7b",
+         "gpt-oss-120b": "gpt-oss-120b", "qwen3-30b": "Qwen/Qwen3-30B-A3B"}
+# the table's weight formats as the planner names them; W4A16 MXFP4 is the planner's mxfp4
+# only where there are no FP4 tensor cores (weight-only), W4A8 where there are
+FORMAT = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8_block128", "nvfp4": "nvfp4",
+          "w4a16_mxfp4": "mxfp4", "w4a8_mxfp4_mxfp8": "mxfp4"}
+ACT_BYTES = 2.0  # BF16 activations
+
+
+@dataclass(frozen=True)
+class Comparison:
+    engine: str
+    gpu: str
+    shape: str
+    dtype: str
+    moe_tp: int
+    moe_ep: int
+    tokens: int
+    measured_s: float
+    model_s: float  # RoutedExperts.op_s, no fixed cost
+    fixed_s: float  # the op's fixed cost: measured - model at one token (>= 0)
+
+    @property
+    def ratio(self) -> float:
+        """measured / predicted (predicted = model + fixed)."""
+        return self.measured_s / (self.model_s + self.fixed_s)
+
+
+def _rows(path: Path = TABLE) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
+@lru_cache(maxsize=None)
+def _model(shape: str):
+    return load_workload(SHAPE[shape]).model
+
+
+@lru_cache(maxsize=None)
+def _topology(gpu: str):
+    return build_topology(TOPOLOGY[gpu])
+
+
+def _expressible(r: dict) -> bool:
+    """A row the planner has a format for on that GPU."""
+    if r["gpu"] not in TOPOLOGY or r["moe_dtype"] not in FORMAT:
+        return False
+    acc = _topology(r["gpu"]).accelerator
+    fmt = formats.get(FORMAT[r["moe_dtype"]])
+    if r["moe_dtype"].startswith("w4a16"):  # BF16 activations: the planner's MXFP4 is W4A16 only without FP4 cores
+        return fmt.weight_only_on(acc.peak_flops)
+    if r["moe_dtype"].startswith("w4a8"):
+        return not fmt.weight_only_on(acc.peak_flops)
+    return fmt.compute_dtype(acc.peak_flops) in acc.peak_flops
+
+
+def model_s(r: dict) -> float:
+    """The cost model's routed-expert op for one measured row (even router: imbalance 1,
+    every token's k experts distinct, min(1, T k / E) of the experts busy)."""
+    m, topo = _model(r["shape"]), _topology(r["gpu"])
+    eff, acc = topo.efficiency, topo.accelerator
+    fmt = formats.get(FORMAT[r["moe_dtype"]])
+    T, tp, ep = int(r["num_tokens"]), int(r["moe_tp"]), int(r["moe_ep"])
+    rx = routed_experts(m, eff, format_rate(topo, fmt), fmt.bytes_per_param, T, tp * ep, ep, tp, 1.0,
+                        min(1.0, T * m.experts_per_token / m.n_routed_experts))
+    return float(rx.op_s(eff, acc.hbm_bw_bytes_per_s * eff.hbm_fraction, ACT_BYTES))
+
+
+def compare(engine: str | None = None, path: Path = TABLE) -> list[Comparison]:
+    rows = [r for r in _rows(path) if (engine is None or r["engine"] == engine) and _expressible(r)]
+    key = lambda r: (r["engine"], r["gpu"], r["shape"], r["moe_dtype"], r["moe_tp"], r["moe_ep"])  # noqa: E731
+    fixed = {key(r): max(0.0, float(r["latency_us"]) * 1e-6 - model_s(r)) for r in rows if int(r["num_tokens"]) == 1}
+    return [Comparison(r["engine"], r["gpu"], r["shape"], r["moe_dtype"], int(r["moe_tp"]), int(r["moe_ep"]),
+                       int(r["num_tokens"]), float(r["latency_us"]) * 1e-6, model_s(r), fixed[key(r)])
+            for r in rows if key(r) in fixed and int(r["num_tokens"]) > 1]
+
+
+def median_ratio(cs: list[Comparison]) -> float:
+    return statistics.median(c.ratio for c in cs)
