@@ -168,6 +168,21 @@ def test_expert_padding_is_paid_once_per_busy_expert_under_expert_parallelism(h1
     rate = h100.accelerator.peak_flops["fp8"] * eff.flops_fraction["fp8_block"]
     extra = m.n_moe_layers * 2 * busy * eff.moe_half_tokens * m.expert_params / S / rate
     assert one(s_pad.compute_s) - one(s_flat.compute_s) == pytest.approx(extra, rel=1e-9)
+def test_every_token_on_a_rank_costs_every_layer_the_per_token_time(h100, llama70, dsv3):
+    """token_layer_overhead per token and layer, dense and MoE alike: the busiest rank's
+    tokens (all of them under TP, a 1/d share under attention DP) times the layers.
+    Nothing but the fixed costs moves."""
+    eff = h100.efficiency
+    c = eff.token_layer_overhead_s
+    assert c > 0
+    none = replace(h100, efficiency=replace(eff, token_layer_overhead_s=0.0))
+    T = np.array([1024.0])
+    for wl, lay, rank_tokens in ((llama70, layout(tp=8), 1024.0), (dsv3, layout(dp=8, ep=8), 1024.0 / 8)):
+        with_c, without = (step_terms(wl, t, lay, T, T * 0, 100.0) for t in (h100, none))
+        assert one(with_c.overhead_s) - one(without.overhead_s) == pytest.approx(wl.model.n_layers * rank_tokens * c, rel=1e-9)
+        assert one(with_c.roofline_s) == pytest.approx(one(without.roofline_s), rel=1e-12)
+
+
 def test_each_routed_token_copy_costs_every_gpu_of_its_expert_group(h100, mixtral, dsv3):
     """moe_row_overhead per routed copy and MoE layer: tensor-parallel experts (Mixtral
     TP2) take all T*k copies on both GPUs; EP8 experts split them 8 ways (times the
@@ -231,7 +246,8 @@ def test_fixed_costs_are_per_layer_per_step_and_elementwise(h100, llama70):
     eff = topo.efficiency
     elem = (B * eff.elementwise_passes * m.d_model + eff.mlp_intermediate_passes * B * m.d_ff / tp) * 2.0 / achieved_hbm(h100)
     s = step_terms(llama70, topo, layout(tp=tp), np.array([B]), np.array([0.0]), 1000.0)
-    assert one(s.overhead_s) == pytest.approx(m.n_layers * (eff.layer_overhead_s + elem) + eff.step_overhead_s, rel=1e-9)
+    per_token = B * eff.token_layer_overhead_s  # the TP rank carries every token
+    assert one(s.overhead_s) == pytest.approx(m.n_layers * (eff.layer_overhead_s + per_token + elem) + eff.step_overhead_s, rel=1e-9)
 
 
 def test_lm_head_reads_the_bf16_vocabulary_of_a_quantised_checkpoint(h100, dsv3):

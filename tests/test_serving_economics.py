@@ -91,8 +91,11 @@ def test_deepseek_fleet_decode_tokens_per_node_within_25_percent():
     """DeepSeek's published fleet (open-infra-index day 6, 2025-03-01): decode at EP144/DP144 over
     18 H800 nodes, mean KV length 4,989, 20-22 tok/s per user, ~14.8k output tokens/s per node;
     56.3% of input tokens hit the on-disk KV cache (a prefill-side saving: decode is unchanged).
-    At the implied 88 sequences per GPU the decode pool must give 14.8k/node within 25%."""
+    At the implied 88 sequences per GPU, with the fleet's stated dual micro-batch overlap of
+    the expert exchange behind compute (as the scored record DS-V3R1-H800-DECODE-PROD
+    states it), the decode pool must give 14.8k/node within 25%."""
     w, topo = load("deepseek-v3", "hgx-h800", api.Query(domains=18, isl=4989, osl=1, kv_len=4989, prefix_hit_rate=0.563))
+    topo = replace(topo, efficiency=replace(topo.efficiency, comm_overlap=1.0))
     L = pinned_layout(w, topo, 1, 1, 144, 144)
     ev = evaluate(w, topo, L, np.array([88 * 144]), aggregated=False)
     per_node = float(ev.output_tps[0]) / 18

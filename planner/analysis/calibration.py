@@ -39,8 +39,8 @@ FREE_AFFINE: dict[str, tuple[float, float, str]] = {
     "step_overhead_s": (0.0, 1e-3, "scheduling, sampling and launch per step; same bound"),
     "moe_layer_overhead_s": (0.0, 400e-6, "router, top-k, permutes: below a dense layer's whole time at batch 1"),
     "request_overhead_s": (0.0, 50e-3, "per-request set-up and first sampling: below the tens of ms a batch-1 request on a short prompt takes to its first token in serving benchmarks"),
-    "moe_row_overhead_s": (0.0, 200e-9, "per routed token copy and MoE layer: at 200 ns a copy would cost as much as moving "
-                           "a 7,168-wide BF16 row ~90 times at H100 HBM speed, far beyond a permute/quantise/gather pipeline"),
+    "token_layer_overhead_s": (0.0, 400e-9, "per token and layer, every layer: at 400 ns a token would cost as much as ~65 reads "
+                               "and writes of an 8,192-wide BF16 row at H100 HBM speed, far beyond the small kernels a layer runs per token"),
 }
 # constants that enter non-linearly, fitted on a grid over their sourced ranges:
 # expert load imbalance from perfect balance (1) to the ~1.9x that balancing the routed
@@ -54,7 +54,7 @@ FREE_GRID: dict[str, tuple[float, ...]] = {
 YAML_UNITS = {"layer_overhead_s": ("layer_overhead_us", 1e6), "step_overhead_s": ("step_overhead_us", 1e6),
               "moe_layer_overhead_s": ("moe_layer_overhead_us", 1e6), "moe_expert_load_cv": ("moe_expert_load_cv", 1.0),
               "moe_half_tokens": ("moe_half_tokens", 1.0), "request_overhead_s": ("request_overhead_us", 1e6),
-              "moe_row_overhead_s": ("moe_row_overhead_us", 1e6)}
+              "token_layer_overhead_s": ("token_layer_overhead_us", 1e6)}
 F_SCALE = 0.15  # soft-L1 knee on log error: errors beyond ~15% count linearly, not squared
 _ROUNDS, _POINTS = 8, 9
 

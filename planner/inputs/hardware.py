@@ -100,6 +100,7 @@ class EfficiencyFields(Strict):
     moe_max_tile_rows: Optional[TOKENS_F.type] = None
     moe_layer_overhead_us: Optional[LATENCY_US.type] = None
     moe_row_overhead_us: Optional[LATENCY_US.type] = None
+    token_layer_overhead_us: Optional[LATENCY_US.type] = None
     elementwise_passes: Optional[PASSES.type] = None
     mlp_intermediate_passes: Optional[PASSES.type] = None
     moe_row_passes: Optional[PASSES.type] = None
@@ -176,6 +177,7 @@ class Efficiency:
     moe_max_tile_rows: float = 0.0  # row tile at which moe_half_tokens applies in full (0: the padding never shrinks)
     moe_layer_overhead_s: float = 0.0  # fixed cost of an MoE layer beyond layer_overhead_s (routing, permutes)
     moe_row_overhead_s: float = 0.0  # time per routed token copy a GPU's experts handle, per MoE layer, beyond its FLOPs and bytes
+    token_layer_overhead_s: float = 0.0  # time per token a GPU's rank carries, per layer, beyond the counted FLOPs, bytes and passes
     elementwise_passes: float = 0.0  # d_model-wide activation reads+writes per token per layer (norms, residuals)
     mlp_intermediate_passes: float = 0.0  # reads+writes of the MLP hidden activation per token per layer
     moe_row_passes: float = 0.0  # d_model-wide reads+writes per routed token copy (permute, quantise, gather)
@@ -201,6 +203,7 @@ _US_FIELDS = {
     "moe_layer_overhead_us": "moe_layer_overhead_s",
     "request_overhead_us": "request_overhead_s",
     "moe_row_overhead_us": "moe_row_overhead_s",
+    "token_layer_overhead_us": "token_layer_overhead_s",
 }
 
 

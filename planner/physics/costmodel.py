@@ -179,6 +179,9 @@ def step_terms(
     elem_moe = (act_rows + routed_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
     # + a fixed time per routed copy this GPU takes (each GPU of an expert group does), beyond FLOPs and bytes
     row_t = rx.copies * eff.moe_row_overhead_s if m.is_moe else 0.0
+    # + a fixed time per token the busiest rank carries, every layer, dense or MoE: the
+    # per-token work a layer's kernels do beyond the FLOPs, bytes and passes counted above
+    token_t = Tr * eff.token_layer_overhead_s
 
     def layers_time(n_dense, n_moe):
         """roofline, communication after overlap, and fixed + elementwise costs of
@@ -188,7 +191,7 @@ def step_terms(
         roof = n_dense * roof_d + n_moe * roof_m
         raw = ar * (2 * n_dense + n_moe) + n_moe * ep_layer
         comm = raw - np.minimum(raw, eff.comm_overlap * roof)
-        fixed = (n_dense + n_moe) * eff.layer_overhead_s + n_dense * elem_dense + n_moe * (elem_moe + eff.moe_layer_overhead_s + row_t)
+        fixed = (n_dense + n_moe) * (eff.layer_overhead_s + token_t) + n_dense * elem_dense + n_moe * (elem_moe + eff.moe_layer_overhead_s + row_t)
         return roof, comm, fixed
 
     # -- the bottleneck stage: its parts for the breakdown and the bottleneck label
