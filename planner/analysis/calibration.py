@@ -5,12 +5,12 @@ Which constants are free, and in which range, is data (``FREE_AFFINE``,
 ``FREE_GRID`` below, each range with its reason); every other constant keeps its
 measured value from ``hardware/efficiency.yaml``.
 
-How the fit stays cheap enough to repeat once per held-out record: the three
-fixed costs (per layer, per MoE layer, per step) add linearly to every time the
-cost model predicts, so for each case ``g = time`` (TTFT) or ``g = 1/value``
-(throughputs, per-user speed) is *affine* in them. For each point of the grid
-of the two non-linear constants (expert load imbalance, grouped-GEMM padding),
-four evaluations per case give the exact affine coefficients; every fit after that is numpy on a
+How the fit stays cheap enough to repeat once per held-out record: the five
+fixed costs (per layer, per step, per MoE layer, per request, per token and layer)
+add linearly to every time the cost model predicts, so for each case ``g = time``
+(TTFT) or ``g = 1/value`` (throughputs, per-user speed) is *affine* in them. For each
+point of the grid of the two non-linear constants (expert load imbalance,
+grouped-GEMM padding), six evaluations per case give the exact affine coefficients; every fit after that is numpy on a
 table. The loss is soft-L1 on log(predicted / measured) (a 2x miss counts the
 same either way, a few wild records do not dominate), minimised by a
 deterministic shrinking grid search inside the bounds (no scipy).
