@@ -2,7 +2,8 @@
 experts against measured MoE kernels").
 
     python benchmarks/moe_kernels.py            # measured / predicted by engine, GPU and tokens
-    python benchmarks/moe_kernels.py --row-ns 10 --half-tokens 100   # the same with other constants
+    python benchmarks/moe_kernels.py --row-ns 28   # the same with another per-copy cost
+    python benchmarks/moe_kernels.py --fit      # the per-copy cost the kernels imply (hardware/efficiency.yaml)
 
 Prints, per engine and GPU, the median and 10th-90th percentile of measured / predicted
 over the rows of tests/data/moe_kernel_times.csv in four token bands (predicted = the
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,24 +34,20 @@ def _cell(ratios: list[float]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--row-ns", type=float, help="per routed copy cost, ns (default: the shipped moe_row_overhead_us)")
-    ap.add_argument("--half-tokens", type=float, help="grouped-GEMM padding rows at the largest tile (default: shipped)")
+    ap.add_argument("--fit", action="store_true", help="print the per-copy cost that best fits the kernels, per engine and pooled")
     args = ap.parse_args(argv)
-    if args.row_ns is not None or args.half_tokens is not None:
-        base = {g: K._topology(g) for g in K.TOPOLOGY}
-        changes = {}
-        if args.row_ns is not None:
-            changes["moe_row_overhead_s"] = args.row_ns * 1e-9
-        if args.half_tokens is not None:
-            changes["moe_half_tokens"] = args.half_tokens
-        changed = {g: replace(t, efficiency=replace(t.efficiency, **changes)) for g, t in base.items()}
-        K._topology = changed.__getitem__
+    if args.fit:
+        for engines in [(e,) for e in K.ENGINES] + [K.ENGINES]:
+            print(f"{'+'.join(engines):20s} {K.fit_row_overhead(engines) * 1e9:4.0f} ns per routed copy")
+        return 0
     eff = K._topology("h200_sxm").efficiency
-    print(f"measured / predicted, median [p10-p90]; per-copy {eff.moe_row_overhead_s * 1e9:.0f} ns, "
+    row_s = eff.moe_row_overhead_s if args.row_ns is None else args.row_ns * 1e-9
+    print(f"measured / predicted, median [p10-p90]; per-copy {row_s * 1e9:.0f} ns, "
           f"padding {eff.moe_half_tokens:.0f} rows at the {eff.moe_max_tile_rows:.0f}-row tile")
     print(f"{'engine':8s} {'gpu':9s} {'rows':>5s}  " + "  ".join(f"{f'{lo}-{hi} tokens':>22s}" for lo, hi in BANDS)
           + "  fixed us")
-    for engine in ("trtllm", "sglang", "vllm"):
-        cs = K.compare(engine)
+    for engine in K.ENGINES:
+        cs = K.compare(engine, row_overhead_s=row_s)
         for gpu in [*sorted(K.TOPOLOGY), "all"]:
             sel = [c for c in cs if gpu in ("all", c.gpu)]
             fixed = statistics.median(c.fixed_s for c in sel if c.tokens == 4) * 1e6

@@ -74,3 +74,10 @@ def test_streaming_experts_at_a_third_of_hbm_fails_the_oracle(trtllm, monkeypatc
     slow = {g: replace(t, efficiency=replace(t.efficiency, hbm_fraction=t.efficiency.hbm_fraction * 0.366)) for g, t in base.items()}
     monkeypatch.setattr(K, "_topology", lambda g: slow[g])
     assert statistics.median(_band(K.compare("trtllm"), *DECODE)) < 0.7
+
+
+def test_the_shipped_per_copy_cost_is_the_one_the_kernels_imply():
+    """moe_row_overhead_us is measured, not fitted to serving records: it is the per-copy
+    cost that brings the model closest to the kernels of all three engines."""
+    eff = K._topology("h200_sxm").efficiency
+    assert eff.moe_row_overhead_s == pytest.approx(K.fit_row_overhead(), abs=1e-12)

@@ -9,13 +9,17 @@ op's fixed launch cost, read off the same table at one token, predict the other 
 
     from planner.analysis import moe_kernels
     rows = moe_kernels.compare()            # one Comparison per measured row
+    moe_kernels.fit_row_overhead()          # the per-copy cost the kernels imply (hardware/efficiency.yaml)
+
+The table ships with the source tree (tests/data), not with the installed package.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,11 +87,14 @@ def _expressible(r: dict) -> bool:
     return fmt.compute_dtype(acc.peak_flops) in acc.peak_flops
 
 
-def model_s(r: dict) -> float:
+def model_s(r: dict, row_overhead_s: float | None = None) -> float:
     """The cost model's routed-expert op for one measured row (even router: imbalance 1,
-    every token's k experts distinct, min(1, T k / E) of the experts busy)."""
+    every token's k experts distinct, min(1, T k / E) of the experts busy);
+    ``row_overhead_s`` replaces the shipped per-copy cost."""
     m, topo = _model(r["shape"]), _topology(r["gpu"])
     eff, acc = topo.efficiency, topo.accelerator
+    if row_overhead_s is not None:
+        eff = replace(eff, moe_row_overhead_s=row_overhead_s)
     fmt = formats.get(FORMAT[r["moe_dtype"]])
     T, tp, ep = int(r["num_tokens"]), int(r["moe_tp"]), int(r["moe_ep"])
     rx = routed_experts(m, eff, format_rate(topo, fmt), fmt.bytes_per_param, T, tp * ep, ep, tp, 1.0,
@@ -95,14 +102,29 @@ def model_s(r: dict) -> float:
     return float(rx.op_s(eff, acc.hbm_bw_bytes_per_s * eff.hbm_fraction, ACT_BYTES))
 
 
-def compare(engine: str | None = None, path: Path = TABLE) -> list[Comparison]:
+def compare(engine: str | None = None, path: Path = TABLE, row_overhead_s: float | None = None) -> list[Comparison]:
     rows = [r for r in _rows(path) if (engine is None or r["engine"] == engine) and _expressible(r)]
     key = lambda r: (r["engine"], r["gpu"], r["shape"], r["moe_dtype"], r["moe_tp"], r["moe_ep"])  # noqa: E731
-    fixed = {key(r): max(0.0, float(r["latency_us"]) * 1e-6 - model_s(r)) for r in rows if int(r["num_tokens"]) == 1}
+    model = {id(r): model_s(r, row_overhead_s) for r in rows}
+    fixed = {key(r): max(0.0, float(r["latency_us"]) * 1e-6 - model[id(r)]) for r in rows if int(r["num_tokens"]) == 1}
     return [Comparison(r["engine"], r["gpu"], r["shape"], r["moe_dtype"], int(r["moe_tp"]), int(r["moe_ep"]),
-                       int(r["num_tokens"]), float(r["latency_us"]) * 1e-6, model_s(r), fixed[key(r)])
+                       int(r["num_tokens"]), float(r["latency_us"]) * 1e-6, model[id(r)], fixed[key(r)])
             for r in rows if key(r) in fixed and int(r["num_tokens"]) > 1]
 
 
 def median_ratio(cs: list[Comparison]) -> float:
     return statistics.median(c.ratio for c in cs)
+
+
+ENGINES = ("trtllm", "sglang", "vllm")
+ROW_NS_GRID = tuple(float(x) for x in range(0, 31, 2))  # candidate per-copy costs, ns
+
+
+def fit_row_overhead(engines=ENGINES, grid_ns=ROW_NS_GRID, min_tokens: int = 16) -> float:
+    """The per-routed-copy cost (seconds) whose predictions sit closest to the measured
+    kernels: the smallest median |log(measured / predicted)| over every row of
+    ``min_tokens`` tokens or more (the one-token rows set each op's fixed cost)."""
+    def score(ns: float) -> float:
+        return statistics.median(abs(math.log(c.ratio)) for e in engines for c in compare(e, row_overhead_s=ns * 1e-9)
+                                 if c.tokens >= min_tokens)
+    return min(grid_ns, key=score) * 1e-9
