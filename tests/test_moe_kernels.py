@@ -1,8 +1,8 @@
 """The routed-expert physics against an independent oracle: fused-MoE op latencies
 measured per GPU by aiconfigurator's kernel collector (tests/data/moe_kernel_times.csv:
 TensorRT-LLM 1.3.0rc20, SGLang 0.5.14 and vLLM 0.24.0 on H100, H200 and B200, the
-shipped MoE models' expert shapes in their checkpoint formats). The constants were
-fitted to end-to-end serving records, never to this table.
+shipped MoE models' expert shapes in their checkpoint formats). The fitted constants
+come from end-to-end serving records; only the per-copy cost is read off this table.
 
 Ratios are measured / predicted, predicted = the cost model's routed-expert op
 (physics/routed.py) + the op's fixed launch cost read off the same table at one token."""
@@ -77,7 +77,18 @@ def test_streaming_experts_at_a_third_of_hbm_fails_the_oracle(trtllm, monkeypatc
 
 
 def test_the_shipped_per_copy_cost_is_the_one_the_kernels_imply():
-    """moe_row_overhead_us is measured, not fitted to serving records: it is the per-copy
-    cost that brings the model closest to the kernels of all three engines."""
+    """moe_row_overhead_us is read off the kernels, not fitted to serving records: the
+    shipped value scores within 0.002 (median |log ratio|) of the best per-copy cost
+    on the 2 ns grid (the scores of neighbouring values differ by less than that)."""
     eff = K._topology("h200_sxm").efficiency
-    assert eff.moe_row_overhead_s == pytest.approx(K.fit_row_overhead(), abs=1e-12)
+    best = K.fit_row_overhead()
+    assert K.row_overhead_score(eff.moe_row_overhead_s) <= K.row_overhead_score(best) + 0.002
+
+
+def test_the_tables_shapes_are_the_shipped_models():
+    """Each row's expert shape is the shipped model it stands for (hidden, expert width,
+    experts, top-k), so the oracle scores the planner's own models."""
+    for r in K._rows():
+        m = K._model(r["shape"])
+        assert (int(r["hidden_size"]), int(r["inter_size"]), int(r["num_experts"]), int(r["topk"])) == (
+            m.d_model, m.expert_d_ff, m.n_routed_experts, m.experts_per_token), r["shape"]

@@ -168,6 +168,8 @@ def test_expert_padding_is_paid_once_per_busy_expert_under_expert_parallelism(h1
     rate = h100.accelerator.peak_flops["fp8"] * eff.flops_fraction["fp8_block"]
     extra = m.n_moe_layers * 2 * busy * eff.moe_half_tokens * m.expert_params / S / rate
     assert one(s_pad.compute_s) - one(s_flat.compute_s) == pytest.approx(extra, rel=1e-9)
+
+
 def test_every_token_on_a_rank_costs_every_layer_the_per_token_time(h100, llama70, dsv3):
     """token_layer_overhead per token and layer, dense and MoE alike: the busiest rank's
     tokens (all of them under TP, a 1/d share under attention DP) times the layers.

@@ -76,7 +76,7 @@ def _g(case, value: float) -> float:
 
 
 def build_table(cases) -> Table:
-    """Exact affine coefficients of every case at every grid value (4 evaluations each)."""
+    """Exact affine coefficients of every case at every grid value (one plus one per affine constant)."""
     grid = tuple(itertools.product(*FREE_GRID.values()))
     batches = tuple(fidelity.predict(c).batch or None for c in cases)
     zero = {k: 0.0 for k in FREE_AFFINE}

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..inputs import formats
+from ..inputs.errors import InputError
 from ..inputs.query import load_workload
 from ..inputs.topology import build_topology
 from ..physics.gemm import format_rate
@@ -60,6 +61,8 @@ class Comparison:
 
 
 def _rows(path: Path = TABLE) -> list[dict]:
+    if not path.is_file():
+        raise InputError(f"{path}: the measured MoE kernel table ships with the source tree (tests/data), not the installed package")
     with open(path, newline="") as f:
         return list(csv.DictReader(line for line in f if not line.startswith("#")))
 
@@ -120,11 +123,15 @@ ENGINES = ("trtllm", "sglang", "vllm")
 ROW_NS_GRID = tuple(float(x) for x in range(0, 31, 2))  # candidate per-copy costs, ns
 
 
+def row_overhead_score(row_overhead_s: float, engines=ENGINES, min_tokens: int = 16) -> float:
+    """Median |log(measured / predicted)| over every row of ``min_tokens`` tokens or more
+    (the one-token rows set each op's fixed cost) with this per-copy cost."""
+    return statistics.median(abs(math.log(c.ratio)) for e in engines for c in compare(e, row_overhead_s=row_overhead_s)
+                             if c.tokens >= min_tokens)
+
+
 def fit_row_overhead(engines=ENGINES, grid_ns=ROW_NS_GRID, min_tokens: int = 16) -> float:
-    """The per-routed-copy cost (seconds) whose predictions sit closest to the measured
-    kernels: the smallest median |log(measured / predicted)| over every row of
-    ``min_tokens`` tokens or more (the one-token rows set each op's fixed cost)."""
-    def score(ns: float) -> float:
-        return statistics.median(abs(math.log(c.ratio)) for e in engines for c in compare(e, row_overhead_s=ns * 1e-9)
-                                 if c.tokens >= min_tokens)
-    return min(grid_ns, key=score) * 1e-9
+    """The per-routed-copy cost (seconds) on the grid whose predictions sit closest to the
+    measured kernels (the first of equal scores). It depends on the other constants of the
+    routed op, the fitted grouped-GEMM padding among them (docs/fidelity.md item 20)."""
+    return min(grid_ns, key=lambda ns: row_overhead_score(ns * 1e-9, engines, min_tokens)) * 1e-9
