@@ -119,8 +119,9 @@ def step_terms(
     shared_gemm = 2 * Tr * m.n_shared_experts / tp * m.expert_params  # a dense GEMM on the rank's tokens
     # the routed experts' fused op (routed.py): grouped GEMMs whose rate follows the tokens
     # each busy expert gets, the expert weights they read, permutes and per-copy set-up
+    # (all zero for a dense model, which routes nothing)
     rx = routed_experts(m, eff, r_routed, wp.bytes("routed_experts"), T, S, ep, moe_tp, imb,
-                        experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T)) if m.is_moe else None
+                        experts_touched_fraction(m.n_routed_experts, m.experts_per_token, T))
 
     # -- per-layer bytes read on one GPU
     shards = np.minimum(tp, m.kv_shardable_heads)
@@ -131,7 +132,7 @@ def step_terms(
     attn_w = m.attn_params_per_layer * wp.bytes("attention") / tp
     dense_w = m.dense_mlp_params * wp.bytes("dense_ffn") / tp
     shared_w = m.n_shared_experts * m.expert_params * wp.bytes("shared_experts") / tp
-    routed_w = rx.weight_bytes if m.is_moe else 0.0
+    routed_w = rx.weight_bytes
 
     # -- roofline per kernel: the attention projections, the MLP (or experts) and the
     # attention core run one after another, each bound by its own FLOPs or bytes
@@ -142,8 +143,8 @@ def step_terms(
     mlp_dense = np.maximum(dense_gemm / r_dense, dense_w / hbm)
     # shared experts and routed experts are separate kernels; a routed expert's padded
     # tile runs while its weights stream in, so the larger of the two binds (max, not sum)
-    c_routed = rx.flops / rx.rate_flops_per_s if m.is_moe else 0.0
-    mlp_moe = np.maximum(shared_gemm / r_shared, shared_w / hbm) + (rx.gemm_s(hbm) if m.is_moe else 0.0)
+    c_routed = rx.flops / rx.rate_flops_per_s
+    mlp_moe = np.maximum(shared_gemm / r_shared, shared_w / hbm) + rx.gemm_s(hbm)
     attn_core = np.maximum(c_attn, kv_t)
     roof_d, roof_m = proj + mlp_dense + attn_core, proj + mlp_moe + attn_core  # one layer of each kind
     c_dense = attn_gemm / r_attn + dense_gemm / r_dense + c_attn
@@ -171,14 +172,14 @@ def step_terms(
     # MLP activation, expert permutes): activation reads+writes per token and layer
     act_rows = Tr * eff.elementwise_passes * m.d_model
     hidden_dense = Tr * m.d_ff / tp  # MLP hidden activations on this GPU
-    hidden_moe = (rx.hidden_elems if m.is_moe else 0.0) + Tr * m.n_shared_experts / tp * m.expert_d_ff
+    hidden_moe = rx.hidden_elems + Tr * m.n_shared_experts / tp * m.expert_d_ff
     elem_dense = (act_rows + eff.mlp_intermediate_passes * hidden_dense) * ab / hbm
     # each routed copy of a token (k per token, imbalance on the busiest GPU) is also
     # permuted, quantised, written by the second GEMM and gathered back, d_model wide
-    routed_rows = rx.row_elems if m.is_moe else 0.0
+    routed_rows = rx.row_elems
     elem_moe = (act_rows + routed_rows + eff.mlp_intermediate_passes * hidden_moe) * ab / hbm
     # + a fixed time per routed copy this GPU takes (each GPU of an expert group does), beyond FLOPs and bytes
-    row_t = rx.copies * eff.moe_row_overhead_s if m.is_moe else 0.0
+    row_t = rx.copies * eff.moe_row_overhead_s
     # + a fixed time per token the busiest rank carries, every layer, dense or MoE: the
     # per-token work a layer's kernels do beyond the FLOPs, bytes and passes counted above
     token_t = Tr * eff.token_layer_overhead_s
