@@ -60,11 +60,13 @@ class Comparison:
         return self.measured_s / (self.model_s + self.fixed_s)
 
 
-def _rows(path: Path = TABLE) -> list[dict]:
+@lru_cache(maxsize=None)
+def _rows(path: Path = TABLE) -> tuple[dict, ...]:
+    """The table's rows, read once (the rows are not modified)."""
     if not path.is_file():
         raise InputError(f"{path}: the measured MoE kernel table ships with the source tree (tests/data), not the installed package")
     with open(path, newline="") as f:
-        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+        return tuple(csv.DictReader(line for line in f if not line.startswith("#")))
 
 
 @lru_cache(maxsize=None)
@@ -90,48 +92,58 @@ def _expressible(r: dict) -> bool:
     return fmt.compute_dtype(acc.peak_flops) in acc.peak_flops
 
 
-def model_s(r: dict, row_overhead_s: float | None = None) -> float:
-    """The cost model's routed-expert op for one measured row (even router: imbalance 1,
-    every token's k experts distinct, min(1, T k / E) of the experts busy);
-    ``row_overhead_s`` replaces the shipped per-copy cost."""
-    m, topo = _model(r["shape"]), _topology(r["gpu"])
-    eff, acc = topo.efficiency, topo.accelerator
-    if row_overhead_s is not None:
-        eff = replace(eff, moe_row_overhead_s=row_overhead_s)
-    fmt = formats.get(FORMAT[r["moe_dtype"]])
-    T, tp, ep = int(r["num_tokens"]), int(r["moe_tp"]), int(r["moe_ep"])
-    rx = routed_experts(m, eff, format_rate(topo, fmt), fmt.bytes_per_param, T, tp * ep, ep, tp, 1.0,
-                        min(1.0, T * m.experts_per_token / m.n_routed_experts))
-    return float(rx.op_s(eff, acc.hbm_bw_bytes_per_s * eff.hbm_fraction, ACT_BYTES))
+def _routed_rows(engine: str | None, path: Path = TABLE) -> list[tuple[dict, float, float, float]]:
+    """Each expressible row with the cost model's routed-expert op for it, split into the
+    part without the per-copy cost, the routed copies and the shipped per-copy cost
+    (even router: imbalance 1, every token's k experts distinct, min(1, T k / E) of the
+    experts busy). The op is linear in the per-copy cost, so a fit over it costs one pass."""
+    out = []
+    for r in _rows(path):
+        if (engine is not None and r["engine"] != engine) or not _expressible(r):
+            continue
+        m, topo = _model(r["shape"]), _topology(r["gpu"])
+        eff, acc = topo.efficiency, topo.accelerator
+        fmt = formats.get(FORMAT[r["moe_dtype"]])
+        T, tp, ep = int(r["num_tokens"]), int(r["moe_tp"]), int(r["moe_ep"])
+        rx = routed_experts(m, eff, format_rate(topo, fmt), fmt.bytes_per_param, T, tp * ep, ep, tp, 1.0,
+                            min(1.0, T * m.experts_per_token / m.n_routed_experts))
+        base = rx.op_s(replace(eff, moe_row_overhead_s=0.0), acc.hbm_bw_bytes_per_s * eff.hbm_fraction, ACT_BYTES)
+        out.append((r, float(base), float(rx.copies), eff.moe_row_overhead_s))
+    return out
+
+
+def _comparisons(routed: list[tuple[dict, float, float, float]], row_overhead_s: float | None) -> list[Comparison]:
+    key = lambda r: (r["engine"], r["gpu"], r["shape"], r["moe_dtype"], r["moe_tp"], r["moe_ep"])  # noqa: E731
+    model = {id(r): base + copies * (shipped if row_overhead_s is None else row_overhead_s) for r, base, copies, shipped in routed}
+    fixed = {key(r): max(0.0, float(r["latency_us"]) * 1e-6 - model[id(r)]) for r, *_ in routed if int(r["num_tokens"]) == 1}
+    return [Comparison(r["engine"], r["gpu"], r["shape"], r["moe_dtype"], int(r["moe_tp"]), int(r["moe_ep"]),
+                       int(r["num_tokens"]), float(r["latency_us"]) * 1e-6, model[id(r)], fixed[key(r)])
+            for r, *_ in routed if key(r) in fixed and int(r["num_tokens"]) > 1]
 
 
 def compare(engine: str | None = None, path: Path = TABLE, row_overhead_s: float | None = None) -> list[Comparison]:
-    rows = [r for r in _rows(path) if (engine is None or r["engine"] == engine) and _expressible(r)]
-    key = lambda r: (r["engine"], r["gpu"], r["shape"], r["moe_dtype"], r["moe_tp"], r["moe_ep"])  # noqa: E731
-    model = {id(r): model_s(r, row_overhead_s) for r in rows}
-    fixed = {key(r): max(0.0, float(r["latency_us"]) * 1e-6 - model[id(r)]) for r in rows if int(r["num_tokens"]) == 1}
-    return [Comparison(r["engine"], r["gpu"], r["shape"], r["moe_dtype"], int(r["moe_tp"]), int(r["moe_ep"]),
-                       int(r["num_tokens"]), float(r["latency_us"]) * 1e-6, model[id(r)], fixed[key(r)])
-            for r in rows if key(r) in fixed and int(r["num_tokens"]) > 1]
-
-
-def median_ratio(cs: list[Comparison]) -> float:
-    return statistics.median(c.ratio for c in cs)
+    """measured vs predicted for every row of ``engine`` (all engines: None) past one token;
+    ``row_overhead_s`` replaces the shipped per-copy cost."""
+    return _comparisons(_routed_rows(engine, path), row_overhead_s)
 
 
 ENGINES = ("trtllm", "sglang", "vllm")
 ROW_NS_GRID = tuple(float(x) for x in range(0, 31, 2))  # candidate per-copy costs, ns
 
 
+def _score(cs: list[Comparison], min_tokens: int) -> float:
+    return statistics.median(abs(math.log(c.ratio)) for c in cs if c.tokens >= min_tokens)
+
+
 def row_overhead_score(row_overhead_s: float, engines=ENGINES, min_tokens: int = 16) -> float:
     """Median |log(measured / predicted)| over every row of ``min_tokens`` tokens or more
     (the one-token rows set each op's fixed cost) with this per-copy cost."""
-    return statistics.median(abs(math.log(c.ratio)) for e in engines for c in compare(e, row_overhead_s=row_overhead_s)
-                             if c.tokens >= min_tokens)
+    return _score([c for e in engines for c in compare(e, row_overhead_s=row_overhead_s)], min_tokens)
 
 
 def fit_row_overhead(engines=ENGINES, grid_ns=ROW_NS_GRID, min_tokens: int = 16) -> float:
     """The per-routed-copy cost (seconds) on the grid whose predictions sit closest to the
     measured kernels (the first of equal scores). It depends on the other constants of the
     routed op, the fitted grouped-GEMM padding among them (docs/fidelity.md item 20)."""
-    return min(grid_ns, key=lambda ns: row_overhead_score(ns * 1e-9, engines, min_tokens)) * 1e-9
+    routed = [x for e in engines for x in _routed_rows(e)]
+    return min(grid_ns, key=lambda ns: _score(_comparisons(routed, ns * 1e-9), min_tokens)) * 1e-9
