@@ -75,6 +75,7 @@ MUTANTS = [
      "    token_t = T * eff.token_layer_overhead_s\n", 0),
     ("no per-copy cost of routed tokens", CM, "eff.moe_layer_overhead_s + row_t)", "eff.moe_layer_overhead_s)", 0),
     ("routed copies split over tensor-parallel experts", RX, "copies=T * k * imb * moe_tp / S", "copies=T * k * imb / S", 0),
+    ("the busiest group's hidden pass at the mean load", RX, "hidden_elems=T * k * imb / S * m.expert_d_ff", "hidden_elems=T * k / S * m.expert_d_ff", 0),
     ("sliding-window layers held at full context", CM, "(m.kv_tokens_held(w.kv_len) if windowed else m.n_layers * w.kv_len)",
      "m.n_layers * w.kv_len", 0),
     ("the engine's KV sizing of sliding-window layers ignored", CM, "kv_bytes_per_gpu(w, Lb, B, eff.swa_kv_windowed)", "kv_bytes_per_gpu(w, Lb, B)", 0),

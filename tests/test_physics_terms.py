@@ -214,6 +214,22 @@ def test_expert_imbalance_loads_the_busiest_gpu_only_when_experts_are_spread(h10
     assert one(shared[0]) == pytest.approx(one(shared[1]), rel=1e-12)
 
 
+def test_the_busiest_expert_group_carries_its_load_in_every_per_row_pass(h100, dsv3):
+    """EP8 with the busiest group at 1.7x the mean: its GEMM FLOPs, the permute passes of
+    its rows, the pass over its experts' hidden activations and its per-copy set-up all
+    scale by 1.7 (each is work per routed row); the expert weights it reads do not."""
+    from planner.physics.routed import routed_experts
+    m, eff = dsv3.model, h100.efficiency
+    T = np.array([4096.0])
+    even, busy = (routed_experts(m, eff, 1e15, 1.0, T, 8, 8, 1, imb, 0.3) for imb in (1.0, 1.7))
+    for field in ("flops", "row_elems", "hidden_elems", "copies"):
+        assert one(getattr(busy, field)) == pytest.approx(1.7 * one(getattr(even, field)), rel=1e-12), field
+    assert one(even.hidden_elems) == pytest.approx(4096 * m.experts_per_token / 8 * m.expert_d_ff, rel=1e-12)
+    assert one(busy.weight_bytes) == pytest.approx(1.7 * one(even.weight_bytes), rel=1e-12)  # 0.3 x 1.7 of the experts touched
+    full = routed_experts(m, eff, 1e15, 1.0, T, 8, 8, 1, 1.7, 0.8)
+    assert one(full.weight_bytes) == pytest.approx(np.ceil(m.n_routed_experts / 8) * m.expert_params, rel=1e-12)  # never past all of them
+
+
 def test_mla_kv_read_is_the_whole_latent_on_every_tp_rank(h100, dsv3):
     """MLA caches one latent per token that every TP rank reads whole: the KV time of a
     decode step is B * ctx * (kv_lora + rope) * bytes per layer, whatever t is."""

@@ -55,6 +55,6 @@ def routed_experts(m, eff: Efficiency, gemm_rate_flops_per_s: float, bytes_per_p
         rate_flops_per_s=rate,
         weight_bytes=resident * np.minimum(1.0, _b(touched) * imb),
         row_elems=T * k * imb / S * eff.moe_row_passes * m.d_model,
-        hidden_elems=T * k / S * m.expert_d_ff,
+        hidden_elems=T * k * imb / S * m.expert_d_ff,
         copies=T * k * imb * moe_tp / S,
     )
