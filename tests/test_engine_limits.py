@@ -123,13 +123,18 @@ def test_limits_are_read_as_the_exporter_reads_them() -> None:
 
 
 def test_a_plan_the_exporter_would_refuse_is_refused_in_one_line_not_returned() -> None:
-    """GPU 1 down on a GB200 rack: the cheapest replicas start mid-tray and straddle trays
-    unevenly; the planner says so rather than hand over a plan the exporter refuses, and
-    with the whole tray marked down (the advice) the plan exports."""
+    """GPU 1 down on a GB200 rack: the replicas keep to whole trays around it and the plan
+    exports. With one or two GPUs down on every tray (3, 2, 3, 2 ... left) a DeepSeek
+    replica cannot avoid trays holding different numbers of its GPUs: the planner says
+    so rather than hand over a plan the exporter refuses, and with whole trays marked
+    down (the advice) the plan exports."""
     from planner.inputs.errors import InfeasibleError
 
+    p = api.plan("deepseek-v3", "gb200-nvl72", Query(unavailable_gpus=(1,)), time_limit_s=20, engine="sglang", mode="agg")
+    assert launch_commands(p.to_dict(), "sglang")
+    ragged = tuple(g for tray in range(18) for g in ([4 * tray] if tray % 2 == 0 else [4 * tray, 4 * tray + 1]))
     with pytest.raises(InfeasibleError, match=r"^engine: .*sglang cannot launch.*mark whole hosts unavailable"):
-        api.plan("deepseek-v3", "gb200-nvl72", Query(unavailable_gpus=(1,)), time_limit_s=20, engine="sglang", mode="agg")
+        api.plan("deepseek-v3", "gb200-nvl72", Query(unavailable_gpus=ragged), time_limit_s=20, engine="sglang", mode="agg")
     p = api.plan("deepseek-v3", "gb200-nvl72", Query(unavailable_gpus=(0, 1, 2, 3)), time_limit_s=20, engine="sglang")
     assert launch_commands(p.to_dict(), "sglang")
 

@@ -102,17 +102,43 @@ def assign_gpus(topo: Topology, pieces_per_option: list[list[int]], chunk_sizes:
     """Concrete GPU ids: for each option, for each replica, its GPU ids in
     piece order. Pieces of one replica land in distinct domains (dealt
     round-robin, possible because no domain holds more pieces of an option
-    than there are replicas of it)."""
+    than there are replicas of it). Inside a domain the largest pieces are placed
+    first and each keeps to whole hosts where it can (``_take``): an engine runs
+    the same number of ranks on every node of an instance."""
     free = {j: topo.available_in(j) for j in range(topo.n_domains)}
+    slots = [[j for j in range(len(counts)) for _ in range(counts[j])] for counts in pieces_per_option]
+    order = sorted(((i, n) for i in range(len(slots)) for n in range(len(slots[i]))), key=lambda k: -chunk_sizes[k[0]])
+    taken: dict[tuple[int, int], list[int]] = {}
+    for i, n in order:
+        j = slots[i][n]
+        taken[i, n] = _take(free[j], chunk_sizes[i], topo.gpus_per_host)
+        used = set(taken[i, n])
+        free[j] = [g for g in free[j] if g not in used]
     out: list[list[list[int]]] = []
-    for i, counts in enumerate(pieces_per_option):
-        slots = [j for j in range(len(counts)) for _ in range(counts[j])]
+    for i in range(len(slots)):
         replicas: list[list[int]] = [[] for _ in range(reps[i])]
-        for n, j in enumerate(slots):
-            take, free[j] = free[j][: chunk_sizes[i]], free[j][chunk_sizes[i]:]
-            replicas[n % reps[i]].extend(take)
+        for n in range(len(slots[i])):
+            replicas[n % reps[i]].extend(taken[i, n])
         out.append(replicas)
     return out
+
+
+def _take(free: list[int], size: int, per_host: int) -> list[int]:
+    """``size`` of the ``free`` GPU ids (ascending): within the fullest host that holds
+    them all when the piece fits on one host, else on hosts it has to itself, else
+    the first free ones."""
+    hosts: dict[int, list[int]] = {}
+    for g in free:
+        hosts.setdefault(g // per_host, []).append(g)
+    if size <= per_host:
+        fits = [h for h, gs in hosts.items() if len(gs) >= size]
+        if fits:
+            return hosts[min(fits, key=lambda h: (len(hosts[h]), h))][:size]
+    elif size % per_host == 0:
+        whole = [h for h, gs in hosts.items() if len(gs) == per_host]
+        if len(whole) >= size // per_host:
+            return [g for h in whole[: size // per_host] for g in hosts[h]]
+    return free[:size]
 
 
 def groups(gpu_ids: list[int], row: dict[str, int]) -> list[dict[str, Any]]:
