@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "tests/test_review_physics.py", "tests/test_expert_load.py",
-         "tests/test_moe_kernels.py"]
+         "tests/test_moe_kernels.py", "tests/test_allreduce_kernels.py"]
 COPY = ["planner", "hardware", "workloads", "topologies", "models", "tests", "pyproject.toml"]
 CM = "planner/physics/costmodel.py"
 EL = "planner/physics/expert_load.py"
@@ -68,13 +68,17 @@ MUTANTS = [
     ("the exchange quantised whatever the engine", CM, " if eff.moe_dispatch_quantized else ab", "", 0),
     ("an all-gather across nodes sends a copy per remote GPU", "planner/physics/expert_comm.py",
      "relayed = prefill or eff.moe_allgather", "relayed = prefill", 0),
-    ("all-reduce without the ring factor", CM, "2 * (tp - 1) / tp * ar_size", "ar_size", 0),
+    ("all-reduce without the ring factor", "planner/physics/allreduce.py", "2 * (n - 1) / n * _b(nbytes) / bw", "_b(nbytes) / bw", 0),
     ("no per-step overhead", CM, "    overhead = per_layers + eff.step_overhead_s\n", "    overhead = per_layers\n", 0),
     ("no per-token cost of a layer", CM, "    token_t = Tr * eff.token_layer_overhead_s\n", "    token_t = 0.0\n", 0),
     ("per-token cost on every rank's tokens (not the busiest rank's)", CM, "    token_t = Tr * eff.token_layer_overhead_s\n",
      "    token_t = T * eff.token_layer_overhead_s\n", 0),
     ("no per-copy cost of routed tokens", CM, "eff.moe_layer_overhead_s + row_t)", "eff.moe_layer_overhead_s)", 0),
     ("routed copies split over tensor-parallel experts", RX, "copies=T * k * imb * moe_tp / S", "copies=T * k * imb / S", 0),
+    ("experts behind tensor-parallel attention exchange tokens anyway", CM, "ep_layer = np.where(S == tp, ar, exchange) if m.is_moe else 0.0",
+     "ep_layer = exchange if m.is_moe else 0.0", 0),
+    ("the engines' all-reduce kernel for any group size", "planner/physics/allreduce.py", "n <= eff.custom_allreduce_max_gpus", "n > 0", 0),
+    ("the NCCL all-reduce floor for the engines' all-reduce", "hardware/efficiency.yaml", "allreduce_latency_us: 5.75", "allreduce_latency_us: 15.5", 0),
     ("the busiest group's hidden pass at the mean load", RX, "hidden_elems=T * k * imb / S * m.expert_d_ff", "hidden_elems=T * k / S * m.expert_d_ff", 0),
     ("sliding-window layers held at full context", CM, "(m.kv_tokens_held(w.kv_len) if windowed else m.n_layers * w.kv_len)",
      "m.n_layers * w.kv_len", 0),

@@ -32,7 +32,7 @@ def test_a_plan_for_an_engine_exports_for_it(engine, workload, topology, query) 
 
 
 @pytest.mark.parametrize("workload,topology,query,refused", [
-    ("deepseek-v3", "gb200-nvl72", Query(), {"vllm", "sglang"}),  # the default plan: attention DP with pipeline stages
+    ("deepseek-v3", "gb200-nvl72", Query(), {"vllm", "sglang", "trtllm"}),  # the default plan: attention DP with pipeline stages, and TP2 x DP2
     ("qwen3-235b-a22b", "hgx-h100", Query(domains=1), {"trtllm"}),  # attention TP x DP
 ])
 def test_without_the_engine_the_search_picks_what_an_engine_refuses(workload, topology, query, refused) -> None:

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, PositiveFloat, model_validator
 from . import units
 from .datafiles import read_yaml, resolve
 from .errors import InputError
-from .ranges import FRACTION, FRACTION0, HBM_GB, HBM_TB_PER_S, LATENCY_US, MEMORY_GB, PASSES, TFLOPS, TOKENS, TOKENS_F, VARIATION, WATTS
+from .ranges import FRACTION, FRACTION0, HBM_GB, HBM_TB_PER_S, LATENCY_US, MEMORY_GB, PARALLEL, PASSES, TFLOPS, TOKENS, TOKENS_F, VARIATION, WATTS
 from .schema import Strict, given, validate
 
 # keys of flops_fraction: compute precisions, plus block-scaled FP8 (its own measured fraction)
@@ -84,6 +84,9 @@ class EfficiencyFields(Strict):
     scale_out_bw_fraction: Optional[FRACTION.type] = None
     allreduce_latency_us: Optional[LATENCY_US.type] = None
     alltoall_latency_us: Optional[LATENCY_US.type] = None
+    allgather_latency_us: Optional[LATENCY_US.type] = None
+    nccl_allreduce_latency_us: Optional[LATENCY_US.type] = None
+    custom_allreduce_max_gpus: Optional[PARALLEL.type] = None
     scale_out_latency_us: Optional[LATENCY_US.type] = None
     p2p_latency_us: Optional[LATENCY_US.type] = None
     layer_overhead_us: Optional[LATENCY_US.type] = None
@@ -187,6 +190,9 @@ class Efficiency:
     swa_kv_windowed: bool = True  # the KV cache holds only the window of a sliding-window layer (False: the whole context)
     moe_allgather: bool = False  # attention-DP experts exchange tokens by all-gather + reduce-scatter (False: all-to-all)
     moe_dispatch_quantized: bool = True  # dispatch sends tokens in the experts' GEMM precision (False: activation precision)
+    allgather_latency_s: float = 0.0  # fixed latency of one all-gather or reduce-scatter of an MoE exchange (NCCL)
+    nccl_allreduce_latency_s: float = 0.0  # fixed latency of an all-reduce over more GPUs than the engines' own kernel serves (NCCL)
+    custom_allreduce_max_gpus: int = 8  # largest group the engines' own all-reduce kernel serves; beyond it NCCL
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction
@@ -196,6 +202,8 @@ class Efficiency:
 _US_FIELDS = {
     "allreduce_latency_us": "allreduce_latency_s",
     "alltoall_latency_us": "alltoall_latency_s",
+    "allgather_latency_us": "allgather_latency_s",
+    "nccl_allreduce_latency_us": "nccl_allreduce_latency_s",
     "scale_out_latency_us": "scale_out_latency_s",
     "p2p_latency_us": "p2p_latency_s",
     "layer_overhead_us": "layer_overhead_s",

@@ -19,6 +19,7 @@ from ..inputs.topology import Topology, scale_up_group_bw
 from ..inputs.workload import Workload
 
 from . import speculative as spec
+from .allreduce import allreduce_s
 from .expert_comm import dispatch_combine_s
 from .expert_load import busiest_group_factor
 from .gemm import _b  # float64 arrays, one definition for the physics modules
@@ -155,18 +156,19 @@ def step_terms(
     # -- communication per layer. A collective inside a group of GPUs uses the links
     # that group has (all of a GPU's links through a switch; on a mesh or torus only
     # those to the group's members: scale_up_group_bw)
-    up_bw = scale_up_group_bw(topo, tp) * eff.scale_up_bw_fraction
     a2a_bw = np.minimum(topo.alltoall_bw_per_gpu, scale_up_group_bw(topo, np.minimum(S, topo.domain_size))) * eff.scale_up_bw_fraction
     out_bw = topo.scale_out_bw_per_gpu * eff.scale_out_bw_fraction
-    ar_size = Tr * m.d_model * ab
-    ar = np.where(tp > 1, 2 * (tp - 1) / tp * ar_size / np.maximum(up_bw, 1.0) + eff.allreduce_latency_s, 0.0)
+    ar = allreduce_s(topo, tp, Tr * m.d_model * ab)  # one all-reduce of the layer's activations over the TP group
     # MoE dispatch/combine (expert_comm.py). Dispatch carries tokens already quantised to
     # the experts' GEMM precision (never wider than the activations; an engine that
     # quantises after the exchange, ``moe_dispatch_quantized`` false, sends activations);
     # combine returns activation-precision partial sums.
     disp_b = min(ab, units.dtype_bytes(formats.get(wp.routed_experts).compute_dtype(acc.peak_flops))) if eff.moe_dispatch_quantized else ab
     shape = {"Tr": Tr, "tp": tp, "ep": ep, "moe_tp": moe_tp, "S": S, "domains": _b(L.stage_domains), "disp_b": disp_b, "ab": ab}
-    ep_layer = dispatch_combine_s(m, eff, {"a2a": a2a_bw, "out": out_bw}, shape, prefill) if m.is_moe else 0.0
+    # With attention tensor-parallel over the whole stage (S = tp) every GPU already holds
+    # every token: nothing is dispatched, and the expert outputs meet in one all-reduce
+    exchange = dispatch_combine_s(m, eff, {"a2a": a2a_bw, "out": out_bw}, shape, prefill)
+    ep_layer = np.where(S == tp, ar, exchange) if m.is_moe else 0.0
 
     # memory-bound elementwise kernels (norms, residual adds, rope, quantisation, the
     # MLP activation, expert permutes): activation reads+writes per token and layer

@@ -43,11 +43,11 @@ def dispatch_combine_s(m, eff, bw: dict, shape: dict, prefill: bool) -> np.ndarr
     k = m.experts_per_token
     # elements per direction, the remote domains a token reaches, the latency floor
     if eff.moe_allgather:  # every GPU receives the other S - 1 GPUs' tokens, routed or not
-        vol, reach, floor = (Tr / tp) * m.d_model * (S - 1), nd - 1, eff.allreduce_latency_s
+        vol, reach, floor = (Tr / tp) * m.d_model * (S - 1), nd - 1, eff.allgather_latency_s
     else:  # each token goes to the GPUs of the expert groups it routes to
         groups = ep * (1 - np.power(1 - 1 / ep, k))
         vol = (Tr / tp) * groups * moe_tp * m.d_model * (S - 1) / S
-        reach, floor = remote_domains_per_token(nd, k), np.where(ep > 1, eff.alltoall_latency_s, eff.allreduce_latency_s)
+        reach, floor = remote_domains_per_token(nd, k), np.where(ep > 1, eff.alltoall_latency_s, eff.allgather_latency_s)
     direct = vol * (nd - 1) / nd  # of which leave the domain, one copy per remote GPU
     forwarded = np.minimum(direct, (Tr / tp) * m.d_model * reach)
     relayed = prefill or eff.moe_allgather  # a collective crosses to each remote domain once and fans out there
