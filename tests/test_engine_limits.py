@@ -124,10 +124,12 @@ def test_limits_are_read_as_the_exporter_reads_them() -> None:
 
 def test_a_plan_the_exporter_would_refuse_is_refused_in_one_line_not_returned() -> None:
     """GPU 1 down on a GB200 rack: the replicas keep to whole trays around it and the plan
-    exports. With one or two GPUs down on every tray (3, 2, 3, 2 ... left) a DeepSeek
-    replica cannot avoid trays holding different numbers of its GPUs: the planner says
-    so rather than hand over a plan the exporter refuses, and with whole trays marked
-    down (the advice) the plan exports."""
+    exports. With one or two GPUs down on every tray (3, 2, 3, 2 ... left) the placer,
+    which keeps a piece to one tray or to whole trays and otherwise takes GPUs in order,
+    leaves a 12-GPU DeepSeek replica on trays holding 3, 2, 3, 2, 2 of it (an even split,
+    3 x 4 or 2 x 6, exists but is not searched): the planner says so rather than hand over
+    a plan the exporter refuses, and with whole trays marked down (the advice) the plan
+    exports."""
     from planner.inputs.errors import InfeasibleError
 
     p = api.plan("deepseek-v3", "gb200-nvl72", Query(unavailable_gpus=(1,)), time_limit_s=20, engine="sglang", mode="agg")

@@ -37,7 +37,7 @@ from . import fidelity
 FREE_AFFINE: dict[str, tuple[float, float, str]] = {
     "layer_overhead_s": (0.0, 60e-6, "a layer launches ~15-40 small kernels (norms, rope, quantisation, activation, residual, "
                          "GEMM and attention launches) at the 1.1-1.5 us on-device floor of a small op (hardware.md 8.6)"),
-    "step_overhead_s": (0.0, 1e-3, "scheduling, sampling and launch per step; same bound"),
+    "step_overhead_s": (0.0, 1e-3, "scheduling, sampling and launch per step: below a batch-1 step of the smallest shipped model"),
     "moe_layer_overhead_s": (0.0, 400e-6, "router, top-k, permutes: below a dense layer's whole time at batch 1"),
     "request_overhead_s": (0.0, 50e-3, "per-request set-up and first sampling: below the tens of ms a batch-1 request on a short prompt takes to its first token in serving benchmarks"),
     "token_layer_overhead_s": (0.0, 400e-9, "per token and layer, every layer: at 400 ns a token would cost as much as ~65 reads "

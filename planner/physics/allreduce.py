@@ -21,9 +21,8 @@ from .gemm import _b
 
 def allreduce_s(topo: Topology, gpus, nbytes) -> np.ndarray:
     """Seconds of one all-reduce of ``nbytes`` per GPU over ``gpus`` GPUs (0 for one GPU)."""
-    n = _b(gpus)
-    bw = np.maximum(scale_up_group_bw(topo, n) * topo.efficiency.scale_up_bw_fraction, 1.0)
-    eff = topo.efficiency
+    n, eff = _b(gpus), topo.efficiency
+    bw = np.maximum(scale_up_group_bw(topo, n) * eff.scale_up_bw_fraction, 1.0)
     # the engines' own kernel up to the group it serves, NCCL beyond
     latency = np.where(n <= eff.custom_allreduce_max_gpus, eff.allreduce_latency_s, eff.nccl_allreduce_latency_s)
     return np.where(n > 1, 2 * (n - 1) / n * _b(nbytes) / bw + latency, 0.0)
