@@ -12,22 +12,15 @@ over the rows of tests/data/allreduce_times.csv in four message-size bands.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from moe_kernels import band_cell  # noqa: E402  (benchmarks/moe_kernels.py: the same cells)
 from planner.analysis import allreduce_kernels as A  # noqa: E402
 
 BANDS = ((4096, 65536), (65537, A.DECODE_MAX_ELEMENTS), (A.DECODE_MAX_ELEMENTS + 1, 2**23), (2**23 + 1, 2**26))
-
-
-def _cell(ratios: list[float]) -> str:
-    if not ratios:
-        return "-"
-    r = sorted(ratios)
-    return f"{statistics.median(r):.2f} [{r[len(r) // 10]:.2f}-{r[9 * len(r) // 10]:.2f}]"
 
 
 def main(argv=None) -> int:
@@ -45,7 +38,7 @@ def main(argv=None) -> int:
     for engine in ("vllm", "sglang", "trtllm", "all"):
         for gpu in [*sorted(A.TOPOLOGY), "all"]:
             sel = [c for c in rows if engine in ("all", c.engine) and gpu in ("all", c.gpu)]
-            cells = "  ".join(f"{_cell([c.ratio for c in sel if lo <= c.elements <= hi]):>24s}" for lo, hi in BANDS)
+            cells = "  ".join(f"{band_cell([c.ratio for c in sel if lo <= c.elements <= hi]):>24s}" for lo, hi in BANDS)
             print(f"{engine:8s} {gpu:9s} {len(sel):5d}  {cells}")
     return 0
 

@@ -24,7 +24,8 @@ from planner.analysis import moe_kernels as K  # noqa: E402
 BANDS = ((4, 4), (16, 256), (1024, 1024), (4096, 16384))
 
 
-def _cell(ratios: list[float]) -> str:
+def band_cell(ratios: list[float]) -> str:
+    """Median and 10th-90th percentile of ratios, as the kernel tables print them."""
     if not ratios:
         return "-"
     r = sorted(ratios)
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
         for gpu in [*sorted(K.TOPOLOGY), "all"]:
             sel = [c for c in cs if gpu in ("all", c.gpu)]
             fixed = statistics.median(c.fixed_s for c in sel if c.tokens == 4) * 1e6
-            cells = "  ".join(f"{_cell([c.ratio for c in sel if lo <= c.tokens <= hi]):>22s}" for lo, hi in BANDS)
+            cells = "  ".join(f"{band_cell([c.ratio for c in sel if lo <= c.tokens <= hi]):>22s}" for lo, hi in BANDS)
             print(f"{engine:8s} {gpu:9s} {len(sel):5d}  {cells}  {fixed:8.1f}")
     return 0
 
