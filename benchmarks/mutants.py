@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_physics_terms.py", "tests/test_costmodel_physics.py", "tests/test_review_physics.py", "tests/test_expert_load.py",
-         "tests/test_moe_kernels.py", "tests/test_allreduce_kernels.py"]
+         "tests/test_moe_kernels.py", "tests/test_allreduce_kernels.py", "tests/test_engine_gemms.py"]
 COPY = ["planner", "hardware", "workloads", "topologies", "models", "tests", "pyproject.toml"]
 CM = "planner/physics/costmodel.py"
 EL = "planner/physics/expert_load.py"
@@ -79,6 +79,11 @@ MUTANTS = [
      "ep_layer = exchange if m.is_moe else 0.0", 0),
     ("the engines' all-reduce kernel for any group size", "planner/physics/allreduce.py", "n <= eff.custom_allreduce_max_gpus", "n > 0", 0),
     ("the NCCL all-reduce floor for the engines' all-reduce", "hardware/efficiency.yaml", "allreduce_latency_us: 5.75", "allreduce_latency_us: 15.5", 0),
+    ("an engine's block-FP8 GEMMs priced like the reference kernels", GE, "    if extra == 0.0:\n", "    if True:\n", 0),
+    ("an engine's block-FP8 extra charged where the MMA applies the scales", GE,
+     "formats.get(getattr(w.weights, component)).scales_promoted_on(acc.peak_flops, acc.block_scaled_mma)",
+     "formats.get(getattr(w.weights, component)).native == 'fp8'", 0),
+    ("MLA attention counted as GQA's two launches", GE, 'DENSE_LAUNCHES["mla" if m.attention == "mla" else "gqa"]', 'DENSE_LAUNCHES["gqa"]', 0),
     ("the busiest group's hidden pass at the mean load", RX, "hidden_elems=T * k * imb / S * m.expert_d_ff", "hidden_elems=T * k / S * m.expert_d_ff", 0),
     ("sliding-window layers held at full context", CM, "(m.kv_tokens_held(w.kv_len) if windowed else m.n_layers * w.kv_len)",
      "m.n_layers * w.kv_len", 0),

@@ -94,10 +94,17 @@ def _export_refusal(p: Plan, engine: str | None) -> str | None:
     return None
 
 
+def _load(workload, topology, q: Query):
+    """The workload and topology, with the measured kernel costs of the engine a
+    plan is asked for (``--engine``; hardware/engines.yaml) on the topology's factors."""
+    w, topo = load(workload, topology, q)
+    return w, engine_limits.with_active_engine(topo)
+
+
 def _plan(workload, topology, query, objective, demand_tps, max_gpus, time_limit_s: float, mode: str) -> Plan:
     q = query or Query()
     deadline.part(f"loading {_name(workload)} and {_name(topology)}")
-    w, topo = load(workload, topology, q)
+    w, topo = _load(workload, topology, q)
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)} (got {mode!r})")
     if objective not in ("cost", "throughput") and not (objective == "demand" and demand_tps is not None):
@@ -250,7 +257,7 @@ def _evaluate(workload, topology, query, tp: int, pp: int, dp_attn: int, ep: int
     if batch is not None and batch < 1:
         raise InputError(f"--batch must be at least 1 (got {batch})")
     BATCH.check("--batch", batch)
-    w, topo = load(workload, topology, q)
+    w, topo = _load(workload, topology, q)
     L = pinned_layout(w, topo, tp, pp, dp_attn, ep)
     if batch is not None and batch % dp_attn:
         raise InputError(f"--batch {batch} is not a multiple of --dp-attn {dp_attn}")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..inputs import units
+from ..inputs.engines import with_engine
 from ..inputs.errors import InputError, one_line, shown_value
 from ..inputs.ranges import MEASURED
 from ..inputs.schema import validate as validate_schema
@@ -274,7 +275,8 @@ def predict(case: Case, efficiency=None, batch: int | None = None) -> Result:
     else:
         eff = efficiency if efficiency is not None else topo.efficiency
     if spec.engine is not None:
-        stated = {k: v for k, v in spec.engine.model_dump().items() if k != "source" and v is not None}
+        eff = with_engine(eff, spec.engine.name)  # the engine's measured kernel costs
+        stated = {k: v for k, v in spec.engine.model_dump().items() if k not in ("source", "name") and v is not None}
         eff = replace(eff, **stated)
     topo = replace(topo, efficiency=eff)
     gpus = float(L.gpus[0])

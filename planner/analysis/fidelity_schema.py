@@ -18,8 +18,11 @@ Precision = Literal["bf16", "fp16", "fp8", "int8", "fp4"]
 
 class EngineFile(Strict):
     """Software properties the record states (not fitted): they replace the
-    planner's defaults for this case only."""
+    planner's defaults for this case only. ``name``: the engine the record ran,
+    whose measured kernel costs (hardware/engines.yaml) apply as with
+    ``planner plan --engine``."""
 
+    name: Optional[Literal["vllm", "sglang", "trtllm"]] = None
     comm_overlap: Optional[FRACTION0.type] = None  # two-batch / dual micro-batch overlap = 1
     gqa_shared_kv_loads: Optional[bool] = None  # False: decode attention loads a KV head per query head
     swa_kv_windowed: Optional[bool] = None  # False: the KV cache holds sliding-window layers at full context

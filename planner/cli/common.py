@@ -35,7 +35,7 @@ SPEC = typer.Option(None, "--speculative", help="Speculative decoding: mtp (the 
 DRAFT = typer.Option(None, "--draft-tokens", help="Draft tokens proposed per verification step (default: the model's MTP heads).")
 ACCEPT = typer.Option(None, "--acceptance-rate", help="Share of draft tokens accepted, per token (default for mtp: the model's sourced figure).")
 JSON = typer.Option(False, "--json", help="Print the plan as JSON.")
-ENGINE = typer.Option(None, "--engine", "-e", help="Keep to layouts this engine launches (vllm, sglang, trtllm), so the plan exports for it.")
+ENGINE = typer.Option(None, "--engine", "-e", help="Plan for this engine (vllm, sglang, trtllm): only layouts it launches, so the plan exports for it, priced with its measured kernel costs (hardware/engines.yaml).")
 OUT = typer.Option(None, "--out", "-o", help="Also write the JSON plan to this file.")
 
 

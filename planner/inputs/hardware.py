@@ -113,6 +113,7 @@ class EfficiencyFields(Strict):
     swa_kv_windowed: Optional[bool] = None
     moe_allgather: Optional[bool] = None
     moe_dispatch_quantized: Optional[bool] = None
+    block_fp8_gemm_extra_us: Optional[LATENCY_US.type] = None
     sources: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -193,6 +194,9 @@ class Efficiency:
     allgather_latency_s: float = 0.0  # fixed latency of one all-gather or reduce-scatter of an MoE exchange (NCCL)
     nccl_allreduce_latency_s: float = 0.0  # fixed latency of an all-reduce over more GPUs than the engines' own kernel serves (NCCL)
     custom_allreduce_max_gpus: int = 8  # largest group the engines' own all-reduce kernel serves; beyond it NCCL
+    # time one block-scaled FP8 dense GEMM takes beyond the reference engines' kernel, per launch,
+    # on accelerators that promote the block scales on CUDA cores (an engine's kernels: hardware/engines.yaml)
+    block_fp8_gemm_extra_s: float = 0.0
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction
@@ -212,6 +216,7 @@ _US_FIELDS = {
     "request_overhead_us": "request_overhead_s",
     "moe_row_overhead_us": "moe_row_overhead_s",
     "token_layer_overhead_us": "token_layer_overhead_s",
+    "block_fp8_gemm_extra_us": "block_fp8_gemm_extra_s",
 }
 
 

@@ -23,7 +23,7 @@ from .allreduce import allreduce_s
 from .expert_comm import dispatch_combine_s
 from .expert_load import busiest_group_factor
 from .gemm import _b  # float64 arrays, one definition for the physics modules
-from .gemm import experts_touched_fraction, gemm_rate, grouped_gemm_efficiency  # noqa: F401  (re-exported)
+from .gemm import engine_gemm_extra_s, experts_touched_fraction, gemm_rate, grouped_gemm_efficiency  # noqa: F401  (re-exported)
 from .metrics import BOTTLENECKS, Evaluation, MemoryFit, StepTerms  # noqa: F401  (re-exported)
 from .routed import routed_experts
 
@@ -185,6 +185,8 @@ def step_terms(
     # + a fixed time per token the busiest rank carries, every layer, dense or MoE: the
     # per-token work a layer's kernels do beyond the FLOPs, bytes and passes counted above
     token_t = Tr * eff.token_layer_overhead_s
+    # + the engine's block-scaled FP8 GEMMs beyond the reference kernels, per launch (gemm.py)
+    gemm_x_dense, gemm_x_moe = engine_gemm_extra_s(w, topo)
 
     def layers_time(n_dense, n_moe):
         """roofline, communication after overlap, and fixed + elementwise costs of
@@ -194,7 +196,8 @@ def step_terms(
         roof = n_dense * roof_d + n_moe * roof_m
         raw = ar * (2 * n_dense + n_moe) + n_moe * ep_layer
         comm = raw - np.minimum(raw, eff.comm_overlap * roof)
-        fixed = (n_dense + n_moe) * (eff.layer_overhead_s + token_t) + n_dense * elem_dense + n_moe * (elem_moe + eff.moe_layer_overhead_s + row_t)
+        fixed = ((n_dense + n_moe) * (eff.layer_overhead_s + token_t) + n_dense * (elem_dense + gemm_x_dense)
+                 + n_moe * (elem_moe + eff.moe_layer_overhead_s + row_t + gemm_x_moe))
         return roof, comm, fixed
 
     # -- the bottleneck stage: its parts for the breakdown and the bottleneck label

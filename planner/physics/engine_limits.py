@@ -57,3 +57,16 @@ def only(engine: Optional[str]) -> Iterator[None]:
 
 def active() -> Optional[str]:
     return _ACTIVE.get()
+
+
+def with_active_engine(topo):
+    """``topo`` with the measured kernel costs of the engine the block asks for
+    (hardware/engines.yaml; unchanged outside ``only`` or for None)."""
+    engine = active()
+    if engine is None:
+        return topo
+    from dataclasses import replace
+
+    from ..inputs.engines import with_engine
+
+    return replace(topo, efficiency=with_engine(topo.efficiency, engine))

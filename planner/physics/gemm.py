@@ -65,3 +65,31 @@ def format_rate(topo: Topology, fmt: formats.Format, prefill: bool = False) -> f
         key = "weight_only" if fmt.weight_only_on(acc.peak_flops) else cd
     table = eff.prefill_flops_fraction if prefill else eff.flops_fraction
     return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
+
+
+# dense GEMM launches per layer and component: MLA runs the fused q_a + kv_a projection,
+# q_b and o_proj (kv_b is absorbed into the attention's batched matmuls); GQA the fused
+# qkv and o_proj; an MLP or a layer's shared experts the fused gate_up and down
+# projections (vLLM and SGLang DeepSeek-V2/V3, Llama and Qwen model code)
+DENSE_LAUNCHES = {"mla": 3, "gqa": 2, "mlp": 2}
+
+
+def engine_gemm_extra_s(w: Workload, topo: Topology) -> tuple[float, float]:
+    """Time one dense-MLP layer and one MoE layer spend in the engine's block-scaled
+    FP8 GEMMs beyond the reference kernels (``block_fp8_gemm_extra_s`` per launch,
+    hardware/engines.yaml), counted on the components whose format promotes its block
+    scales on this accelerator's CUDA cores. Independent of the token count: the
+    measured difference is flat from 1 to 256 rows (planner/analysis/engine_gemms.py)."""
+    acc, extra = topo.accelerator, topo.efficiency.block_fp8_gemm_extra_s
+    if extra == 0.0:
+        return 0.0, 0.0
+    m = w.model
+
+    def launches(component: str, n: int) -> int:
+        promoted = formats.get(getattr(w.weights, component)).scales_promoted_on(acc.peak_flops, acc.block_scaled_mma)
+        return n if promoted else 0
+
+    attn = launches("attention", DENSE_LAUNCHES["mla" if m.attention == "mla" else "gqa"])
+    dense = attn + launches("dense_ffn", DENSE_LAUNCHES["mlp"])
+    moe = attn + (launches("shared_experts", DENSE_LAUNCHES["mlp"]) if m.n_shared_experts else 0)
+    return dense * extra, moe * extra

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..inputs import units
 from ..inputs.errors import InfeasibleError, InputError
+from ..physics.engine_limits import with_active_engine
 from ..search import deadline, problem as core
 from ..search.loop import Solution, solve
 from ..search.options import explain_infeasible, options, pick_for_solver
@@ -112,6 +113,7 @@ def build_problem(groups, demands, path: str, time_limit_s: float, workers: int 
             deadline.check()  # past the deadline with no plan yet: exit 4 naming the part that took longest
             deadline.part(f"rating the layouts of demand {d.name!r} on group {g.spec.name!r}")
             w, topo = load(base, g.topo, q)
+            topo = with_active_engine(topo)  # --engine: its measured kernel costs
             try:
                 if d.mode == "disagg":
                     n, opts, mt, pairs, why = _pool_options(w, topo, wi, gi, max(g.free), len(opts_out))

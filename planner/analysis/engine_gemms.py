@@ -1,0 +1,93 @@
+"""The serving engines' dense GEMM kernels at decode sizes, measured
+(tests/data/engine_gemm_times.csv): what one engine's block-scaled FP8 GEMM costs
+beyond the reference engines' on the same shape.
+
+Each row is one engine's GEMM of an ``m x k`` activation by a ``k x n`` weight,
+timed by aiconfigurator's kernel collector. Pairing vLLM's row with SGLang's of the
+same GPU, precision and shape gives the time one engine's kernel takes beyond the
+other's. The fitted constants of hardware/efficiency.yaml stand for SGLang's and
+TensorRT-LLM's kernels, so the median paired difference of the block-scaled FP8
+rows on GPUs that promote the block scales on CUDA cores (Hopper) is vLLM's
+``block_fp8_gemm_extra_us`` (hardware/engines.yaml).
+
+    from planner.analysis import engine_gemms
+    engine_gemms.fit_extra_us()               # vLLM's block-FP8 GEMM beyond SGLang's, per launch
+    engine_gemms.median_delta_us("bfloat16")  # the control: BF16 GEMMs, where both call cuBLAS
+
+The table ships with the source tree (tests/data), not with the installed package.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ..inputs.errors import InputError
+from ..inputs.hardware import load_accelerator
+
+TABLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "engine_gemm_times.csv"
+ACCELERATOR = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200"}
+ENGINE, REFERENCE = "vllm", "sglang"
+
+
+@dataclass(frozen=True)
+class Pair:
+    system: str
+    reference_version: str
+    dtype: str
+    m: int
+    n: int
+    k: int
+    engine_us: float
+    reference_us: float
+
+    @property
+    def delta_us(self) -> float:
+        """The engine's kernel time beyond the reference's (negative: faster)."""
+        return self.engine_us - self.reference_us
+
+
+@lru_cache(maxsize=None)
+def _rows() -> tuple[dict, ...]:
+    try:
+        with open(TABLE, newline="") as fh:
+            return tuple(csv.DictReader(line for line in fh if not line.startswith("#")))
+    except FileNotFoundError:
+        raise InputError(f"{TABLE}: the GEMM kernel table ships with the source tree (tests/data), not with the installed package") from None
+
+
+@lru_cache(maxsize=None)
+def promotes_scales(system: str) -> bool:
+    """True when the GPU applies FP8 block scales on CUDA cores (no block-scaled MMA)."""
+    return not load_accelerator(ACCELERATOR[system]).block_scaled_mma
+
+
+def pairs(dtype: str = "fp8_block") -> list[Pair]:
+    """Every engine row with the reference row of the same GPU, precision and shape
+    (one pair per reference version)."""
+    key = lambda r: (r["system"], r["dtype"], int(r["m"]), int(r["n"]), int(r["k"]))  # noqa: E731
+    engine = {key(r): float(r["latency_us"]) for r in _rows() if r["engine"] == ENGINE and r["dtype"] == dtype}
+    out = []
+    for r in _rows():
+        if r["engine"] == REFERENCE and r["dtype"] == dtype and key(r) in engine:
+            s, _, m, n, k = key(r)
+            out.append(Pair(s, r["version"], dtype, m, n, k, engine[key(r)], float(r["latency_us"])))
+    return out
+
+
+def median_delta_us(dtype: str, promoted: bool | None = True) -> float:
+    """Median paired difference over the GPUs that promote block scales (True), those
+    that do not (False) or all (None)."""
+    deltas = [p.delta_us for p in pairs(dtype) if promoted is None or promotes_scales(p.system) == promoted]
+    if not deltas:
+        raise InputError(f"{TABLE}: no {dtype} pairs of {ENGINE} and {REFERENCE}")
+    return statistics.median(deltas)
+
+
+def fit_extra_us() -> float:
+    """vLLM's block-scaled FP8 GEMM beyond the reference kernel, per launch, on
+    Hopper: the median paired difference over every measured shape and m <= 256."""
+    return round(median_delta_us("fp8_block", promoted=True), 2)
