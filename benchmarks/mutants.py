@@ -73,7 +73,7 @@ MUTANTS = [
     ("no per-token cost of a layer", CM, "    token_t = Tr * eff.token_layer_overhead_s\n", "    token_t = 0.0\n", 0),
     ("per-token cost on every rank's tokens (not the busiest rank's)", CM, "    token_t = Tr * eff.token_layer_overhead_s\n",
      "    token_t = T * eff.token_layer_overhead_s\n", 0),
-    ("no per-copy cost of routed tokens", CM, "eff.moe_layer_overhead_s + row_t)", "eff.moe_layer_overhead_s)", 0),
+    ("no per-copy cost of routed tokens", CM, "eff.moe_layer_overhead_s + row_t + gemm_x_moe)", "eff.moe_layer_overhead_s + gemm_x_moe)", 0),
     ("routed copies split over tensor-parallel experts", RX, "copies=T * k * imb * moe_tp / S", "copies=T * k * imb / S", 0),
     ("experts behind tensor-parallel attention exchange tokens anyway", CM, "ep_layer = np.where(S == tp, ar, exchange) if m.is_moe else 0.0",
      "ep_layer = exchange if m.is_moe else 0.0", 0),

@@ -59,7 +59,8 @@ def plan(
     line naming the binding constraint) when nothing meets the limits.
 
     ``engine`` (vllm, sglang, trtllm): only layouts that engine launches
-    (planner.physics.engine_limits), so that the plan exports for it.
+    (planner.physics.engine_limits), so that the plan exports for it, priced with
+    its measured kernel costs (hardware/engines.yaml).
 
     ``mode``: ``agg`` (prefill and decode share replicas), ``disagg`` (separate
     prefill and decode pools, see planner.physics.disagg), or ``auto`` (the cheaper).

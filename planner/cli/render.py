@@ -41,7 +41,7 @@ def render_plan(d: Doc, console: Console) -> None:
     if d.inputs.engine:
         eng = escape(one_line(d.inputs.engine, 40))
         what = f"checked against {eng}'s launch limits" if d.kind == "evaluation" else f"layouts {eng} launches"
-        console.print(f"[dim]engine: {what} (planner export --engine {eng})[/]")
+        console.print(f"[dim]engine: {what}, priced with its measured kernel costs (planner export --engine {eng})[/]")
 
     pooled = d.pools is not None  # disaggregated: the pools table (render_pools) shows the replicas
     if pooled:

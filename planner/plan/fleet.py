@@ -147,7 +147,8 @@ def plan_fleet(inventory: str | Path, demands: str | Path, time_limit_s: float =
                on_step=None, engine: str | None = None) -> FleetPlan:
     """Layouts, replica counts and placement for every demand at least $/hour.
     ``on_step(label)`` is called after each demand's layouts are rated and before the solve.
-    ``engine``: only layouts that engine launches (planner.physics.engine_limits)."""
+    ``engine``: only layouts that engine launches (planner.physics.engine_limits),
+    priced with its measured kernel costs (hardware/engines.yaml)."""
     from ..physics import engine_limits
 
     if not time_limit_s > 0:

@@ -23,7 +23,7 @@ class FleetPlan:
     binding: list[str]
     replicas: list[dict[str, Any]] = field(default_factory=list)  # concrete placement
     model: dict[str, Any] = field(default_factory=dict)
-    engine: str | None = None  # planner fleet --engine: layouts kept to what that engine launches
+    engine: str | None = None  # planner fleet --engine: layouts that engine launches, its kernel costs
 
     def document(self):
         """The typed document (:class:`planner.plan.fleet_document.FleetDocument`)."""

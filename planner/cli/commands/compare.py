@@ -126,7 +126,7 @@ def _compare(wl, names, q, gpus, demand_tps, time_limit, mode, fmt, plot, worklo
     title = f"{inputs['workload']['name']}" + (f" | TPOT SLO {inputs['slo']['tpot_ms']:g} ms, TTFT {inputs['slo']['ttft_ms']:g} ms" if first else "")
     if engine:
         inputs["engine"] = engine
-        title += f" | layouts {engine} launches"
+        title += f" | layouts {engine} launches, its kernel costs"
     if plot is not None:
         report.plot_compare(rows, plot, title=f"{title}: best plan per topology")
     if fmt == "json":
@@ -281,5 +281,5 @@ def _emit_demand(rows, demand_tps: float, fmt: str, workload: str, engine: str |
         first = next((r.plan for r in rows if r.plan is not None), None)
         head = first.inputs["workload"]["name"] if first else workload
         slo = f" | TPOT SLO {first.inputs['slo']['tpot_ms']:g} ms, TTFT {first.inputs['slo']['ttft_ms']:g} ms" if first else ""
-        eng = f" | layouts {engine} launches" if engine else ""
+        eng = f" | layouts {engine} launches, its kernel costs" if engine else ""
         report.demand_table(rows, console(), title=f"{head} serving {demand_tps:,.0f} output tokens/s{slo}{eng}: cheapest deployment per topology")

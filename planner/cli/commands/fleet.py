@@ -127,7 +127,7 @@ def _render(d) -> None:
 
         from ...inputs.errors import one_line
 
-        c.print(f"[dim]engine: layouts {escape(one_line(d.engine, 40))} launches (planner export --engine)[/]")
+        c.print(f"[dim]engine: layouts {escape(one_line(d.engine, 40))} launches, priced with its measured kernel costs (planner export --engine)[/]")
     c.print(f"binding: [bold]{'; '.join(d.binding) or 'none'}[/]")
     m = d.model
     c.print(f"model: {m.options} options, {m.classes} domain classes over {m.domains:,} domains, {m.layouts_rated:,} layouts rated")
