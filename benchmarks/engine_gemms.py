@@ -2,7 +2,7 @@
 "The vLLM DeepSeek-R1 case").
 
     python benchmarks/engine_gemms.py          # paired differences by GPU, precision and rows
-    python benchmarks/engine_gemms.py --fit    # vLLM's block-FP8 extra per launch (hardware/engines.yaml)
+    python benchmarks/engine_gemms.py --fit    # vLLM's block-FP8 extra: per launch, per k block (hardware/engines.yaml)
 
 Prints, per GPU and precision, the median and 10th-90th percentile of vLLM's kernel
 time minus SGLang's (µs; one pair per shape and SGLang version) over the rows of
@@ -25,10 +25,14 @@ ROWS = (1, 4, 16, 64, 256)
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fit", action="store_true", help="print vLLM's block-FP8 GEMM time beyond SGLang's, per launch, on Hopper")
+    ap.add_argument("--fit", action="store_true", help="print vLLM's block-FP8 GEMM time beyond SGLang's on Hopper: per launch and per 128-wide k block")
     args = ap.parse_args(argv)
     if args.fit:
-        print(f"{G.fit_extra_us():.2f} us per block-FP8 GEMM launch (Hopper, m = 1-256, every shape and SGLang version pooled)")
+        per_launch, per_kblock = G.fit_extra_us()
+        print(f"{per_launch:.2f} us per block-FP8 GEMM launch + {per_kblock:.4f} us per 128-wide k block "
+              "(Hopper; the line through the median at each k, m = 1-256, every n and SGLang version pooled)")
+        for k, med in G.k_medians_us().items():
+            print(f"  k = {k:5d}: median {med:6.2f} us, line {per_launch + per_kblock * k / G.BLOCK_K:6.2f} us")
         return 0
     print("vLLM 0.19.0 minus SGLang (0.5.6.post2, 0.5.9), us, median [p10-p90]; -: not measured")
     print(f"{'gpu':9s} {'scales':8s} {'precision':10s} {'pairs':>5s}  " + "  ".join(f"{f'm={m}':>22s}" for m in ROWS))

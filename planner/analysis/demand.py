@@ -153,10 +153,12 @@ def _serve(w: Workload, ref: str, q: api.Query, demand_tps: float, time_limit_s:
 def _first_guess(w: Workload, ref: str, q: api.Query, demand_tps: float, size: int, file_domains: int) -> int:
     """Domains for the GPUs the demand needs at the best tokens/s per GPU any
     feasible layout reaches on a rack's worth of GPUs (a lower bound), plus a margin."""
+    from ..physics import engine_limits
     from ..search.options import explain_infeasible, options
 
     probe = max(file_domains, math.ceil(RACK_EQUIVALENT_GPUS / size))
     wl, topo = api.load(w, ref, replace(q, domains=probe))
+    topo = engine_limits.with_active_engine(topo)  # --engine: rated as the plans will be
     opts = options(wl, topo)
     ok = opts.feasible
     if not ok.any():

@@ -7,11 +7,13 @@ timed by aiconfigurator's kernel collector. Pairing vLLM's row with SGLang's of 
 same GPU, precision and shape gives the time one engine's kernel takes beyond the
 other's. The fitted constants of hardware/efficiency.yaml stand for SGLang's and
 TensorRT-LLM's kernels, so the median paired difference of the block-scaled FP8
-rows on GPUs that promote the block scales on CUDA cores (Hopper) is vLLM's
-``block_fp8_gemm_extra_us`` (hardware/engines.yaml).
+rows on GPUs that promote the block scales on CUDA cores (Hopper) is what vLLM's
+kernel costs beyond the reference: flat in the rows m, growing with the reduction
+width k, so a cost per launch plus a cost per 128-wide k block
+(``block_fp8_gemm_extra_us``, ``block_fp8_gemm_extra_us_per_kblock``; hardware/engines.yaml).
 
     from planner.analysis import engine_gemms
-    engine_gemms.fit_extra_us()               # vLLM's block-FP8 GEMM beyond SGLang's, per launch
+    engine_gemms.fit_extra_us()               # vLLM's block-FP8 GEMM beyond SGLang's: per launch, per k block
     engine_gemms.median_delta_us("bfloat16")  # the control: BF16 GEMMs, where both call cuBLAS
 
 The table ships with the source tree (tests/data), not with the installed package.
@@ -31,6 +33,7 @@ from ..inputs.hardware import load_accelerator
 TABLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "engine_gemm_times.csv"
 ACCELERATOR = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200"}
 ENGINE, REFERENCE = "vllm", "sglang"
+BLOCK_K = 128  # elements of the reduction one block scale covers (128x128 weight blocks, 1x128 activation groups)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,23 @@ def median_delta_us(dtype: str, promoted: bool | None = True) -> float:
     return statistics.median(deltas)
 
 
-def fit_extra_us() -> float:
-    """vLLM's block-scaled FP8 GEMM beyond the reference kernel, per launch, on
-    Hopper: the median paired difference over every measured shape and m <= 256."""
-    return round(median_delta_us("fp8_block", promoted=True), 2)
+def k_medians_us(dtype: str = "fp8_block") -> dict[int, float]:
+    """Median paired difference at each reduction width k, on the GPUs that promote
+    block scales (every m, n and reference version pooled)."""
+    by_k: dict[int, list[float]] = {}
+    for p in pairs(dtype):
+        if promotes_scales(p.system):
+            by_k.setdefault(p.k, []).append(p.delta_us)
+    return {k: statistics.median(v) for k, v in sorted(by_k.items())}
+
+
+def fit_extra_us() -> tuple[float, float]:
+    """vLLM's block-scaled FP8 GEMM beyond the reference kernel on Hopper, as a cost
+    per launch plus a cost per 128-wide block of the reduction (k / 128: the block
+    the scales apply to): the least-squares line through the median difference at
+    each measured k. Returns (per launch us, per k-block us)."""
+    med = k_medians_us()
+    x = [k / BLOCK_K for k in med]
+    y = list(med.values())
+    slope, intercept = statistics.linear_regression(x, y)
+    return round(intercept, 2), round(slope, 4)

@@ -275,7 +275,7 @@ def predict(case: Case, efficiency=None, batch: int | None = None) -> Result:
     else:
         eff = efficiency if efficiency is not None else topo.efficiency
     if spec.engine is not None:
-        eff = with_engine(eff, spec.engine.name)  # the engine's measured kernel costs
+        eff = with_engine(eff, spec.engine.name, topo.accelerator.name)  # the engine's measured kernel costs
         stated = {k: v for k, v in spec.engine.model_dump().items() if k not in ("source", "name") and v is not None}
         eff = replace(eff, **stated)
     topo = replace(topo, efficiency=eff)

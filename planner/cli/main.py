@@ -104,7 +104,7 @@ def evaluate(
     dp_attn: int = typer.Option(1, "--dp-attn", help="Data-parallel attention ranks per stage (MoE)."),
     ep: int = typer.Option(1, "--ep", help="Expert-parallel degree (MoE)."),
     batch: Optional[int] = typer.Option(None, "--batch", help="Decode micro-batch (sequences); default: the largest within the limits."),
-    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Also say whether this engine (vllm, sglang, trtllm) can launch the layout."),
+    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="Also say whether this engine (vllm, sglang, trtllm) can launch the layout, and price its measured kernel costs (hardware/engines.yaml)."),
     as_json: bool = JSON, out: Optional[Path] = OUT, allow_download: bool = DL,
 ) -> None:
     """Evaluate one pinned layout; says which limit it violates, if any."""

@@ -114,6 +114,7 @@ class EfficiencyFields(Strict):
     moe_allgather: Optional[bool] = None
     moe_dispatch_quantized: Optional[bool] = None
     block_fp8_gemm_extra_us: Optional[LATENCY_US.type] = None
+    block_fp8_gemm_extra_us_per_kblock: Optional[LATENCY_US.type] = None
     sources: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -194,9 +195,11 @@ class Efficiency:
     allgather_latency_s: float = 0.0  # fixed latency of one all-gather or reduce-scatter of an MoE exchange (NCCL)
     nccl_allreduce_latency_s: float = 0.0  # fixed latency of an all-reduce over more GPUs than the engines' own kernel serves (NCCL)
     custom_allreduce_max_gpus: int = 8  # largest group the engines' own all-reduce kernel serves; beyond it NCCL
-    # time one block-scaled FP8 dense GEMM takes beyond the reference engines' kernel, per launch,
-    # on accelerators that promote the block scales on CUDA cores (an engine's kernels: hardware/engines.yaml)
+    # time one block-scaled FP8 dense GEMM takes beyond the reference engines' kernel on accelerators
+    # that promote the block scales on CUDA cores: per launch, plus per 128-wide block of its reduction
+    # (an engine's kernels: hardware/engines.yaml)
     block_fp8_gemm_extra_s: float = 0.0
+    block_fp8_gemm_extra_s_per_kblock: float = 0.0
 
     def flops_eff(self, dtype: str, prefill: bool = False) -> float:
         table = self.prefill_flops_fraction if prefill else self.flops_fraction
@@ -217,10 +220,12 @@ _US_FIELDS = {
     "moe_row_overhead_us": "moe_row_overhead_s",
     "token_layer_overhead_us": "token_layer_overhead_s",
     "block_fp8_gemm_extra_us": "block_fp8_gemm_extra_s",
+    "block_fp8_gemm_extra_us_per_kblock": "block_fp8_gemm_extra_s_per_kblock",
 }
 
 
-def _apply(base: dict, fields: EfficiencyFields) -> dict:
+def apply_fields(base: dict, fields: EfficiencyFields) -> dict:
+    """``base`` (Efficiency fields, SI) with the given fields of ``fields`` converted and applied."""
     out = dict(base)
     for key in type(fields).model_fields:
         value = getattr(fields, key)
@@ -266,12 +271,12 @@ def load_efficiency(overrides: EfficiencyFields | None = None, path: Path | None
     """The shipped (calibrated) efficiency factors, with optional overrides."""
     path = path or default_efficiency_path()
     fields = validate(EfficiencyFields, read_yaml(path).data, path)
-    merged = _apply({}, fields)
+    merged = apply_fields({}, fields)
     missing = [f for f in Efficiency.__dataclass_fields__ if f not in merged]
     if missing:
         raise InputError(f"{path}: missing required field {missing[0]!r}")
     if overrides is not None:
-        merged = _apply(merged, overrides)
+        merged = apply_fields(merged, overrides)
     return Efficiency(**merged)
 
 

@@ -185,8 +185,8 @@ def step_terms(
     # + a fixed time per token the busiest rank carries, every layer, dense or MoE: the
     # per-token work a layer's kernels do beyond the FLOPs, bytes and passes counted above
     token_t = Tr * eff.token_layer_overhead_s
-    # + the engine's block-scaled FP8 GEMMs beyond the reference kernels, per launch (gemm.py)
-    gemm_x_dense, gemm_x_moe = engine_gemm_extra_s(w, topo)
+    # + the engine's block-scaled FP8 GEMMs beyond the reference kernels, per launch and k block (gemm.py)
+    gemm_x_dense, gemm_x_moe = engine_gemm_extra_s(w, topo, tp)
 
     def layers_time(n_dense, n_moe):
         """roofline, communication after overlap, and fixed + elementwise costs of

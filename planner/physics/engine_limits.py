@@ -69,4 +69,4 @@ def with_active_engine(topo):
 
     from ..inputs.engines import with_engine
 
-    return replace(topo, efficiency=with_engine(topo.efficiency, engine))
+    return replace(topo, efficiency=with_engine(topo.efficiency, engine, topo.accelerator.name))

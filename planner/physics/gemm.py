@@ -11,6 +11,9 @@ from ..inputs.topology import Topology
 from ..inputs.workload import Workload
 
 
+K_BLOCK = 128  # elements of the reduction one FP8 block scale covers (128x128 weight blocks)
+
+
 def _b(x) -> np.ndarray:
     """``x`` as a float64 array (costmodel imports it from here)."""
     return np.asarray(x, dtype=np.float64)
@@ -67,29 +70,46 @@ def format_rate(topo: Topology, fmt: formats.Format, prefill: bool = False) -> f
     return acc.peak_flops[cd] * table.get(key, eff.flops_eff(cd, prefill))
 
 
-# dense GEMM launches per layer and component: MLA runs the fused q_a + kv_a projection,
-# q_b and o_proj (kv_b is absorbed into the attention's batched matmuls); GQA the fused
-# qkv and o_proj; an MLP or a layer's shared experts the fused gate_up and down
-# projections (vLLM and SGLang DeepSeek-V2/V3, Llama and Qwen model code)
-DENSE_LAUNCHES = {"mla": 3, "gqa": 2, "mlp": 2}
+# Dense GEMM launches per layer and component, each by its reduction width k on one GPU
+# of a tensor-parallel group of tp (vLLM and SGLang DeepSeek-V2/V3, Llama and Qwen model
+# code): MLA runs the fused q_a + kv_a projection (k = d_model; without a q LoRA, q_proj
+# and kv_a apart), q_b (k = q_lora_rank) and the row-parallel o_proj (k = heads x v_head
+# / tp); kv_b is absorbed into the attention's batched matmuls. GQA runs the fused qkv
+# (k = d_model) and o_proj (k = heads x head_dim / tp). An MLP or a layer's shared
+# experts run the fused gate_up (k = d_model) and the row-parallel down (k = width / tp).
+def launch_widths(m, component: str, tp) -> list:
+    """The reduction width k of each dense GEMM launch of ``component`` on one GPU."""
+    tp = _b(tp)
+    if component == "attention" and m.attention == "mla":
+        q = [_b(m.d_model), _b(m.q_lora_rank)] if m.q_lora_rank else [_b(m.d_model), _b(m.d_model)]
+        return q + [m.n_heads * m.v_head_dim / tp]
+    if component == "attention":
+        return [_b(m.d_model), m.n_heads * m.head_dim / tp]
+    if component == "dense_ffn":
+        return [_b(m.d_model), m.d_ff / tp]
+    return [_b(m.d_model), m.n_shared_experts * m.expert_d_ff / tp]  # shared_experts
 
 
-def engine_gemm_extra_s(w: Workload, topo: Topology) -> tuple[float, float]:
+def engine_gemm_extra_s(w: Workload, topo: Topology, tp) -> tuple[np.ndarray, np.ndarray]:
     """Time one dense-MLP layer and one MoE layer spend in the engine's block-scaled
-    FP8 GEMMs beyond the reference kernels (``block_fp8_gemm_extra_s`` per launch,
-    hardware/engines.yaml), counted on the components whose format promotes its block
-    scales on this accelerator's CUDA cores. Independent of the token count: the
-    measured difference is flat from 1 to 256 rows (planner/analysis/engine_gemms.py)."""
-    acc, extra = topo.accelerator, topo.efficiency.block_fp8_gemm_extra_s
-    if extra == 0.0:
-        return 0.0, 0.0
+    FP8 GEMMs beyond the reference kernels, on the components whose format promotes
+    its block scales on this accelerator's CUDA cores: per launch
+    ``block_fp8_gemm_extra_s`` plus ``block_fp8_gemm_extra_s_per_kblock`` per
+    128-wide block of its reduction (hardware/engines.yaml). Independent of the row
+    count: the measured difference is flat from 1 to 256 rows and grows with k
+    (planner/analysis/engine_gemms.py)."""
+    acc, eff = topo.accelerator, topo.efficiency
+    zero = np.zeros_like(_b(tp))
+    if eff.block_fp8_gemm_extra_s == 0.0 and eff.block_fp8_gemm_extra_s_per_kblock == 0.0:
+        return zero, zero
     m = w.model
 
-    def launches(component: str, n: int) -> int:
-        promoted = formats.get(getattr(w.weights, component)).scales_promoted_on(acc.peak_flops, acc.block_scaled_mma)
-        return n if promoted else 0
+    def extra(component: str) -> np.ndarray:
+        if not formats.get(getattr(w.weights, component)).scales_promoted_on(acc.peak_flops, acc.block_scaled_mma):
+            return zero
+        return sum(eff.block_fp8_gemm_extra_s + eff.block_fp8_gemm_extra_s_per_kblock * k / K_BLOCK
+                   for k in launch_widths(m, component, tp))
 
-    attn = launches("attention", DENSE_LAUNCHES["mla" if m.attention == "mla" else "gqa"])
-    dense = attn + launches("dense_ffn", DENSE_LAUNCHES["mlp"])
-    moe = attn + (launches("shared_experts", DENSE_LAUNCHES["mlp"]) if m.n_shared_experts else 0)
-    return dense * extra, moe * extra
+    attn = extra("attention")
+    moe = attn + (extra("shared_experts") if m.n_shared_experts else zero)
+    return attn + extra("dense_ffn"), moe
