@@ -16,14 +16,12 @@ The table ships with the source tree (tests/data), not with the installed packag
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
-from ..inputs.errors import InputError
+from .kernel_tables import read_rows
 from ..inputs.topology import build_topology
 from ..physics.allreduce import allreduce_s
 
@@ -53,13 +51,8 @@ class Comparison:
         return self.elements <= DECODE_MAX_ELEMENTS
 
 
-@lru_cache(maxsize=None)
 def _rows() -> tuple[dict, ...]:
-    try:
-        with open(TABLE, newline="") as fh:
-            return tuple(csv.DictReader(line for line in fh if not line.startswith("#")))
-    except FileNotFoundError:
-        raise InputError(f"{TABLE}: the all-reduce kernel table ships with the source tree (tests/data), not with the installed package") from None
+    return read_rows(TABLE, "all-reduce kernel")
 
 
 def compare(latency_us: float | None = None) -> list[Comparison]:

@@ -21,13 +21,13 @@ The table ships with the source tree (tests/data), not with the installed packag
 
 from __future__ import annotations
 
-import csv
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..inputs.errors import InputError
+from .kernel_tables import read_rows
 from ..inputs.hardware import load_accelerator
 
 TABLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "engine_gemm_times.csv"
@@ -53,13 +53,8 @@ class Pair:
         return self.engine_us - self.reference_us
 
 
-@lru_cache(maxsize=None)
 def _rows() -> tuple[dict, ...]:
-    try:
-        with open(TABLE, newline="") as fh:
-            return tuple(csv.DictReader(line for line in fh if not line.startswith("#")))
-    except FileNotFoundError:
-        raise InputError(f"{TABLE}: the GEMM kernel table ships with the source tree (tests/data), not with the installed package") from None
+    return read_rows(TABLE, "GEMM kernel")
 
 
 @lru_cache(maxsize=None)

@@ -16,7 +16,6 @@ The table ships with the source tree (tests/data), not with the installed packag
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..inputs import formats
-from ..inputs.errors import InputError
+from .kernel_tables import read_rows
 from ..inputs.query import load_workload
 from ..inputs.topology import build_topology
 from ..physics.gemm import format_rate
@@ -60,13 +59,9 @@ class Comparison:
         return self.measured_s / (self.model_s + self.fixed_s)
 
 
-@lru_cache(maxsize=None)
 def _rows(path: Path = TABLE) -> tuple[dict, ...]:
     """The table's rows, read once (the rows are not modified)."""
-    if not path.is_file():
-        raise InputError(f"{path}: the measured MoE kernel table ships with the source tree (tests/data), not the installed package")
-    with open(path, newline="") as f:
-        return tuple(csv.DictReader(line for line in f if not line.startswith("#")))
+    return read_rows(path, "measured MoE kernel")
 
 
 @lru_cache(maxsize=None)
