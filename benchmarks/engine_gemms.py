@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         print(f"{per_launch:.2f} us per block-FP8 GEMM launch + {per_kblock:.4f} us per 128-wide k block "
               "(Hopper; the line through the median at each k, m = 1-256, every n and SGLang version pooled)")
         for k, med in G.k_medians_us().items():
-            print(f"  k = {k:5d}: median {med:6.2f} us, line {per_launch + per_kblock * k / G.BLOCK_K:6.2f} us")
+            print(f"  k = {k:5d}: median {med:6.2f} us, line {per_launch + per_kblock * k / G.K_BLOCK:6.2f} us")
         return 0
     print("vLLM 0.19.0 minus SGLang (0.5.6.post2, 0.5.9), us, median [p10-p90]; -: not measured")
     print(f"{'gpu':9s} {'scales':8s} {'precision':10s} {'pairs':>5s}  " + "  ".join(f"{f'm={m}':>22s}" for m in ROWS))

@@ -29,11 +29,11 @@ from pathlib import Path
 from ..inputs.errors import InputError
 from .kernel_tables import read_rows
 from ..inputs.hardware import load_accelerator
+from ..physics.gemm import K_BLOCK  # the k block the model charges per (one scale per 128 of the reduction)
 
 TABLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "engine_gemm_times.csv"
 ACCELERATOR = {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "b200_sxm": "b200"}
 ENGINE, REFERENCE = "vllm", "sglang"
-BLOCK_K = 128  # elements of the reduction one block scale covers (128x128 weight blocks, 1x128 activation groups)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def fit_extra_us() -> tuple[float, float]:
     the scales apply to): the least-squares line through the median difference at
     each measured k. Returns (per launch us, per k-block us)."""
     med = k_medians_us()
-    x = [k / BLOCK_K for k in med]
+    x = [k / K_BLOCK for k in med]
     y = list(med.values())
     slope, intercept = statistics.linear_regression(x, y)
     return round(intercept, 2), round(slope, 4)
